@@ -1,0 +1,142 @@
+"""The `stylejax` command: argument parsing and dispatch only; the work lives in the library.
+
+Any `StylejaxError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stylejax.errors import StylejaxError
+
+
+def _weights_list(args) -> None:
+  from stylejax import weights  # pylint: disable=import-outside-toplevel
+
+  print(f"cache: {weights.cache_dir()}")
+  for source in weights.SOURCES.values():
+    cached = "cached" if weights.cache_path(source.name).exists() else (
+        "packaged" if source.url is None else "-")
+    print(f"  {source.name:24s} {source.arch}  {source.format:16s} {cached}")
+
+
+def _weights_download(args) -> None:
+  from stylejax import weights  # pylint: disable=import-outside-toplevel
+
+  path = weights.download(args.name, progress=not args.quiet)
+  print(f"{args.name}: saved {path}")
+
+
+def _weights_import(args) -> None:
+  from stylejax import weights  # pylint: disable=import-outside-toplevel
+
+  path = weights.import_weights(args.path, args.format, args.name, args.arch)
+  print(f"imported {args.path} -> {path}")
+
+
+def _weights_verify(args) -> None:
+  from stylejax import weights  # pylint: disable=import-outside-toplevel
+
+  results = weights.verify_cache()
+  if not results:
+    # Nothing cached yet: check the packaged offline weights so the command still proves the setup.
+    loaded = weights.load_vgg(weights.OFFLINE_SOURCE)
+    print(f"cache {weights.cache_dir()} is empty; packaged {loaded.source} ({loaded.arch}) reads "
+          f"correctly, {len(loaded.params)} conv layers")
+    return
+  bad = [(n, r) for n, r in results if r != "ok"]
+  for name, result in results:
+    print(f"{name}: {result}")
+  if bad:
+    raise StylejaxError(f"{len(bad)} of {len(results)} cached weight files failed verification")
+
+
+def _features(args) -> None:
+  from stylejax import feature_dump  # pylint: disable=import-outside-toplevel
+
+  feature_dump.dump(args.image, args.output, args.weights, args.layers.split(","), args.size)
+  print(f"wrote {args.output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="stylejax", description="Neural style transfer in JAX.")
+  commands = parser.add_subparsers(dest="command", required=True)
+
+  w = commands.add_parser("weights", help="pretrained VGG weights: list, download, import, verify")
+  wc = w.add_subparsers(dest="weights_command", required=True)
+  wc.add_parser("list", help="known sources and what is cached").set_defaults(run=_weights_list)
+  d = wc.add_parser("download", help="download a source into the cache")
+  d.add_argument("name")
+  d.add_argument("--quiet", action="store_true")
+  d.set_defaults(run=_weights_download)
+  i = wc.add_parser("import", help="convert a local weight file into the cache")
+  i.add_argument("path")
+  i.add_argument("--format", default=None,
+                 help="torchvision | keras | caffe-jcjohnson | caffe-pystiche | lpips | stylejax")
+  i.add_argument("--name", default=None, help="cache name (default: the known source or file stem)")
+  i.add_argument("--arch", default=None, choices=["vgg16", "vgg19"])
+  i.set_defaults(run=_weights_import)
+  wc.add_parser("verify", help="check cached files against their sha256").set_defaults(
+      run=_weights_verify)
+
+  f = commands.add_parser("features", help="dump VGG features of an image to .npz")
+  f.add_argument("image")
+  f.add_argument("-o", "--output", required=True)
+  f.add_argument("--weights", default="vgg16-lpips")
+  f.add_argument("--layers", default="relu1_1,relu2_1,relu3_1,relu4_1")
+  f.add_argument("--size", type=int, default=256)
+  f.set_defaults(run=_features)
+
+  _add_stylize(commands)
+  return parser
+
+
+def _add_stylize(commands) -> None:
+  s = commands.add_parser("stylize", help="Gatys-style pixel optimization of one image")
+  s.add_argument("content", help="image file, or a scikit-image photo: astronaut, coffee, chelsea, rocket")
+  s.add_argument("styles", nargs="+", help="style image file(s) or scikit-image photo names")
+  s.add_argument("--workdir", required=True)
+  s.add_argument("--config", default="quickstart",
+                 help="config name in configs/ or path to a config .py, optionally NAME:ARG")
+  s.add_argument("--style-weights", default=None, help="comma-separated blend weights for the styles")
+  s.add_argument("--overwrite", action="store_true", help="replace an existing workdir")
+  s.add_argument("--quiet", action="store_true", help="no progress bar")
+  s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                 help="config override, e.g. --set steps=100 (repeatable); --config.KEY=VALUE too")
+  s.set_defaults(run=_stylize)
+
+
+def _stylize(args) -> None:
+  from stylejax import stylize_cli  # pylint: disable=import-outside-toplevel
+
+  stylize_cli.run_from_args(args)
+
+
+def _split_config_overrides(argv: list[str]) -> list[str]:
+  """Turns absl-style `--config.a.b=v` into `--set a.b=v` so both spellings work."""
+  out = []
+  for arg in argv:
+    if arg.startswith("--config.") and "=" in arg:
+      out += ["--set", arg[len("--config."):]]
+    else:
+      out.append(arg)
+  return out
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = _split_config_overrides(sys.argv[1:] if argv is None else argv)
+  args = build_parser().parse_args(argv)
+  try:
+    args.run(args)
+  except StylejaxError as e:
+    print(f"stylejax: error: {e}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print("stylejax: interrupted", file=sys.stderr)
+    return 130
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
