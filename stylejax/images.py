@@ -20,6 +20,8 @@ from stylejax.errors import StylejaxError
 MIN_SIDE = 32
 MAX_PIXELS = 100_000_000  # decompression-bomb guard: about 10k x 10k
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+BUNDLED_PAINTINGS = ("starry_night", "great_wave")  # public domain, in stylejax/assets
+NAMED_IMAGES = SKIMAGE_PHOTOS + BUNDLED_PAINTINGS
 
 
 def _skimage_photo(name: str) -> Image.Image:
@@ -53,8 +55,10 @@ def load_image(spec: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
   """An image file (or a scikit-image photo name) as an RGB float32 (H, W, 3) array in [0, 1]."""
   if spec in SKIMAGE_PHOTOS and not os.path.exists(spec):
     return _to_rgb(_skimage_photo(spec))
+  if spec in BUNDLED_PAINTINGS and not os.path.exists(spec):
+    spec = str(Path(__file__).parent / "assets" / f"{spec}.jpg")
   if not os.path.isfile(spec):
-    raise StylejaxError(f"{spec}: image not found (give a file, or one of {', '.join(SKIMAGE_PHOTOS)})")
+    raise StylejaxError(f"{spec}: image not found (give a file, or one of {', '.join(NAMED_IMAGES)})")
   try:
     with open(spec, "rb") as f:
       data = f.read()

@@ -1,0 +1,1 @@
+"""Benchmarks for stylejax; each script rewrites its own section of BENCHMARKS.md."""

