@@ -10,6 +10,7 @@ import os
 import pathlib
 import platform
 import re
+import time
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_PATH = REPO_ROOT / "BENCHMARKS.md"
@@ -87,3 +88,37 @@ def machine_description() -> str:
   if flags:
     parts.append(f"XLA_FLAGS=`{flags}`")
   return "; ".join(parts) + "."
+
+
+def _cpu_times() -> tuple[int, int]:
+  with open("/proc/stat") as f:
+    fields = [int(v) for v in f.readline().split()[1:]]
+  idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+  return sum(fields), idle
+
+
+def cpu_busy_fraction(interval: float = 1.0) -> float | None:
+  """Fraction of all cores' time spent busy over `interval` seconds (None where /proc/stat is absent).
+
+  Call it while this process is idle to see how much of the machine other processes take.
+  """
+  try:
+    total0, idle0 = _cpu_times()
+    time.sleep(interval)
+    total1, idle1 = _cpu_times()
+  except OSError:
+    return None
+  return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_for_quiet(threshold: float = 0.1, timeout: float = 900.0, interval: float = 2.0) -> float | None:
+  """Waits (up to `timeout` s) until other processes use less than `threshold` of the CPUs.
+
+  Returns the last busy fraction seen, so a benchmark can report how quiet the machine was.
+  """
+  deadline = time.monotonic() + timeout
+  busy = cpu_busy_fraction(interval)
+  while busy is not None and busy >= threshold and time.monotonic() < deadline:
+    print(f"machine {100 * busy:.0f}% busy with other work; waiting for it to quiet down", flush=True)
+    busy = cpu_busy_fraction(max(interval, 10.0))
+  return busy

@@ -20,10 +20,17 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
   os.close(fd)
   try:
     write(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
       os.unlink(tmp)
+
+
+def _umask() -> int:
+  current = os.umask(0)
+  os.umask(current)
+  return current
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

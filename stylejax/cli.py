@@ -108,9 +108,20 @@ def _add_stylize(commands) -> None:
 
 
 def _stylize(args) -> None:
-  from stylejax import stylize_cli  # pylint: disable=import-outside-toplevel
+  from stylejax import configuration, stylize  # pylint: disable=import-outside-toplevel
 
-  stylize_cli.run_from_args(args)
+  config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
+  with config.unlocked():
+    config.content = args.content
+    config.styles = tuple(args.styles)
+    if args.style_weights is not None:
+      try:
+        config.style_blend = tuple(float(w) for w in args.style_weights.split(","))
+      except ValueError:
+        raise StylejaxError(f"--style-weights must be comma-separated numbers, got "
+                            f"{args.style_weights!r}") from None
+  result = stylize.run(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+  print(f"wrote {result.workdir}/final.png")
 
 
 def _split_config_overrides(argv: list[str]) -> list[str]:

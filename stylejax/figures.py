@@ -1,0 +1,40 @@
+"""Summary figures: content | style(s) | result, with loss curves underneath."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from stylejax.atomic_io import atomic_write_bytes  # noqa: E402
+
+
+def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.ndarray,
+                   metrics: list[dict], path) -> None:
+  panels = [("content", content)] + [(f"style {i + 1}", s) for i, s in enumerate(styles)] + [
+      ("result", result)]
+  fig = plt.figure(figsize=(3 * len(panels), 5.6))
+  grid = fig.add_gridspec(2, len(panels), height_ratios=[3, 2])
+  for i, (title, image) in enumerate(panels):
+    ax = fig.add_subplot(grid[0, i])
+    ax.imshow(np.clip(image, 0, 1))
+    ax.set_title(title)
+    ax.axis("off")
+  ax = fig.add_subplot(grid[1, :])
+  steps = [m["step"] for m in metrics]
+  for term in ("total", "content", "style", "tv"):
+    values = [m[term] for m in metrics]
+    if any(v > 0 for v in values):
+      ax.plot(steps, values, label=term)
+  ax.set_yscale("log")
+  ax.set_xlabel("step (cumulative over scales)")
+  ax.legend()
+  fig.tight_layout()
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=80)
+  plt.close(fig)
+  atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,153 @@
+"""Style-transfer losses: pure, per example, jit- and vmap-friendly.
+
+Features are dicts {layer: (H, W, C)} for ONE image; vmap adds batch or hyperparameter axes.
+Weights enter as arrays (scalars or per-layer dicts of scalars), so changing them never retraces.
+
+Style statistics (`STATISTICS`):
+  gram         Gram matrix G = F^T F / M (M = H*W). Normalisation of the loss by `gram_norm`:
+                 "gatys": sum((G - A)^2) / (4 C^2)  == Gatys et al.'s 1/(4 N^2 M^2) sum of raw Grams;
+                 "hw":    mean over the C^2 entries of (G - A)^2 (Gram per H*W);
+                 "chw":   mean of (G/C - A/C)^2 (Gram per C*H*W, as in the PyTorch tutorial).
+  mean_var     per-channel mean and standard deviation (Li et al. 2017; Huang & Belongie's AdaIN
+               loss): mean of squared differences of means plus that of stds.
+  mean_cov     squared 2-Wasserstein distance between Gaussians fitted to the features (mean and
+               covariance), divided by C.
+  sliced_wasserstein
+               Heitz et al. 2021: project features on random unit directions, sort, compare.
+               Directions come from a key, so the loss is deterministic given the key.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+
+from stylejax.errors import StylejaxError
+
+STATISTICS = ("gram", "mean_var", "mean_cov", "sliced_wasserstein")
+GRAM_NORMS = ("gatys", "hw", "chw")
+Features = Mapping[str, jax.Array]
+
+
+def check_statistic(statistic: str, gram_norm: str = "gatys") -> None:
+  if statistic not in STATISTICS:
+    raise StylejaxError(f"unknown style statistic {statistic!r}; choose one of {STATISTICS}")
+  if gram_norm not in GRAM_NORMS:
+    raise StylejaxError(f"unknown gram normalisation {gram_norm!r}; choose one of {GRAM_NORMS}")
+
+
+def _flatten(feature: jax.Array) -> jax.Array:
+  return feature.reshape(-1, feature.shape[-1])  # (M, C)
+
+
+def gram(feature: jax.Array) -> jax.Array:
+  """F^T F / M for (H, W, C) features: (C, C)."""
+  f = _flatten(feature)
+  return f.T @ f / f.shape[0]
+
+
+def _mean_std(feature: jax.Array, eps: float = 1e-5):
+  f = _flatten(feature)
+  mean = f.mean(axis=0)
+  return mean, jnp.sqrt(f.var(axis=0) + eps)
+
+
+def _mean_cov(feature: jax.Array):
+  f = _flatten(feature)
+  mean = f.mean(axis=0)
+  centred = f - mean
+  return mean, centred.T @ centred / f.shape[0]
+
+
+def _psd_sqrt(matrix: jax.Array, eps: float = 1e-8) -> jax.Array:
+  values, vectors = jnp.linalg.eigh(matrix)
+  return (vectors * jnp.sqrt(jnp.maximum(values, eps))) @ vectors.T
+
+
+def style_target(feature: jax.Array, statistic: str) -> dict:
+  """What the style loss compares against, computed once per style image and layer."""
+  if statistic == "gram":
+    return {"gram": gram(feature)}
+  if statistic == "mean_var":
+    mean, std = _mean_std(feature)
+    return {"mean": mean, "std": std}
+  if statistic == "mean_cov":
+    mean, cov = _mean_cov(feature)
+    return {"mean": mean, "cov": cov, "cov_sqrt": _psd_sqrt(cov)}
+  if statistic == "sliced_wasserstein":
+    return {"features": _flatten(feature)}
+  raise StylejaxError(f"unknown style statistic {statistic!r}; choose one of {STATISTICS}")
+
+
+def style_targets(features: Features, statistic: str) -> dict:
+  return {layer: style_target(f, statistic) for layer, f in features.items()}
+
+
+def _sorted_quantiles(values: jax.Array, n: int) -> jax.Array:
+  """Sorted columns of (M, P) resampled to n rows (quantile matching when sizes differ)."""
+  values = jnp.sort(values, axis=0)
+  if values.shape[0] == n:
+    return values
+  positions = (jnp.arange(n) + 0.5) / n * values.shape[0] - 0.5
+  return jax.vmap(lambda col: jnp.interp(positions, jnp.arange(values.shape[0]), col),
+                  in_axes=1, out_axes=1)(values)
+
+
+def layer_style_loss(feature: jax.Array, target: Mapping, statistic: str, *, gram_norm: str = "gatys",
+                     key: jax.Array | None = None, n_projections: int = 64) -> jax.Array:
+  """Style loss of one layer's (H, W, C) features against its precomputed target."""
+  channels = feature.shape[-1]
+  if statistic == "gram":
+    diff = gram(feature) - target["gram"]
+    if gram_norm == "gatys":
+      return jnp.sum(diff**2) / (4.0 * channels**2)
+    if gram_norm == "hw":
+      return jnp.mean(diff**2)
+    return jnp.mean((diff / channels)**2)
+  if statistic == "mean_var":
+    mean, std = _mean_std(feature)
+    return jnp.mean((mean - target["mean"])**2) + jnp.mean((std - target["std"])**2)
+  if statistic == "mean_cov":
+    mean, cov = _mean_cov(feature)
+    s = target["cov_sqrt"]
+    cross = jnp.linalg.eigvalsh(s @ cov @ s)
+    w2 = (jnp.sum((mean - target["mean"])**2) + jnp.trace(cov) + jnp.trace(target["cov"])
+          - 2.0 * jnp.sum(jnp.sqrt(jnp.maximum(cross, 1e-8))))
+    return w2 / channels
+  if statistic == "sliced_wasserstein":
+    if key is None:
+      raise ValueError("sliced_wasserstein needs a PRNG key")
+    directions = jax.random.normal(key, (channels, n_projections))
+    directions = directions / jnp.linalg.norm(directions, axis=0, keepdims=True)
+    ours = jnp.sort(_flatten(feature) @ directions, axis=0)
+    theirs = _sorted_quantiles(target["features"] @ directions, ours.shape[0])
+    return jnp.mean((ours - theirs)**2)
+  raise ValueError(statistic)
+
+
+def style_loss(features: Features, targets: Mapping, layer_weights: Mapping[str, jax.Array],
+               statistic: str, *, gram_norm: str = "gatys", key: jax.Array | None = None,
+               n_projections: int = 64) -> jax.Array:
+  """Weighted sum over layers. `targets` and `layer_weights` are keyed by layer."""
+  total = 0.0
+  for i, layer in enumerate(sorted(layer_weights)):
+    layer_key = None if key is None else jax.random.fold_in(key, i)
+    total = total + layer_weights[layer] * layer_style_loss(
+        features[layer], targets[layer], statistic, gram_norm=gram_norm, key=layer_key,
+        n_projections=n_projections)
+  return total
+
+
+def content_loss(features: Features, targets: Features, layer_weights: Mapping[str, jax.Array]) -> jax.Array:
+  """Weighted sum over layers of the mean squared error of features."""
+  return sum(layer_weights[layer] * jnp.mean((features[layer] - targets[layer])**2)
+             for layer in sorted(layer_weights))
+
+
+def total_variation(image: jax.Array) -> jax.Array:
+  """Mean squared difference between neighbouring pixels, (H, W, C) image."""
+  dy = image[1:, :, :] - image[:-1, :, :]
+  dx = image[:, 1:, :] - image[:, :-1, :]
+  return jnp.mean(dy**2) + jnp.mean(dx**2)

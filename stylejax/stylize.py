@@ -1,0 +1,185 @@
+"""Single-image style transfer end to end: config -> images -> coarse-to-fine optimization -> workdir.
+
+`run(config, workdir)` is what the CLI, `python -m stylejax.main` and notebooks call; `stylize(...)`
+is the short Python API on top of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from tqdm import tqdm
+
+from stylejax import color, configuration, images, weights
+from stylejax.errors import StylejaxError
+from stylejax.figures import summary_figure
+from stylejax.optimize import PixelProblem, evaluate, init_state, run_chunk
+from stylejax.workdir import Workdir
+
+
+@dataclasses.dataclass
+class StylizeResult:
+  image: np.ndarray  # (H, W, 3) float32 in [0, 1]
+  metrics: list[dict]
+  workdir: Path | None
+
+
+class NonFiniteLoss(StylejaxError):
+  pass
+
+
+def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.LoadedVGG) -> PixelProblem:
+  return PixelProblem(
+      arch=loaded.arch, preprocessing=loaded.preprocessing, pooling=config.vgg.pooling,
+      padding=config.vgg.padding,
+      content_layers=tuple(configuration.parse_layer_weights(config.loss.content_layers, loaded.arch, "")),
+      style_layers=tuple(configuration.parse_layer_weights(config.loss.style_layers, loaded.arch, "")),
+      statistic=config.loss.statistic, gram_norm=config.loss.gram_norm,
+      n_projections=config.loss.n_projections, optimizer=config.optim.name,
+      lbfgs_memory=config.optim.lbfgs_memory, parametrization=config.optim.parametrization)
+
+
+def loss_weights(config: ml_collections.ConfigDict, arch: str) -> dict:
+  """All numeric loss weights as float32 arrays (a pytree), so changing them never retraces."""
+  n_styles = len(config.styles)
+  blend = np.asarray(config.style_blend or [1.0] * n_styles, np.float32)
+  as_arrays = lambda d: {k: jnp.float32(v) for k, v in d.items()}
+  return {
+      "content": jnp.float32(config.loss.content_weight),
+      "style": jnp.float32(config.loss.style_weight),
+      "tv": jnp.float32(config.loss.tv_weight),
+      "blend": jnp.asarray(blend / blend.sum()),
+      "content_layers": as_arrays(configuration.parse_layer_weights(config.loss.content_layers, arch, "")),
+      "style_layers": as_arrays(configuration.parse_layer_weights(config.loss.style_layers, arch, "")),
+  }
+
+
+_content_targets = jax.jit(lambda problem, params, image: problem.content_targets(params, image),
+                           static_argnums=0)
+_style_targets = jax.jit(lambda problem, params, image: problem.style_targets(params, image),
+                         static_argnums=0)
+
+
+def _initial_image(config, content, styles, blend, key):
+  if config.optim.init == "content":
+    return content
+  noise = np.asarray(jax.random.uniform(key, content.shape), np.float32)
+  if config.optim.init == "noise":
+    return noise
+  mean_colour = sum(b * s.reshape(-1, 3).mean(0) for b, s in zip(blend, styles))
+  return np.clip(mean_colour + 0.05 * (noise - 0.5), 0, 1).astype(np.float32)
+
+
+def _load_inputs(config):
+  content = images.load_image(config.content, config.max_pixels)
+  styles = [images.load_image(s, config.max_pixels) for s in config.styles]
+  loaded = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch, fmt=config.vgg.format or None)
+  return content, styles, loaded
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path | None = None, overwrite: bool = False,
+        quiet: bool = False) -> StylizeResult:
+  """Validates everything, then optimizes; writes the workdir only once all inputs are good."""
+  configuration.validate(config)
+  content_full, styles_full, loaded = _load_inputs(config)
+  problem = problem_from_config(config, loaded)
+  weights_tree = loss_weights(config, loaded.arch)
+  run_dir = Workdir(workdir, overwrite).open() if workdir is not None else None
+  try:
+    result = _optimize(config, problem, loaded, weights_tree, content_full, styles_full, run_dir, quiet)
+  except BaseException:
+    if run_dir is not None:
+      run_dir.abort()
+    raise
+  return result
+
+
+def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, run_dir, quiet):
+  if run_dir is not None:
+    run_dir.write_json("config.json", json.loads(config.to_json_best_effort()))
+  init_key, loss_key = jax.random.split(jax.random.key(config.seed))
+  blend = np.asarray(weights_tree["blend"])
+  scales = tuple(config.multiscale.scales)
+  steps_per_scale = [config.multiscale.coarse_steps] * (len(scales) - 1) + [config.optim.steps]
+  progress = tqdm(total=sum(steps_per_scale), disable=quiet, desc="stylize", unit="step")
+  metrics, image, done_steps, start = [], None, 0, time.perf_counter()
+  bad_step = -1
+  for level, (scale, steps) in enumerate(zip(scales, steps_per_scale)):
+    size = max(32, round(config.image_size * scale))
+    content = images.resize(content_full, size)
+    styles = [images.resize(s, max(32, round(config.style_scale * size))) for s in styles_full]
+    if config.preserve_color == "histogram":
+      styles = [color.match_histogram(s, content) for s in styles]
+    elif config.preserve_color == "luminance":
+      styles = [color.match_luminance(s, content) for s in styles]
+    if level == 0:
+      image = _initial_image(config, content, styles, blend, init_key)
+    else:
+      image = images.resize(image, content.shape[:2])
+    content_targets = _content_targets(problem, loaded.params, jnp.asarray(content))
+    style_targets = tuple(_style_targets(problem, loaded.params, jnp.asarray(s)) for s in styles)
+    state = init_state(problem, image, config.optim.learning_rate)
+    lr = jnp.float32(config.optim.learning_rate)
+    while int(state.step) < steps:
+      state, values = run_chunk(problem, config.log_every, state, jnp.int32(steps), loaded.params,
+                                content_targets, style_targets, weights_tree, lr, loss_key)
+      step_now = int(state.step)
+      terms = evaluate(problem, state.param, loaded.params, content_targets, style_targets,
+                       weights_tree, loss_key)
+      record = {"scale": scale, "height": content.shape[0], "width": content.shape[1],
+                "step": done_steps + step_now, "elapsed_s": round(time.perf_counter() - start, 3),
+                **{k: float(v) for k, v in terms.items()}}
+      metrics.append(record)
+      if run_dir is not None:
+        run_dir.append_jsonl("metrics.jsonl", record)
+      progress.n = done_steps + step_now
+      progress.set_postfix({k: f"{record[k]:.3g}" for k in ("total", "content", "style", "tv")})
+      image = np.asarray(problem.to_image(state.param))
+      if int(state.bad_step) >= 0:
+        bad_step = done_steps + int(state.bad_step)
+        break
+      if run_dir is not None and config.snapshot_every and (
+          (done_steps + step_now) // config.snapshot_every
+          > (done_steps + step_now - config.log_every) // config.snapshot_every):
+        images.save_png(image, run_dir.path(f"snapshots/step_{done_steps + step_now:06d}.png"))
+    done_steps += int(state.step)
+    if bad_step >= 0:
+      break
+  progress.close()
+  if config.preserve_color == "luminance":
+    image = color.transfer_luminance(image, images.resize(content_full, image.shape[:2]))
+  workdir_path = None
+  if run_dir is not None:
+    images.save_png(image, run_dir.path("final.png"))
+    summary_figure(images.resize(content_full, image.shape[:2]),
+                   [images.resize(s, 256) for s in styles_full], image, metrics,
+                   run_dir.path("summary.png"))
+    status = "finished" if bad_step < 0 else f"stopped: non-finite loss at step {bad_step}"
+    run_dir.write_json("summary.json", {"status": status, "steps": done_steps,
+                                        "final_loss": metrics[-1] if metrics else None,
+                                        "weights_source": loaded.source})
+    workdir_path = run_dir.commit()
+  if bad_step >= 0:
+    where = f"; the last finite image (step {done_steps}) is in {workdir_path}/final.png" if workdir_path else ""
+    raise NonFiniteLoss(f"the loss became NaN or Inf at step {bad_step}; stopped{where}. "
+                        "Lower the learning rate or the loss weights")
+  return StylizeResult(image=image, metrics=metrics, workdir=workdir_path)
+
+
+def stylize(content, styles, config: str | ml_collections.ConfigDict = "quickstart",
+            workdir=None, overwrite=False, quiet=True, **overrides) -> StylizeResult:
+  """Python API: `stylize("astronaut", ["starry_night"], image_size=256, **{"optim.steps": 50})`."""
+  cfg = configuration.load_config(config) if isinstance(config, str) else config
+  as_text = lambda v: ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+  cfg = configuration.apply_overrides(cfg, [f"{k}={as_text(v)}" for k, v in overrides.items()])
+  with cfg.unlocked():
+    cfg.content = content
+    cfg.styles = tuple([styles] if isinstance(styles, str) else styles)
+  return run(cfg, workdir, overwrite=overwrite, quiet=quiet)
