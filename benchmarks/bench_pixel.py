@@ -1,0 +1,705 @@
+"""Gatys-style pixel optimization: stylejax (JAX) step time and time-to-loss versus a PyTorch twin.
+
+    python benchmarks/bench_pixel.py            # full run (~25 min on 2 CPU cores), writes "pixel"
+    python benchmarks/bench_pixel.py --quick    # a couple of minutes, prints only
+
+The problem is configs/base.py's (VGG16, packaged lpips weights, content relu4_2, Gram style loss
+with the "gatys" normalisation on relu1_1..relu5_1, content weight 1, style weight 1e4, no TV,
+content init, pixels clipped to [0, 1]); content = scikit-image astronaut, style = the bundled
+Starry Night resized to the same longer side.
+
+* JAX: exactly what the product runs -- `stylejax.stylize.problem_from_config`, `loss_weights`,
+  the targets computed as `stylize` computes them, and the jitted `stylejax.optimize.step`
+  (optax Adam, or optax L-BFGS with its zoom line search), one step per call.
+* PyTorch: a plain twin written here with torch.nn.functional: the same VGG16 weights
+  (HWIO -> OIHW), the same preprocessing, the same loss; torch.optim.Adam, or torch.optim.LBFGS
+  (strong Wolfe line search, history 10), one iteration per `.step` call (max_iter=1), the image
+  clamped to [0, 1] after each step, as stylejax clips after each step.
+
+Before anything is timed, the two loss functions are evaluated at the initial image and at a
+perturbed one; every term must agree to < 1e-4 relative (and the gradients to < 1e-2 relative L2),
+or the script stops with an error.
+
+Measured, JAX and torch interleaved step by step: (a) Adam ms/step, (b) L-BFGS ms/step and function
+evaluations per step, at each --sizes; (c) time to loss: torch L-BFGS runs --ttl-iters iterations
+and its final loss L* becomes the target that JAX L-BFGS and JAX Adam (and, for reference, torch
+Adam) must reach, each capped by --ttl-max-steps and --ttl-wall-cap. The JAX float32 matmul peak
+(benchmarks/matmul_peak.py) is measured in the same run for context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from benchmarks import report  # noqa: E402
+from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
+from benchmarks.timing import median  # noqa: E402
+from configs.base import get_base_config  # noqa: E402
+from configs.quickstart import get_config as get_quickstart_config  # noqa: E402
+from stylejax import images, optimize, stylize, vgg, weights  # noqa: E402
+from stylejax.preprocessing import LPIPS  # noqa: E402
+
+SECTION = "pixel"
+LOSS_TOLERANCE = 1e-4
+GRAD_L2_TOLERANCE = 1e-2
+BIG = 1 << 30  # total_steps for the product's step: never reached here
+
+
+class BenchmarkMismatch(AssertionError):
+  pass
+
+
+# ----------------------------------------------------------------------------------------------
+# The JAX side: the product's own problem, targets and step
+
+
+def product_config(size: int, optimizer: str, learning_rate: float):
+  config = get_base_config()
+  with config.unlocked():
+    config.image_size = size
+    config.optim.name = optimizer
+    config.optim.learning_rate = learning_rate
+  return config
+
+
+class JaxSetup:
+  """Everything `stylejax.stylize._optimize` builds for one scale, for one image size."""
+
+  def __init__(self, size: int, loaded, content_full, style_full, adam_lr: float):
+    self.size = size
+    self.loaded = loaded
+    self.adam_lr = adam_lr
+    base = product_config(size, "adam", adam_lr)
+    self.problems = {name: stylize.problem_from_config(product_config(size, name, adam_lr), loaded)
+                     for name in ("adam", "lbfgs")}
+    self.weights = stylize.loss_weights(base, loaded.arch)
+    self.content = images.resize(content_full, size)
+    self.style = images.resize(style_full, max(32, round(base.style_scale * size)))
+    problem = self.problems["adam"]
+    self.content_targets = stylize._content_targets(problem, loaded.params, jnp.asarray(self.content))
+    self.style_targets = (stylize._style_targets(problem, loaded.params, jnp.asarray(self.style)),)
+    _, self.loss_key = jax.random.split(jax.random.key(base.seed))
+
+  def init(self, optimizer: str, image=None):
+    image = self.content if image is None else image
+    return optimize.init_state(self.problems[optimizer], image, self.adam_lr)
+
+  def step(self, optimizer: str, state, total_steps=BIG):
+    """One call of the product's jitted step; returns (state, loss at the step's start point)."""
+    return optimize.step(self.problems[optimizer], state, jnp.int32(total_steps), self.loaded.params,
+                         self.content_targets, self.style_targets, self.weights,
+                         jnp.float32(self.adam_lr), self.loss_key)
+
+  def terms(self, image) -> dict:
+    out = optimize.evaluate(self.problems["adam"], jnp.asarray(image, jnp.float32), self.loaded.params,
+                            self.content_targets, self.style_targets, self.weights, self.loss_key)
+    return {k: float(v) for k, v in out.items()}
+
+  def grad(self, image) -> np.ndarray:
+    problem = self.problems["adam"]
+    fn = jax.jit(jax.grad(lambda x: optimize.loss_terms(
+        problem, x, self.loaded.params, self.content_targets, self.style_targets, self.weights,
+        self.loss_key)["total"]))
+    return np.asarray(fn(jnp.asarray(image, jnp.float32)))
+
+
+def lbfgs_linesearch_evals(opt_state) -> int:
+  return int(optax.tree_utils.tree_get(opt_state, "num_linesearch_steps"))
+
+
+# ----------------------------------------------------------------------------------------------
+# The PyTorch twin
+
+
+class TorchTwin:
+  """VGG16 (NCHW, F.conv2d 3x3 pad 1, ReLU, 2x2 max pool) + the same loss, on a (1, 3, H, W) image."""
+
+  def __init__(self, setup: JaxSetup):
+    loaded, problem = setup.loaded, setup.problems["adam"]
+    pre = loaded.preprocessing
+    if pre.bgr or pre != LPIPS:
+      raise BenchmarkMismatch(f"the twin implements the LPIPS preprocessing, the weights say {pre}")
+    if problem.statistic != "gram" or problem.gram_norm != "gatys" or problem.pooling != "max" \
+        or problem.padding != "zero" or problem.parametrization != "clip":
+      raise BenchmarkMismatch(f"the twin implements gram/gatys, max pooling, zero padding, clip: {problem}")
+    self.scale = pre.scale
+    self.mean = torch.tensor(pre.mean, dtype=torch.float32).view(1, 3, 1, 1)
+    self.std = torch.tensor(pre.std, dtype=torch.float32).view(1, 3, 1, 1)
+    self.arch = loaded.arch
+    self.convs = {}
+    for name in vgg.conv_names(loaded.arch):
+      kernel = np.asarray(loaded.params[name]["kernel"], np.float32)  # (3, 3, Cin, Cout)
+      self.convs[name] = (torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()),
+                          torch.from_numpy(np.array(loaded.params[name]["bias"], np.float32)))
+    w = setup.weights
+    self.content_w = float(w["content"])
+    self.style_w = float(w["style"]) * float(np.asarray(w["blend"])[0])
+    self.tv_w = float(w["tv"])
+    self.content_layers = {k: float(v) for k, v in w["content_layers"].items()}
+    self.style_layers = {k: float(v) for k, v in w["style_layers"].items()}
+    self.layers = set(self.content_layers) | set(self.style_layers)
+    self.last = vgg.deepest(self.arch, self.layers)
+    with torch.no_grad():
+      content_feats = self.features(to_nchw(setup.content))
+      style_feats = self.features(to_nchw(setup.style))
+    self.content_targets = {k: content_feats[k] for k in self.content_layers}
+    self.style_grams = {k: self.gram(style_feats[k]) for k in self.style_layers}
+
+  def features(self, x):
+    x = (x * self.scale - self.mean) / self.std
+    out = {}
+    for name in vgg.layer_names(self.arch):
+      if name.startswith("conv"):
+        x = F.conv2d(x, *self.convs[name], padding=1)
+      elif name.startswith("relu"):
+        x = F.relu(x)
+      else:
+        x = F.max_pool2d(x, 2)
+      if name in self.layers:
+        out[name] = x
+      if name == self.last:
+        return out
+    return out
+
+  @staticmethod
+  def gram(feature):
+    f = feature[0].reshape(feature.shape[1], -1)  # (C, M)
+    return f @ f.t() / f.shape[1]
+
+  def terms(self, x) -> dict:
+    feats = self.features(x)
+    content = sum(w * torch.mean((feats[k] - self.content_targets[k]) ** 2)
+                  for k, w in sorted(self.content_layers.items()))
+    style = 0.0
+    for k, w in sorted(self.style_layers.items()):
+      channels = feats[k].shape[1]
+      style = style + w * torch.sum((self.gram(feats[k]) - self.style_grams[k]) ** 2) / (4.0 * channels ** 2)
+    dy = x[:, :, 1:, :] - x[:, :, :-1, :]
+    dx = x[:, :, :, 1:] - x[:, :, :, :-1]
+    tv = torch.mean(dy ** 2) + torch.mean(dx ** 2)
+    total = self.content_w * content + self.style_w * style + self.tv_w * tv
+    return {"content": content, "style": style, "tv": tv, "total": total}
+
+  def loss(self, x):
+    return self.terms(x)["total"]
+
+
+def to_nchw(image_hwc) -> torch.Tensor:
+  return torch.from_numpy(np.ascontiguousarray(np.asarray(image_hwc, np.float32).transpose(2, 0, 1)[None]))
+
+
+def to_hwc(x: torch.Tensor) -> np.ndarray:
+  return x.detach()[0].permute(1, 2, 0).numpy().copy()
+
+
+class TorchAdam:
+  def __init__(self, twin: TorchTwin, image, lr: float):
+    self.twin = twin
+    self.x = to_nchw(image).requires_grad_(True)
+    self.opt = torch.optim.Adam([self.x], lr=lr)
+
+  def step(self) -> float:
+    self.opt.zero_grad(set_to_none=True)
+    loss = self.twin.loss(self.x)
+    loss.backward()
+    self.opt.step()
+    with torch.no_grad():
+      self.x.clamp_(0.0, 1.0)
+    return float(loss)
+
+
+class TorchLBFGS:
+  """torch.optim.LBFGS, one iteration per .step (max_iter=1), clamped after each iteration.
+
+  max_eval must be raised explicitly: its default, max_iter * 5 // 4, is 1 for max_iter=1, which
+  leaves the strong Wolfe line search no evaluation beyond its first trial point (torch's default
+  of 25 line-search evaluations is what max_iter=20 gives). Each .step evaluates the loss at its
+  start point (the clamped image: the counterpart of stylejax's refresh after clipping) and then
+  in the line search.
+  """
+
+  def __init__(self, twin: TorchTwin, image, history: int = 10):
+    self.twin = twin
+    self.x = to_nchw(image).requires_grad_(True)
+    self.opt = torch.optim.LBFGS([self.x], lr=1.0, max_iter=1, max_eval=1 + 25, history_size=history,
+                                 line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
+    self.evals = 0
+
+  def _closure(self):
+    self.opt.zero_grad(set_to_none=True)
+    loss = self.twin.loss(self.x)
+    loss.backward()
+    self.evals += 1
+    return loss
+
+  def step(self) -> tuple[float, int]:
+    """One iteration; returns (loss at the start point, loss evaluations it took)."""
+    before = self.evals
+    loss = float(self.opt.step(self._closure))
+    with torch.no_grad():
+      self.x.clamp_(0.0, 1.0)
+    return loss, self.evals - before
+
+
+# ----------------------------------------------------------------------------------------------
+# Agreement check
+
+
+def rel(a: float, b: float, scale: float | None = None) -> float:
+  return abs(a - b) / max(abs(b if scale is None else scale), 1e-30)
+
+
+def check_agreement(setup: JaxSetup, twin: TorchTwin) -> dict:
+  rng = np.random.default_rng(0)
+  perturbed = np.clip(setup.content + 0.1 * rng.standard_normal(setup.content.shape), 0, 1).astype(np.float32)
+  out = {}
+  for label, image in (("initial", setup.content), ("perturbed", perturbed)):
+    tj = setup.terms(image)
+    x = to_nchw(image).requires_grad_(True)
+    terms = twin.terms(x)
+    terms["total"].backward()
+    tt = {k: float(v) for k, v in terms.items()}
+    # The content term is ~0 at the content image; compare it on the scale of the total there.
+    errs = {k: rel(tj[k], tt[k], None if (k != "content" or label != "initial") else tt["total"])
+            for k in ("content", "style", "total")}
+    gj = setup.grad(image)
+    gt = to_hwc(x.grad)
+    grad_l2 = float(np.linalg.norm(gj - gt) / max(np.linalg.norm(gt), 1e-30))
+    print(f"[{setup.size}px {label}] JAX total {tj['total']:.6e} (content {tj['content']:.4e}, style "
+          f"{tj['style']:.4e}); torch total {tt['total']:.6e} (content {tt['content']:.4e}, style "
+          f"{tt['style']:.4e}); rel err " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
+          + f"; grad rel L2 err {grad_l2:.1e}", flush=True)
+    if not all(np.isfinite(v) for v in list(tj.values()) + list(tt.values())):
+      raise BenchmarkMismatch(f"{setup.size}px {label}: non-finite loss (JAX {tj}, torch {tt})")
+    bad = {k: v for k, v in errs.items() if v > LOSS_TOLERANCE}
+    if bad:
+      raise BenchmarkMismatch(f"{setup.size}px {label}: JAX and torch losses disagree: {bad} > "
+                              f"{LOSS_TOLERANCE:g} (JAX {tj}, torch {tt})")
+    if grad_l2 > GRAD_L2_TOLERANCE:
+      raise BenchmarkMismatch(f"{setup.size}px {label}: gradients disagree, rel L2 err {grad_l2:.2e} > "
+                              f"{GRAD_L2_TOLERANCE:g}")
+    out[label] = {"jax": tj, "torch": tt, "err": errs, "grad_l2": grad_l2}
+  return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing
+
+
+def interleave(fns: dict, repeats: int, warmup: int) -> dict:
+  """Round-robin calls (order rotated each round); each fn times itself and returns a dict with
+  at least "s". Returns {name: [dict, ...]} for the timed rounds."""
+  names = list(fns)
+  for _ in range(warmup):
+    for name in names:
+      fns[name]()
+  out = {name: [] for name in names}
+  for r in range(repeats):
+    k = r % len(names)
+    for name in names[k:] + names[:k]:
+      out[name].append(fns[name]())
+  return out
+
+
+def jax_adam_fn(setup: JaxSetup):
+  box = {"state": setup.init("adam")}
+
+  def run():
+    t0 = time.perf_counter()
+    state, value = setup.step("adam", box["state"])
+    jax.block_until_ready(state.param)
+    s = time.perf_counter() - t0
+    box["state"] = state
+    return {"s": s, "loss": float(value), "evals": 1}
+  return run
+
+
+def torch_adam_fn(twin: TorchTwin, setup: JaxSetup):
+  opt = TorchAdam(twin, setup.content, setup.adam_lr)
+
+  def run():
+    t0 = time.perf_counter()
+    loss = opt.step()
+    return {"s": time.perf_counter() - t0, "loss": loss, "evals": 1}
+  return run
+
+
+def jax_lbfgs_fn(setup: JaxSetup):
+  box = {"state": setup.init("lbfgs"), "n": 0}
+
+  def run():
+    first = int(box["state"].step) == 0
+    t0 = time.perf_counter()
+    state, value = setup.step("lbfgs", box["state"])
+    jax.block_until_ready(state.param)
+    s = time.perf_counter() - t0
+    box["state"] = state
+    ls = lbfgs_linesearch_evals(state.opt_state)
+    # stylejax re-evaluates value and gradient when clipping moved the image (a lax.cond); a pixel
+    # left exactly at 0 or 1 after the step means clipping moved it (barring a zero update there).
+    param = np.asarray(state.param)
+    clipped = bool(np.any((param == 0.0) | (param == 1.0)))
+    return {"s": s, "loss": float(value), "ls_evals": ls, "clip_refresh": clipped,
+            "evals": ls + int(clipped) + int(first)}
+  return run
+
+
+def torch_lbfgs_fn(twin: TorchTwin, setup: JaxSetup):
+  opt = TorchLBFGS(twin, setup.content)
+
+  def run():
+    t0 = time.perf_counter()
+    loss, evals = opt.step()
+    return {"s": time.perf_counter() - t0, "loss": loss, "evals": evals}
+  return run
+
+
+def compile_time(setup: JaxSetup, optimizer: str) -> float:
+  """Seconds of the first call (trace + compile + one run), with total_steps=0: a no-op step."""
+  t0 = time.perf_counter()
+  state, _ = setup.step(optimizer, setup.init(optimizer), total_steps=0)
+  jax.block_until_ready(state.param)
+  return time.perf_counter() - t0
+
+
+def summarize(records: list[dict]) -> dict:
+  s = [r["s"] for r in records]
+  evals = [r["evals"] for r in records]
+  out = {"ms": 1e3 * median(s), "min_ms": 1e3 * min(s), "max_ms": 1e3 * max(s),
+         "evals": float(np.mean(evals)), "ms_per_eval": 1e3 * sum(s) / max(sum(evals), 1),
+         "n": len(records)}
+  if records and "ls_evals" in records[0]:
+    out["ls_evals"] = float(np.mean([r["ls_evals"] for r in records]))
+    out["clip_refresh"] = sum(r["clip_refresh"] for r in records)
+  return out
+
+
+def bench_steps(setup: JaxSetup, twin: TorchTwin, optimizer: str, repeats: int, warmup: int) -> dict:
+  compile_s = compile_time(setup, optimizer)
+  if optimizer == "adam":
+    fns = {"jax": jax_adam_fn(setup), "torch": torch_adam_fn(twin, setup)}
+  else:
+    fns = {"jax": jax_lbfgs_fn(setup), "torch": torch_lbfgs_fn(twin, setup)}
+  recs = interleave(fns, repeats, warmup)
+  row = {"size": setup.size, "optimizer": optimizer, "compile_s": compile_s,
+         **{f: summarize(r) for f, r in recs.items()}}
+  row["ratio"] = row["jax"]["ms"] / row["torch"]["ms"]
+  j, t = row["jax"], row["torch"]
+  print(f"[{setup.size}px {optimizer}] JAX {j['ms']:.0f} ms/step ({j['evals']:.1f} evals/step, "
+        f"{j['ms_per_eval']:.0f} ms/eval; first call incl. compile {compile_s:.1f} s), torch "
+        f"{t['ms']:.0f} ms/step ({t['evals']:.1f} evals/step, {t['ms_per_eval']:.0f} ms/eval); "
+        f"JAX/torch time ratio {row['ratio']:.2f}", flush=True)
+  return row
+
+
+# ----------------------------------------------------------------------------------------------
+# Time to loss
+
+
+def run_until(step_fn, target: float, max_steps: int, wall_cap: float) -> dict:
+  """Calls step_fn() -> loss at the start point of that step, until a start point has loss <= target.
+
+  The time credited for reaching the target is when the step that produced that image ended.
+  """
+  ends, losses = [0.0], []
+  t0 = time.perf_counter()
+  for k in range(max_steps + 1):
+    loss = step_fn()  # the loss of iterate k; the call also ran step k, producing iterate k + 1
+    losses.append(loss)
+    if loss <= target:
+      return {"reached": True, "steps": k, "time_s": ends[k], "losses": losses, "ends": ends,
+              "best": min(losses)}
+    ends.append(time.perf_counter() - t0)
+    if k == max_steps or ends[-1] > wall_cap:
+      break
+  return {"reached": False, "steps": len(losses), "time_s": ends[-1], "losses": losses, "ends": ends,
+          "best": min(losses)}
+
+
+def time_to_loss(setup: JaxSetup, twin: TorchTwin, torch_iters: int, max_steps: int, wall_cap: float,
+                 torch_adam: bool) -> dict:
+  # Reference: torch L-BFGS for torch_iters iterations, from the content image.
+  ref = TorchLBFGS(twin, setup.content)
+  ends, losses, evals = [0.0], [], 0
+  t0 = time.perf_counter()
+  for _ in range(torch_iters):
+    loss, n = ref.step()
+    losses.append(loss)
+    evals += n
+    ends.append(time.perf_counter() - t0)
+  torch_wall = ends[-1]
+  final_image = to_hwc(ref.x)
+  with torch.no_grad():
+    final_torch = float(twin.loss(ref.x))
+  losses.append(final_torch)
+  final_jax = setup.terms(final_image)["total"]
+  # The target, in each framework's own loss (they agree to ~1e-5 at the same image).
+  out = {"size": setup.size, "torch_iters": torch_iters, "torch_wall_s": torch_wall, "torch_evals": evals,
+         "target_torch": final_torch, "target_jax": final_jax, "initial": losses[0],
+         "torch_lbfgs": {"losses": losses, "ends": ends}}
+  print(f"[ttl {setup.size}px] torch L-BFGS {torch_iters} iterations: {torch_wall:.1f} s, {evals} loss "
+        f"evaluations, loss {losses[0]:.4e} -> L* = {final_torch:.6e} (JAX loss at that image "
+        f"{final_jax:.6e})", flush=True)
+
+  for optimizer in ("lbfgs", "adam"):
+    compile_time(setup, optimizer)  # already compiled when this size was timed; a no-op step
+    box = {"state": setup.init(optimizer)}
+
+    def step_fn(optimizer=optimizer, box=box):
+      state, value = setup.step(optimizer, box["state"])
+      jax.block_until_ready(state.param)
+      box["state"] = state
+      return float(value)
+    res = run_until(step_fn, final_jax, max_steps, wall_cap)
+    out[f"jax_{optimizer}"] = res
+    print(f"[ttl {setup.size}px] JAX {optimizer}: {'reached' if res['reached'] else 'did NOT reach'} "
+          f"L* after {res['steps']} steps, {res['time_s']:.1f} s (best loss {res['best']:.6e})", flush=True)
+  if torch_adam:
+    opt = TorchAdam(twin, setup.content, setup.adam_lr)
+    res = run_until(opt.step, final_torch, max_steps, wall_cap)
+    out["torch_adam"] = res
+    print(f"[ttl {setup.size}px] torch adam: {'reached' if res['reached'] else 'did NOT reach'} L* after "
+          f"{res['steps']} steps, {res['time_s']:.1f} s (best loss {res['best']:.6e})", flush=True)
+  return out
+
+
+def time_to_threshold(losses, ends, threshold) -> tuple[int, float] | None:
+  """(steps, seconds) at which an iterate first had loss <= threshold; losses[k] is the loss of the
+  iterate produced at ends[k]."""
+  for k, loss in enumerate(losses):
+    if loss <= threshold:
+      return k, ends[k]
+  return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+
+
+def _fmt_time(hit) -> str:
+  return "not reached" if hit is None else f"{hit[1]:.1f} s ({hit[0]} steps)"
+
+
+def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, ttl, ttl_note) -> str:
+  lines = [
+      "## Pixel optimization (Gatys et al.): stylejax versus a PyTorch twin",
+      "",
+      f"Command: `{command}`",
+      "",
+      f"Machine: {machine}",
+      "",
+      f"CPU time taken by other processes just before / after the run: "
+      + " / ".join("n/a" if b is None else f"{100 * b:.0f}%" for b in busy) + " of the machine.",
+      "",
+      "Problem: configs/base.py — VGG16 with the packaged lpips weights (`load_vgg(\"vgg16-lpips\")`), "
+      "LPIPS preprocessing, content loss = MSE at relu4_2, style loss = Σ over relu1_1, relu2_1, "
+      "relu3_1, relu4_1, relu5_1 of Σ(G−A)²/(4C²) with G = FᵀF/(H·W), content weight 1, style "
+      "weight 1e4, TV 0; content image (scikit-image astronaut) as the initial image; pixels clipped "
+      "to [0, 1] after each step; style = bundled Starry Night resized to the same longer side. "
+      f"Adam learning rate {args.adam_lr:g} (configs/quickstart.py's), default β/ε in both frameworks.",
+      "",
+      "JAX: the product's own code path — `stylize.problem_from_config`, `stylize.loss_weights`, the "
+      "targets as `stylize` computes them, and the jitted `stylejax.optimize.step` (optax.adam, or "
+      "optax.lbfgs(memory 10) with its zoom line search), one call per step, blocking on the result. "
+      "torch: a `torch.nn.functional` twin with the same weights (HWIO→OIHW), preprocessing and loss; "
+      "`torch.optim.Adam`, or `torch.optim.LBFGS(history_size=10, line_search_fn=\"strong_wolfe\", "
+      "max_iter=1, max_eval=26)`, one iteration per `.step`, then `clamp_(0, 1)`; torch's default "
+      f"threads ({torch.get_num_threads()}).",
+      "",
+      "Agreement, checked before timing (the run stops otherwise): loss terms at the initial image "
+      f"and at a perturbed one (content + 0.1·N(0,1), clipped) agree to < {LOSS_TOLERANCE:g} "
+      f"relative, gradients to < {GRAD_L2_TOLERANCE:g} relative L2:",
+      "",
+      "| px | image | JAX total | torch total | total rel err | style rel err | content rel err | grad rel L2 err |",
+      "|---|---|---|---|---|---|---|---|",
+  ]
+  for size, check in checks.items():
+    for label, c in check.items():
+      lines.append(f"| {size} | {label} | {c['jax']['total']:.6e} | {c['torch']['total']:.6e} | "
+                   f"{c['err']['total']:.1e} | {c['err']['style']:.1e} | {c['err']['content']:.1e}"
+                   f"{' (of total)' if label == 'initial' else ''} | {c['grad_l2']:.1e} |")
+  lines += [
+      "",
+      f"JAX float32 matmul peak ({args.matmul_n}×{args.matmul_n}, measured before / after the step "
+      f"timings in this run): {peaks[0]['jax']:.1f} / {peaks[1]['jax']:.1f} GFLOP/s (torch "
+      f"{peaks[0]['torch']:.1f} / {peaks[1]['torch']:.1f}).",
+      "",
+      f"### Step time (median over {args.steps} steps after {args.warmup} warmup step(s), JAX and "
+      "torch steps interleaved)",
+      "",
+      "An \"eval\" is one loss + gradient evaluation (VGG forward and backward). ms/eval = total time "
+      "of the timed steps / their evaluations. JAX L-BFGS evaluations per step = the zoom line "
+      "search's steps (`num_linesearch_steps` in the optax state) + the re-evaluation stylejax does "
+      "when clipping moved the image (inferred: some pixel sits exactly at 0 or 1 after the step); "
+      "torch's = closure calls (one at the step's start point + the strong Wolfe line search's).",
+      "",
+      "| optimizer | px | JAX ms/step | torch ms/step | JAX / torch | JAX evals/step | torch evals/step "
+      "| JAX ms/eval | torch ms/eval | JAX first call (compile) s |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+  ]
+  for r in adam_rows + lbfgs_rows:
+    j, t = r["jax"], r["torch"]
+    extra = ""
+    if "ls_evals" in j:
+      extra = f" ({j['ls_evals']:.1f} line search + {j['clip_refresh']}/{j['n']} steps re-evaluated after clip)"
+    lines.append(f"| {r['optimizer']} | {r['size']} | {j['ms']:.0f} ({j['min_ms']:.0f}–{j['max_ms']:.0f}) | "
+                 f"{t['ms']:.0f} ({t['min_ms']:.0f}–{t['max_ms']:.0f}) | {r['ratio']:.2f} | "
+                 f"{j['evals']:.1f}{extra} | {t['evals']:.1f} | {j['ms_per_eval']:.0f} | "
+                 f"{t['ms_per_eval']:.0f} | {r['compile_s']:.1f} |")
+  adam_by_size = {r["size"]: r for r in adam_rows}
+  notes = []
+  for r in lbfgs_rows:
+    a = adam_by_size.get(r["size"])
+    if a:
+      notes.append(f"{r['size']} px: JAX {r['jax']['ms_per_eval']:.0f} ms per evaluation inside "
+                   f"L-BFGS vs {a['jax']['ms_per_eval']:.0f} ms per Adam step "
+                   f"({r['jax']['ms_per_eval'] / a['jax']['ms_per_eval']:.2f}×); torch "
+                   f"{r['torch']['ms_per_eval']:.0f} vs {a['torch']['ms_per_eval']:.0f} ms "
+                   f"({r['torch']['ms_per_eval'] / a['torch']['ms_per_eval']:.2f}×)")
+  if notes:
+    lines += ["", "Cost of one loss evaluation inside an L-BFGS step versus an Adam step (on XLA:CPU, "
+              "optax's zoom line search evaluates the loss inside a `while_loop`, where convolutions "
+              "were measured ~2× slower than outside a loop): " + "; ".join(notes) + "."]
+  if ttl is not None:
+    t_lb = ttl["torch_lbfgs"]
+    lines += [
+        "",
+        f"### Time to loss at {ttl['size']} px",
+        "",
+        (ttl_note + " " if ttl_note else "")
+        + f"torch L-BFGS ran {ttl['torch_iters']} iterations ({ttl['torch_evals']} loss evaluations) "
+        f"in {ttl['torch_wall_s']:.1f} s, from loss {ttl['initial']:.4e} to L* = "
+        f"{ttl['target_torch']:.6e} (JAX's loss at the same image: {ttl['target_jax']:.6e}; each JAX "
+        "run's target is this JAX value). JAX L-BFGS, JAX Adam"
+        + (" and torch Adam" if "torch_adam" in ttl else "")
+        + f" then ran from the same content image until an iterate's loss was ≤ L*, at most "
+        f"{args.ttl_max_steps} steps or {args.ttl_wall_cap:.0f} s. Times exclude compilation and count "
+        "from the first step to the end of the step that produced the iterate. Also shown: time to "
+        "first get within 2×, 1.25× and 1.1× of L*.",
+        "",
+        "| run | reached L*? | steps | wall s to L* (or when stopped) | best loss | ≤ 2·L* | ≤ 1.25·L* | ≤ 1.1·L* |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    runs = [("torch L-BFGS (reference)", t_lb["losses"], t_lb["ends"], ttl["target_torch"], None)]
+    for key, label, target in (("jax_lbfgs", "JAX L-BFGS (optax, zoom)", ttl["target_jax"]),
+                               ("jax_adam", "JAX Adam", ttl["target_jax"]),
+                               ("torch_adam", "torch Adam", ttl["target_torch"])):
+      if key in ttl:
+        runs.append((label, ttl[key]["losses"], ttl[key]["ends"], target, ttl[key]))
+    for label, losses, ends, target, res in runs:
+      n = min(len(losses), len(ends))
+      hits = [time_to_threshold(losses[:n], ends[:n], f * target) for f in (2.0, 1.25, 1.1)]
+      if res is None:
+        reached, steps, wall = "(defines L*)", ttl["torch_iters"], ttl["torch_wall_s"]
+      else:
+        reached, steps, wall = ("yes" if res["reached"] else "**no**"), res["steps"], res["time_s"]
+      lines.append(f"| {label} | {reached} | {steps} | {wall:.1f} | {min(losses):.6e} | "
+                   + " | ".join(_fmt_time(h) for h in hits) + " |")
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--quick", action="store_true",
+                      help="small sizes and few steps (a couple of minutes); prints only unless --report")
+  parser.add_argument("--sizes", default=None, help="comma-separated px for the step timings (default 256,512)")
+  parser.add_argument("--steps", type=int, default=None, help="timed steps per optimizer and size (default 8)")
+  parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2)")
+  parser.add_argument("--ttl-size", type=int, default=None, help="px for the time-to-loss runs (default 256)")
+  parser.add_argument("--ttl-iters", type=int, default=None, help="torch L-BFGS iterations defining L* (default 300)")
+  parser.add_argument("--ttl-max-steps", type=int, default=None, help="step cap for the JAX runs (default 1000)")
+  parser.add_argument("--ttl-wall-cap", type=float, default=None, help="seconds cap per JAX run (default 300)")
+  parser.add_argument("--ttl-torch-budget", type=float, default=600.0,
+                      help="if torch L-BFGS is predicted to need more than this many seconds at --ttl-size, "
+                           "the time-to-loss runs use 192 px instead")
+  parser.add_argument("--no-ttl", action="store_true", help="skip the time-to-loss runs")
+  parser.add_argument("--torch-adam-ttl", action="store_true", help="also run torch Adam to L*")
+  parser.add_argument("--adam-lr", type=float, default=None,
+                      help="Adam learning rate (default: configs/quickstart.py's)")
+  parser.add_argument("--matmul-n", type=int, default=None)
+  parser.add_argument("--wait-quiet", type=float, default=900.0,
+                      help="seconds to wait, at most, for other processes to leave the CPUs (0: don't)")
+  parser.add_argument("--report", action="store_true", help="write the section even with --quick")
+  parser.add_argument("--no-report", action="store_true", help="print only; leave BENCHMARKS.md alone")
+  parser.add_argument("--section", default=SECTION)
+  args = parser.parse_args(argv)
+  defaults = ({"sizes": "128", "steps": 4, "warmup": 1, "ttl_size": 128, "ttl_iters": 30,
+               "ttl_max_steps": 150, "ttl_wall_cap": 30.0, "matmul_n": 1024} if args.quick else
+              {"sizes": "256,512", "steps": 8, "warmup": 2, "ttl_size": 256, "ttl_iters": 300,
+               "ttl_max_steps": 1000, "ttl_wall_cap": 300.0, "matmul_n": 2048})
+  for k, v in defaults.items():
+    if getattr(args, k) is None:
+      setattr(args, k, v)
+  if args.adam_lr is None:
+    args.adam_lr = float(get_quickstart_config().optim.learning_rate)
+  sizes = [int(s) for s in args.sizes.split(",") if s]
+  write = (not args.no_report) and (args.report or not args.quick)
+
+  machine = report.machine_description()
+  print(machine, flush=True)
+  busy_before = report.wait_for_quiet(timeout=args.wait_quiet) if args.wait_quiet > 0 else report.cpu_busy_fraction()
+  run_start = time.perf_counter()
+
+  loaded = weights.load_vgg("vgg16-lpips")
+  content_full = images.load_image("astronaut")
+  style_full = images.load_image("starry_night")
+
+  peaks_before = matmul_peaks(args.matmul_n)
+  print(f"matmul peak before: {peaks_before}", flush=True)
+  setups, twins, checks = {}, {}, {}
+  for size in sorted(set(sizes + ([] if args.no_ttl else [args.ttl_size]))):
+    setups[size] = JaxSetup(size, loaded, content_full, style_full, args.adam_lr)
+    twins[size] = TorchTwin(setups[size])
+    checks[size] = check_agreement(setups[size], twins[size])
+
+  adam_rows = [bench_steps(setups[s], twins[s], "adam", args.steps, args.warmup) for s in sizes]
+  lbfgs_rows = [bench_steps(setups[s], twins[s], "lbfgs", args.steps, args.warmup) for s in sizes]
+  peaks_after = matmul_peaks(args.matmul_n)
+  print(f"matmul peak after: {peaks_after}", flush=True)
+
+  ttl, ttl_note = None, ""
+  if not args.no_ttl:
+    size = args.ttl_size
+    by_size = {r["size"]: r for r in lbfgs_rows}
+    if size in by_size:
+      predicted = by_size[size]["torch"]["ms"] / 1e3 * args.ttl_iters
+      if predicted > args.ttl_torch_budget and size > 192:
+        ttl_note = (f"At {size} px, {args.ttl_iters} torch L-BFGS iterations were predicted to take "
+                    f"{predicted:.0f} s (> {args.ttl_torch_budget:.0f} s) from the step timings above, "
+                    "so the time-to-loss runs use 192 px.")
+        print(ttl_note, flush=True)
+        size = 192
+    if size not in setups:
+      setups[size] = JaxSetup(size, loaded, content_full, style_full, args.adam_lr)
+      twins[size] = TorchTwin(setups[size])
+      checks[size] = check_agreement(setups[size], twins[size])
+    ttl = time_to_loss(setups[size], twins[size], args.ttl_iters, args.ttl_max_steps, args.ttl_wall_cap,
+                       args.torch_adam_ttl)
+  busy_after = report.cpu_busy_fraction()
+  print(f"total run time {time.perf_counter() - run_start:.0f} s", flush=True)
+
+  command = "python benchmarks/bench_pixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
+  flags = os.environ.get("XLA_FLAGS")
+  if flags:
+    command = f"XLA_FLAGS='{flags}' " + command
+  text = render(args, command.strip(), machine, (busy_before, busy_after), (peaks_before, peaks_after),
+                checks, adam_rows, lbfgs_rows, ttl, ttl_note)
+  print(text)
+  if write:
+    print(f"wrote {report.update_section(args.section, text)}")
+
+
+if __name__ == "__main__":
+  main()
