@@ -67,7 +67,7 @@ _style_targets = jax.jit(lambda problem, params, image: problem.style_targets(pa
                          static_argnums=0)
 
 
-def _initial_image(config, content, styles, blend, key):
+def initial_image(config, content, styles, blend, key):
   if config.optim.init == "content":
     return content
   noise = np.asarray(jax.random.uniform(key, content.shape), np.float32)
@@ -77,7 +77,7 @@ def _initial_image(config, content, styles, blend, key):
   return np.clip(mean_colour + 0.05 * (noise - 0.5), 0, 1).astype(np.float32)
 
 
-def _load_inputs(config):
+def load_inputs(config):
   content = images.load_image(config.content, config.max_pixels)
   styles = [images.load_image(s, config.max_pixels) for s in config.styles]
   loaded = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch, fmt=config.vgg.format or None)
@@ -88,7 +88,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path | None = None, ov
         quiet: bool = False) -> StylizeResult:
   """Validates everything, then optimizes; writes the workdir only once all inputs are good."""
   configuration.validate(config)
-  content_full, styles_full, loaded = _load_inputs(config)
+  content_full, styles_full, loaded = load_inputs(config)
   problem = problem_from_config(config, loaded)
   weights_tree = loss_weights(config, loaded.arch)
   run_dir = Workdir(workdir, overwrite).open() if workdir is not None else None
@@ -101,10 +101,50 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path | None = None, ov
   return result
 
 
+def images_at_scale(config, content_full, styles_full, scale):
+  """Content and style images at one scale, with histogram/luminance colour matching applied."""
+  size = max(32, round(config.image_size * scale))
+  content = images.resize(content_full, size)
+  styles = [images.resize(s, max(32, round(config.style_scale * size))) for s in styles_full]
+  if config.preserve_color == "histogram":
+    styles = [color.match_histogram(s, content) for s in styles]
+  elif config.preserve_color == "luminance":
+    styles = [color.match_luminance(s, content) for s in styles]
+  return content, styles
+
+
+def targets(problem, vgg_params, content, styles):
+  """Content features and one style-target pytree per style image (computed once)."""
+  return (_content_targets(problem, vgg_params, jnp.asarray(content)),
+          tuple(_style_targets(problem, vgg_params, jnp.asarray(s)) for s in styles))
+
+
+def run_keys(seed: int):
+  """(init key, loss key) of a run: the seed is the only source of randomness."""
+  return jax.random.split(jax.random.key(seed))
+
+
+def finish_image(config, image, content_full):
+  if config.preserve_color == "luminance":
+    return color.transfer_luminance(image, images.resize(content_full, image.shape[:2]))
+  return image
+
+
+def write_outputs(run_dir, config, image, content_full, styles_full, metrics, bad_step, steps, source):
+  """config.json, final.png, summary.png and summary.json of a run (metrics.jsonl is appended live)."""
+  run_dir.write_json("config.json", json.loads(config.to_json_best_effort()))
+  images.save_png(image, run_dir.path("final.png"))
+  summary_figure(images.resize(content_full, image.shape[:2]),
+                 [images.resize(s, 256) for s in styles_full], image, metrics,
+                 run_dir.path("summary.png"))
+  status = "finished" if bad_step < 0 else f"stopped: non-finite loss at step {bad_step}"
+  run_dir.write_json("summary.json", {"status": status, "steps": steps,
+                                      "final_loss": metrics[-1] if metrics else None,
+                                      "weights_source": source})
+
+
 def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, run_dir, quiet):
-  if run_dir is not None:
-    run_dir.write_json("config.json", json.loads(config.to_json_best_effort()))
-  init_key, loss_key = jax.random.split(jax.random.key(config.seed))
+  init_key, loss_key = run_keys(config.seed)
   blend = np.asarray(weights_tree["blend"])
   scales = tuple(config.multiscale.scales)
   steps_per_scale = [config.multiscale.coarse_steps] * (len(scales) - 1) + [config.optim.steps]
@@ -112,19 +152,12 @@ def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, 
   metrics, image, done_steps, start = [], None, 0, time.perf_counter()
   bad_step = -1
   for level, (scale, steps) in enumerate(zip(scales, steps_per_scale)):
-    size = max(32, round(config.image_size * scale))
-    content = images.resize(content_full, size)
-    styles = [images.resize(s, max(32, round(config.style_scale * size))) for s in styles_full]
-    if config.preserve_color == "histogram":
-      styles = [color.match_histogram(s, content) for s in styles]
-    elif config.preserve_color == "luminance":
-      styles = [color.match_luminance(s, content) for s in styles]
+    content, styles = images_at_scale(config, content_full, styles_full, scale)
     if level == 0:
-      image = _initial_image(config, content, styles, blend, init_key)
+      image = initial_image(config, content, styles, blend, init_key)
     else:
       image = images.resize(image, content.shape[:2])
-    content_targets = _content_targets(problem, loaded.params, jnp.asarray(content))
-    style_targets = tuple(_style_targets(problem, loaded.params, jnp.asarray(s)) for s in styles)
+    content_targets, style_targets = targets(problem, loaded.params, content, styles)
     state = init_state(problem, image, config.optim.learning_rate)
     lr = jnp.float32(config.optim.learning_rate)
     while int(state.step) < steps:
@@ -153,18 +186,11 @@ def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, 
     if bad_step >= 0:
       break
   progress.close()
-  if config.preserve_color == "luminance":
-    image = color.transfer_luminance(image, images.resize(content_full, image.shape[:2]))
+  image = finish_image(config, image, content_full)
   workdir_path = None
   if run_dir is not None:
-    images.save_png(image, run_dir.path("final.png"))
-    summary_figure(images.resize(content_full, image.shape[:2]),
-                   [images.resize(s, 256) for s in styles_full], image, metrics,
-                   run_dir.path("summary.png"))
-    status = "finished" if bad_step < 0 else f"stopped: non-finite loss at step {bad_step}"
-    run_dir.write_json("summary.json", {"status": status, "steps": done_steps,
-                                        "final_loss": metrics[-1] if metrics else None,
-                                        "weights_source": loaded.source})
+    write_outputs(run_dir, config, image, content_full, styles_full, metrics, bad_step, done_steps,
+                  loaded.source)
     workdir_path = run_dir.commit()
   if bad_step >= 0:
     where = f"; the last finite image (step {done_steps}) is in {workdir_path}/final.png" if workdir_path else ""
