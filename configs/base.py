@@ -47,6 +47,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.multiscale.scales = (1.0,)  # coarse-to-fine fractions of image_size, ending at 1.0
   c.multiscale.coarse_steps = 100  # optimizer steps at each scale before the last
 
+  c.sweep_chunk_size = 0  # sweeps: runs per compiled batch (0: all runs of a group at once)
   c.log_every = 20  # steps run on device between host logging (one jitted chunk)
   c.snapshot_every = 0  # save an image every N steps (rounded up to log_every); 0: never
   c.lock()

@@ -29,13 +29,22 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
   if not path.is_file():
     known = sorted(p.stem for p in CONFIG_DIR.glob("*.py") if p.stem != "base")
     raise StylejaxError(f"config {name!r} not found; known configs: {', '.join(known)} (or a .py path)")
-  root = str(path.resolve().parent.parent)  # so configs can `from configs.base import ...`
+  module = load_module(str(path))
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def load_module(path: str):
+  """Imports a config or sweep file by path, with the repository root importable."""
+  path = Path(path) if path.endswith(".py") else CONFIG_DIR / f"{path}.py"
+  if not path.is_file():
+    raise StylejaxError(f"config file {path} not found")
+  root = str(CONFIG_DIR.parent)  # so config files can `from configs.base import ...`
   if root not in sys.path:
     sys.path.insert(0, root)
   module_spec = importlib.util.spec_from_file_location(f"_stylejax_config_{path.stem}", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config(arg) if arg else module.get_config()
+  return module
 
 
 def _parse_value(text: str, current):
@@ -82,6 +91,29 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
       with parent.unlocked():
         parent[field] = value
     except (ValueError, TypeError) as e:
+      raise StylejaxError(f"bad value for {key}: {e}") from None
+  return config
+
+
+def apply_values(config: ml_collections.ConfigDict, values: dict) -> ml_collections.ConfigDict:
+  """Sets `{"a.b": python_value}` on a copy of a locked config (sweeps use this); unknown keys are errors."""
+  config = ml_collections.ConfigDict(config.to_dict())  # a copy that keeps the field types
+  config.lock()
+  for key, value in values.items():
+    parent, field = config, key.split(".")[-1]
+    for part in key.split(".")[:-1]:
+      if part not in parent or not isinstance(parent[part], ml_collections.ConfigDict):
+        raise StylejaxError(f"unknown config key {key!r}")
+      parent = parent[part]
+    if field not in parent:
+      raise StylejaxError(f"unknown config key {key!r}")
+    if isinstance(parent[field], tuple) and isinstance(value, (list, tuple, str)):
+      value = tuple([value] if isinstance(value, str) else value)
+    if isinstance(parent[field], float) and isinstance(value, int) and not isinstance(value, bool):
+      value = float(value)
+    try:
+      parent[field] = value
+    except (TypeError, ValueError) as e:
       raise StylejaxError(f"bad value for {key}: {e}") from None
   return config
 
