@@ -145,46 +145,37 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
     cmd = [time_bin, "-v"] + cmd
   print(f"attempt: {spec['label']}: {' '.join(cmd[:4])} ...", flush=True)
   stderr_file = tempfile.TemporaryFile(mode="w+")
+  stdout_file = tempfile.TemporaryFile(mode="w+")
   before = resource.getrusage(resource.RUSAGE_CHILDREN)
   t0 = time.perf_counter()
-  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr_file, text=True, cwd=REPO_ROOT,
+  proc = subprocess.Popen(cmd, stdout=stdout_file, stderr=stderr_file, text=True, cwd=REPO_ROOT,
                           start_new_session=True)
-  sampled_peak, guard_killed, timed_out, lines = 0, None, False, []
-  os.set_blocking(proc.stdout.fileno(), False)
+  sampled_peak, guard_killed, timed_out = 0, None, False
   while proc.poll() is None:
     rss = sum(_rss_bytes(p) for p in _tree(proc.pid))
     sampled_peak = max(sampled_peak, rss)
     available = _mem_available()
+    kill = None
     if rss > guard_bytes or (available is not None and available < 1.0 * GIB):
-      guard_killed = (f"tree RSS {rss / GIB:.1f} GiB, MemAvailable "
-                      f"{(available or 0) / GIB:.1f} GiB (guard {guard_bytes / GIB:.1f} GiB)")
-      for p in reversed(_tree(proc.pid)[1:]):
+      guard_killed = kill = (f"tree RSS {rss / GIB:.1f} GiB, MemAvailable "
+                             f"{(available or 0) / GIB:.1f} GiB (guard {guard_bytes / GIB:.1f} GiB)")
+    elif time.perf_counter() - t0 > timeout:
+      timed_out = kill = True
+    if kill:
+      for p in reversed(_tree(proc.pid)[1:]):  # the python child, not /usr/bin/time, so it reports
         try:
           os.kill(p, signal.SIGKILL)
         except OSError:
           pass
-    if time.perf_counter() - t0 > timeout and not timed_out:
-      timed_out = True
-      for p in reversed(_tree(proc.pid)[1:]):
-        try:
-          os.kill(p, signal.SIGKILL)
-        except OSError:
-          pass
-    chunk = proc.stdout.read()
-    if chunk:
-      print(chunk, end="", flush=True)
-      lines.append(chunk)
     time.sleep(0.2)
-  chunk = proc.stdout.read()
-  if chunk:
-    print(chunk, end="", flush=True)
-    lines.append(chunk)
+  stdout_file.seek(0)
+  out_text = stdout_file.read()
+  print(out_text, end="", flush=True)
   wall_parent = time.perf_counter() - t0
   after = resource.getrusage(resource.RUSAGE_CHILDREN)
   stderr_file.seek(0)
   stderr = stderr_file.read()
   tv = _parse_time_v(stderr) if time_bin else {}
-  out_text = "".join(lines)
   result = None
   for line in out_text.splitlines():
     if line.startswith("RESULT "):

@@ -53,7 +53,11 @@ from stylejax.preprocessing import LPIPS  # noqa: E402
 
 SECTION = "pixel"
 LOSS_TOLERANCE = 1e-4
-GRAD_L2_TOLERANCE = 1e-2
+# Gradients: relative L2 error. At the perturbed image they agree to ~3e-4. At the content image
+# itself they differ by ~1e-2: astronaut has flat, saturated regions (7% of pixels exactly 0 or 1),
+# where neighbouring VGG activations tie exactly and the two frameworks' max-pool gradients route
+# the tie to different elements of the 2x2 window (80% of the difference sits in 1% of the pixels).
+GRAD_L2_TOLERANCE = {"initial": 5e-2, "perturbed": 1e-2}
 BIG = 1 << 30  # total_steps for the product's step: never reached here
 
 
@@ -217,7 +221,7 @@ class TorchAdam:
     self.opt.step()
     with torch.no_grad():
       self.x.clamp_(0.0, 1.0)
-    return float(loss)
+    return float(loss.detach())
 
 
 class TorchLBFGS:
@@ -247,7 +251,7 @@ class TorchLBFGS:
   def step(self) -> tuple[float, int]:
     """One iteration; returns (loss at the start point, loss evaluations it took)."""
     before = self.evals
-    loss = float(self.opt.step(self._closure))
+    loss = float(self.opt.step(self._closure).detach())
     with torch.no_grad():
       self.x.clamp_(0.0, 1.0)
     return loss, self.evals - before
@@ -270,7 +274,7 @@ def check_agreement(setup: JaxSetup, twin: TorchTwin) -> dict:
     x = to_nchw(image).requires_grad_(True)
     terms = twin.terms(x)
     terms["total"].backward()
-    tt = {k: float(v) for k, v in terms.items()}
+    tt = {k: float(v.detach()) for k, v in terms.items()}
     # The content term is ~0 at the content image; compare it on the scale of the total there.
     errs = {k: rel(tj[k], tt[k], None if (k != "content" or label != "initial") else tt["total"])
             for k in ("content", "style", "total")}
@@ -287,9 +291,9 @@ def check_agreement(setup: JaxSetup, twin: TorchTwin) -> dict:
     if bad:
       raise BenchmarkMismatch(f"{setup.size}px {label}: JAX and torch losses disagree: {bad} > "
                               f"{LOSS_TOLERANCE:g} (JAX {tj}, torch {tt})")
-    if grad_l2 > GRAD_L2_TOLERANCE:
+    if grad_l2 > GRAD_L2_TOLERANCE[label]:
       raise BenchmarkMismatch(f"{setup.size}px {label}: gradients disagree, rel L2 err {grad_l2:.2e} > "
-                              f"{GRAD_L2_TOLERANCE:g}")
+                              f"{GRAD_L2_TOLERANCE[label]:g}")
     out[label] = {"jax": tj, "torch": tt, "err": errs, "grad_l2": grad_l2}
   return out
 
@@ -366,19 +370,29 @@ def torch_lbfgs_fn(twin: TorchTwin, setup: JaxSetup):
   return run
 
 
-def compile_time(setup: JaxSetup, optimizer: str) -> float:
-  """Seconds of the first call (trace + compile + one run), with total_steps=0: a no-op step."""
-  t0 = time.perf_counter()
-  state, _ = setup.step(optimizer, setup.init(optimizer), total_steps=0)
-  jax.block_until_ready(state.param)
-  return time.perf_counter() - t0
+def compile_time(setup: JaxSetup, optimizer: str) -> tuple[float, float]:
+  """Seconds of the first and second calls (trace + compile + run), as no-op steps (total_steps=0).
+
+  Two calls, because the product's L-BFGS step compiles twice: optax.lbfgs's initial state holds
+  weak-typed scalars (the line search info: num_linesearch_steps, decrease_error,
+  curvature_error) that the first step returns strongly typed, so the second call of the jitted
+  `step` retraces and recompiles. Both compilations happen here, outside every timing.
+  """
+  times, state = [], setup.init(optimizer)
+  for _ in range(2):
+    t0 = time.perf_counter()
+    state, _ = setup.step(optimizer, state, total_steps=0)
+    jax.block_until_ready(state.param)
+    times.append(time.perf_counter() - t0)
+  return times[0], times[1]
 
 
 def summarize(records: list[dict]) -> dict:
   s = [r["s"] for r in records]
   evals = [r["evals"] for r in records]
   out = {"ms": 1e3 * median(s), "min_ms": 1e3 * min(s), "max_ms": 1e3 * max(s),
-         "evals": float(np.mean(evals)), "ms_per_eval": 1e3 * sum(s) / max(sum(evals), 1),
+         "evals": float(np.mean(evals)),
+         "ms_per_eval": 1e3 * median([r["s"] / max(r["evals"], 1) for r in records]),
          "n": len(records)}
   if records and "ls_evals" in records[0]:
     out["ls_evals"] = float(np.mean([r["ls_evals"] for r in records]))
@@ -398,7 +412,8 @@ def bench_steps(setup: JaxSetup, twin: TorchTwin, optimizer: str, repeats: int, 
   row["ratio"] = row["jax"]["ms"] / row["torch"]["ms"]
   j, t = row["jax"], row["torch"]
   print(f"[{setup.size}px {optimizer}] JAX {j['ms']:.0f} ms/step ({j['evals']:.1f} evals/step, "
-        f"{j['ms_per_eval']:.0f} ms/eval; first call incl. compile {compile_s:.1f} s), torch "
+        f"{j['ms_per_eval']:.0f} ms/eval; first / second call incl. compile {compile_s[0]:.1f} / "
+        f"{compile_s[1]:.1f} s), torch "
         f"{t['ms']:.0f} ms/step ({t['evals']:.1f} evals/step, {t['ms_per_eval']:.0f} ms/eval); "
         f"JAX/torch time ratio {row['ratio']:.2f}", flush=True)
   return row
@@ -520,7 +535,11 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
       "",
       "Agreement, checked before timing (the run stops otherwise): loss terms at the initial image "
       f"and at a perturbed one (content + 0.1·N(0,1), clipped) agree to < {LOSS_TOLERANCE:g} "
-      f"relative, gradients to < {GRAD_L2_TOLERANCE:g} relative L2:",
+      f"relative; gradients to a relative L2 error < {GRAD_L2_TOLERANCE['perturbed']:g} at the "
+      f"perturbed image and < {GRAD_L2_TOLERANCE['initial']:g} at the content image itself, where "
+      "astronaut's flat saturated regions (~7% of pixels exactly 0 or 1) make neighbouring VGG "
+      "activations tie exactly and the two frameworks' max-pool gradients route ties to different "
+      "elements of the window (most of the difference sits in ~1% of the pixels):",
       "",
       "| px | image | JAX total | torch total | total rel err | style rel err | content rel err | grad rel L2 err |",
       "|---|---|---|---|---|---|---|---|",
@@ -536,17 +555,20 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
       f"timings in this run): {peaks[0]['jax']:.1f} / {peaks[1]['jax']:.1f} GFLOP/s (torch "
       f"{peaks[0]['torch']:.1f} / {peaks[1]['torch']:.1f}).",
       "",
-      f"### Step time (median over {args.steps} steps after {args.warmup} warmup step(s), JAX and "
-      "torch steps interleaved)",
+      f"### Step time (median over {args.steps} Adam / {args.lbfgs_steps} L-BFGS steps after "
+      f"{args.warmup} warmup step(s), from the content image, JAX and torch steps interleaved)",
       "",
-      "An \"eval\" is one loss + gradient evaluation (VGG forward and backward). ms/eval = total time "
-      "of the timed steps / their evaluations. JAX L-BFGS evaluations per step = the zoom line "
+      "An \"eval\" is one loss + gradient evaluation (VGG forward and backward). ms/eval = median "
+      "over the timed steps of (step time / its evaluations). Compile: the first and second calls of "
+      "the jitted step (run as no-op steps before timing); the second call recompiles for L-BFGS "
+      "because optax.lbfgs's initial state has weak-typed scalars that the first step returns "
+      "strongly typed. JAX L-BFGS evaluations per step = the zoom line "
       "search's steps (`num_linesearch_steps` in the optax state) + the re-evaluation stylejax does "
       "when clipping moved the image (inferred: some pixel sits exactly at 0 or 1 after the step); "
       "torch's = closure calls (one at the step's start point + the strong Wolfe line search's).",
       "",
       "| optimizer | px | JAX ms/step | torch ms/step | JAX / torch | JAX evals/step | torch evals/step "
-      "| JAX ms/eval | torch ms/eval | JAX first call (compile) s |",
+      "| JAX ms/eval | torch ms/eval | JAX 1st / 2nd call (compile) s |",
       "|---|---|---|---|---|---|---|---|---|---|",
   ]
   for r in adam_rows + lbfgs_rows:
@@ -557,7 +579,7 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
     lines.append(f"| {r['optimizer']} | {r['size']} | {j['ms']:.0f} ({j['min_ms']:.0f}–{j['max_ms']:.0f}) | "
                  f"{t['ms']:.0f} ({t['min_ms']:.0f}–{t['max_ms']:.0f}) | {r['ratio']:.2f} | "
                  f"{j['evals']:.1f}{extra} | {t['evals']:.1f} | {j['ms_per_eval']:.0f} | "
-                 f"{t['ms_per_eval']:.0f} | {r['compile_s']:.1f} |")
+                 f"{t['ms_per_eval']:.0f} | {r['compile_s'][0]:.1f} / {r['compile_s'][1]:.1f} |")
   adam_by_size = {r["size"]: r for r in adam_rows}
   notes = []
   for r in lbfgs_rows:
@@ -615,7 +637,8 @@ def main(argv=None):
   parser.add_argument("--quick", action="store_true",
                       help="small sizes and few steps (a couple of minutes); prints only unless --report")
   parser.add_argument("--sizes", default=None, help="comma-separated px for the step timings (default 256,512)")
-  parser.add_argument("--steps", type=int, default=None, help="timed steps per optimizer and size (default 8)")
+  parser.add_argument("--steps", type=int, default=None, help="timed Adam steps per size (default 10)")
+  parser.add_argument("--lbfgs-steps", type=int, default=None, help="timed L-BFGS steps per size (default 6)")
   parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2)")
   parser.add_argument("--ttl-size", type=int, default=None, help="px for the time-to-loss runs (default 256)")
   parser.add_argument("--ttl-iters", type=int, default=None, help="torch L-BFGS iterations defining L* (default 300)")
@@ -635,9 +658,9 @@ def main(argv=None):
   parser.add_argument("--no-report", action="store_true", help="print only; leave BENCHMARKS.md alone")
   parser.add_argument("--section", default=SECTION)
   args = parser.parse_args(argv)
-  defaults = ({"sizes": "128", "steps": 4, "warmup": 1, "ttl_size": 128, "ttl_iters": 30,
+  defaults = ({"sizes": "128", "steps": 4, "lbfgs_steps": 3, "warmup": 1, "ttl_size": 128, "ttl_iters": 30,
                "ttl_max_steps": 150, "ttl_wall_cap": 30.0, "matmul_n": 1024} if args.quick else
-              {"sizes": "256,512", "steps": 8, "warmup": 2, "ttl_size": 256, "ttl_iters": 300,
+              {"sizes": "256,512", "steps": 10, "lbfgs_steps": 6, "warmup": 2, "ttl_size": 256, "ttl_iters": 300,
                "ttl_max_steps": 1000, "ttl_wall_cap": 300.0, "matmul_n": 2048})
   for k, v in defaults.items():
     if getattr(args, k) is None:
@@ -665,7 +688,7 @@ def main(argv=None):
     checks[size] = check_agreement(setups[size], twins[size])
 
   adam_rows = [bench_steps(setups[s], twins[s], "adam", args.steps, args.warmup) for s in sizes]
-  lbfgs_rows = [bench_steps(setups[s], twins[s], "lbfgs", args.steps, args.warmup) for s in sizes]
+  lbfgs_rows = [bench_steps(setups[s], twins[s], "lbfgs", args.lbfgs_steps, args.warmup) for s in sizes]
   peaks_after = matmul_peaks(args.matmul_n)
   print(f"matmul peak after: {peaks_after}", flush=True)
 

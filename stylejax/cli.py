@@ -89,7 +89,40 @@ def build_parser() -> argparse.ArgumentParser:
   f.set_defaults(run=_features)
 
   _add_stylize(commands)
+  sw = commands.add_parser("sweep", help="run a sweep file (get_config + get_sweep) as one vmapped program")
+  sw.add_argument("spec", help="sweep file PATH.py[:ARG]")
+  sw.add_argument("--workdir", required=True)
+  sw.add_argument("--overwrite", action="store_true")
+  sw.add_argument("--quiet", action="store_true")
+  sw.add_argument("--chunk-size", type=int, default=None, help="runs per compiled batch")
+  sw.add_argument("--evaluate", choices=["alexnet", "vgg16"], default=None,
+                  help="also compute content/style metrics per run (eval.json)")
+  sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  sw.set_defaults(run=_sweep)
+  su = commands.add_parser("summarize", help="table (md, csv) and image grid of a sweep's runs")
+  su.add_argument("sweep_dir")
+  su.set_defaults(run=_summarize)
   return parser
+
+
+def _sweep(args) -> None:
+  from stylejax import configuration, summarize, sweep  # pylint: disable=import-outside-toplevel
+
+  base, runs = sweep.load_sweep(args.spec)
+  base = configuration.apply_overrides(base, args.set)
+  if args.chunk_size is not None and args.chunk_size <= 0:
+    raise StylejaxError(f"--chunk-size must be positive, got {args.chunk_size}")
+  sweep.run_sweep(base, runs, args.workdir, overwrite=args.overwrite, quiet=args.quiet,
+                  chunk_size=args.chunk_size, evaluate=args.evaluate)
+  summarize.summarize(args.workdir)
+  print(f"wrote {len(runs)} runs and {args.workdir}/summary.md")
+
+
+def _summarize(args) -> None:
+  from stylejax import summarize  # pylint: disable=import-outside-toplevel
+
+  records = summarize.summarize(args.sweep_dir)
+  print(f"summarized {len(records)} runs into {args.sweep_dir}/summary.md, summary.csv, grid.png")
 
 
 def _add_stylize(commands) -> None:

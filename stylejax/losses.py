@@ -90,6 +90,8 @@ def _sorted_quantiles(values: jax.Array, n: int) -> jax.Array:
   values = jnp.sort(values, axis=0)
   if values.shape[0] == n:
     return values
+  if values.shape[0] == 1:
+    return jnp.broadcast_to(values, (n, values.shape[1]))
   positions = (jnp.arange(n) + 0.5) / n * values.shape[0] - 0.5
   return jax.vmap(lambda col: jnp.interp(positions, jnp.arange(values.shape[0]), col),
                   in_axes=1, out_axes=1)(values)

@@ -26,6 +26,9 @@ class LpipsParams:
   heads: tuple  # one (C,) weight vector per tap
 
 
+jax.tree_util.register_dataclass(LpipsParams, data_fields=["backbone", "heads"], meta_fields=[])
+
+
 def load_lpips_vgg16(path: str | None = None) -> LpipsParams:
   path = path or lpips_package_file("vgg16")
   tree = load_numpy_pickle(path)

@@ -26,7 +26,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from stylejax import configuration, images, optimize, stylize, weights
+from stylejax import configuration, images, metrics, optimize, stylize, weights
 from stylejax.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
 from stylejax.workdir import Workdir
@@ -129,8 +129,11 @@ def _mesh(devices) -> Mesh:
 
 def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: str | Path,
               overwrite: bool = False, quiet: bool = False, devices=None,
-              chunk_size: int | None = None) -> list[Path]:
-  """Runs every override of `sweep` on `base`; returns the run folders, in sweep order."""
+              chunk_size: int | None = None, evaluate: str | None = None) -> list[Path]:
+  """Runs every override of `sweep` on `base`; returns the run folders, in sweep order.
+
+  `evaluate` ("alexnet" or "vgg16") also writes each run's metrics (stylejax.metrics) to eval.json.
+  """
   if not sweep:
     raise StylejaxError("the sweep is empty")
   configs = [configuration.apply_values(base, o) for o in sweep]
@@ -145,6 +148,7 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
     atomic_write_text(root.path("sweep.json"), json.dumps(
         {"base": json.loads(base.to_json_best_effort()), "runs": sweep}, indent=2, default=str) + "\n")
     mesh = _mesh(devices)
+    evaluator = metrics.Evaluator(evaluate) if evaluate else None
     groups: dict[Any, list[_Run]] = {}
     for run in runs:
       groups.setdefault(run.group, []).append(run)
@@ -154,7 +158,7 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
       size = math.ceil(size / mesh.size) * mesh.size  # the run axis must split evenly over devices
       for start in range(0, len(members), size):
         chunk = members[start:start + size]
-        _run_chunk_of_runs(chunk, size, mesh, root)
+        _run_chunk_of_runs(chunk, size, mesh, root, evaluator)
         progress.update(len(chunk))
     progress.close()
     root.commit()
@@ -168,7 +172,7 @@ def _run_name(index: int) -> str:
   return f"run_{index:04d}"
 
 
-def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir) -> None:
+def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir, evaluator) -> None:
   padded = chunk + [chunk[-1]] * (size - len(chunk))  # padding runs repeat the last; discarded
   problem, loaded = chunk[0].problem, chunk[0].loaded
   along_runs = NamedSharding(mesh, PartitionSpec("runs"))
@@ -211,4 +215,8 @@ def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir) 
     stylize.write_outputs(run_dir, run.config, image, run.content_full, run.styles_full, metrics[i],
                           int(bad[i]), int(np.asarray(state.step)[i]), loaded.source)
     run_dir.write_json("overrides.json", {k: v for k, v in run.overrides.items()})
+    if evaluator is not None:
+      run_dir.write_json("eval.json", {**evaluator(image, run.content_full, run.styles_full[0]),
+                                       "wall_s_chunk": elapsed, "runs_in_chunk": len(chunk),
+                                       "steps": int(np.asarray(state.step)[i])})
     run_dir.commit()

