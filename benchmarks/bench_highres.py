@@ -114,6 +114,18 @@ def _mem_total() -> int | None:
   return None
 
 
+def _cpu_snapshot():
+  """(total, busy) CPU seconds of the whole machine since boot, from /proc/stat; None if missing."""
+  try:
+    with open("/proc/stat") as f:
+      fields = [int(v) for v in f.readline().split()[1:]]
+  except OSError:
+    return None
+  tick = os.sysconf("SC_CLK_TCK")
+  idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+  return sum(fields) / tick, (sum(fields) - idle) / tick
+
+
 def _parse_time_v(text: str) -> dict:
   out = {}
   m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
@@ -147,6 +159,7 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
   stderr_file = tempfile.TemporaryFile(mode="w+")
   stdout_file = tempfile.TemporaryFile(mode="w+")
   before = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu_before, own_before = _cpu_snapshot(), os.times()
   t0 = time.perf_counter()
   proc = subprocess.Popen(cmd, stdout=stdout_file, stderr=stderr_file, text=True, cwd=REPO_ROOT,
                           start_new_session=True)
@@ -173,6 +186,7 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
   print(out_text, end="", flush=True)
   wall_parent = time.perf_counter() - t0
   after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu_after, own_after = _cpu_snapshot(), os.times()
   stderr_file.seek(0)
   stderr = stderr_file.read()
   tv = _parse_time_v(stderr) if time_bin else {}
@@ -190,13 +204,23 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
                                       if not l.startswith("\t") and "Command being timed" not in l)[-3000:]}
   peak = tv.get("maxrss_bytes") or rusage_peak
   attempt["peak_bytes"] = peak
+  # Other processes' share of the machine's CPU time while the child ran: machine busy time minus
+  # the child's (user + system, from getrusage of the waited-for children) and this process's own.
+  attempt["others_share"] = None
+  if cpu_before and cpu_after:
+    total = cpu_after[0] - cpu_before[0]
+    busy = cpu_after[1] - cpu_before[1]
+    child_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    own = (own_after.user - own_before.user) + (own_after.system - own_before.system)
+    attempt["others_share"] = max(0.0, busy - child_cpu - own) / max(total, 1e-9)
   status = "ok" if attempt["ok"] else (
       f"KILLED by the memory guard ({guard_killed})" if guard_killed else
       "TIMED OUT" if timed_out else
       f"FAILED (exit {proc.returncode}, signal {tv.get('signal')})")
   attempt["status"] = status
   print(f"attempt {spec['label']}: {status}; wall {tv.get('wall_s', wall_parent):.1f} s; peak RSS "
-        f"{(peak or 0) / GIB:.2f} GiB (time -v), sampled {sampled_peak / GIB:.2f} GiB", flush=True)
+        f"{(peak or 0) / GIB:.2f} GiB (time -v), sampled {sampled_peak / GIB:.2f} GiB; other processes "
+        f"took {100 * (attempt['others_share'] or 0):.0f}% of the CPUs meanwhile", flush=True)
   if not attempt["ok"]:
     print(attempt["stderr_tail"], flush=True)
   return attempt
@@ -214,9 +238,11 @@ def _per_scale(metrics: list[dict]) -> list[dict]:
     by_scale.setdefault(m["scale"], []).append(m)
   for scale, ms in by_scale.items():
     end = ms[-1]["elapsed_s"]
+    marks = [last_elapsed] + [m["elapsed_s"] for m in ms]
+    chunks = [b - a for a, b in zip(marks, marks[1:])]
     out.append({"scale": scale, "h": ms[-1]["height"], "w": ms[-1]["width"],
                 "steps": ms[-1]["step"] - (out[-1]["cum_steps"] if out else 0), "cum_steps": ms[-1]["step"],
-                "s": end - last_elapsed, "total": ms[-1]["total"], "style": ms[-1]["style"],
+                "s": end - last_elapsed, "chunks": chunks, "total": ms[-1]["total"], "style": ms[-1]["style"],
                 "content": ms[-1]["content"]})
     last_elapsed = end
   return out
@@ -240,8 +266,9 @@ def render(attempts, command, machine, mem_total) -> str:
       "the workdir); the per-scale times come from the pipeline's own metrics (`elapsed_s`, which "
       "includes compilation at each new size and the per-chunk loss evaluation).",
       "",
-      "| attempt | content | final size (H×W) | scales | steps per scale | status | wall s | peak RSS GiB | sampled peak GiB |",
-      "|---|---|---|---|---|---|---|---|---|",
+      "| attempt | content | final size (H×W) | scales | steps per scale | status | wall s | peak RSS GiB "
+      "| sampled peak GiB | other processes' CPU share |",
+      "|---|---|---|---|---|---|---|---|---|---|",
   ]
   for a in attempts:
     s, r = a["spec"], a["result"]
@@ -249,9 +276,11 @@ def render(attempts, command, machine, mem_total) -> str:
     steps = "/".join([str(s["coarse_steps"])] * (len(s["scales"]) - 1) + [str(s["steps"])])
     wall = a["time_v"].get("wall_s", a["wall_s_parent"])
     peak = a["peak_bytes"]
+    others = "n/a" if a["others_share"] is None else f"{100 * a['others_share']:.0f}%"
     lines.append(f"| {s['label']} | {s['content']} | {shape} | {', '.join(f'{x:g}' for x in s['scales'])} | "
                  f"{steps} | {a['status']} | {wall:.0f} | "
-                 f"{'n/a' if peak is None else f'{peak / GIB:.2f}'} | {a['sampled_peak_bytes'] / GIB:.2f} |")
+                 f"{'n/a' if peak is None else f'{peak / GIB:.2f}'} | {a['sampled_peak_bytes'] / GIB:.2f} | "
+                 f"{others} |")
   for a in attempts:
     r = a["result"]
     if not r:
@@ -259,11 +288,14 @@ def render(attempts, command, machine, mem_total) -> str:
     lines += ["", f"Attempt \"{a['spec']['label']}\", inside the child: imports {r['import_s']:.1f} s, "
               f"`stylize` {r['stylize_s']:.1f} s; user CPU {a['time_v'].get('user_s', float('nan')):.0f} s, "
               f"system {a['time_v'].get('sys_s', float('nan')):.0f} s.", "",
-              "| scale | size (H×W) | steps | s at this scale | s/step (incl. compile, targets, logging) | total loss at end | style | content |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| scale | size (H×W) | steps | s at this scale | s/step (incl. compile, targets, logging) "
+              "| s per chunk of log_every steps (the first includes compilation and targets) "
+              "| total loss at end | style | content |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for p in _per_scale(r["metrics"]):
       lines.append(f"| {p['scale']:g} | {p['h']}×{p['w']} | {p['steps']} | {p['s']:.1f} | "
-                   f"{p['s'] / max(p['steps'], 1):.1f} | {p['total']:.4e} | {p['style']:.4e} | {p['content']:.4e} |")
+                   f"{p['s'] / max(p['steps'], 1):.1f} | {', '.join(f'{c:.1f}' for c in p['chunks'])} | "
+                   f"{p['total']:.4e} | {p['style']:.4e} | {p['content']:.4e} |")
   failed = [a for a in attempts if not a["ok"]]
   if failed:
     lines += ["", "Failed attempts, stderr tail:"]

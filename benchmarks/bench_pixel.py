@@ -302,6 +302,43 @@ def check_agreement(setup: JaxSetup, twin: TorchTwin) -> dict:
 # Timing
 
 
+class Contention:
+  """Share of the machine's CPU time that other processes took while a phase ran.
+
+  (machine busy time from /proc/stat - this process's CPU time) / (wall time x cores). None where
+  /proc/stat is missing.
+  """
+
+  def __init__(self):
+    self.phases = {}
+
+  @staticmethod
+  def _snapshot():
+    try:
+      with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+      return None
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    usage = os.times()
+    return sum(fields) / tick, (sum(fields) - idle) / tick, usage.user + usage.system
+
+  def start(self):
+    return self._snapshot()
+
+  def stop(self, name, started):
+    end = self._snapshot()
+    if started is None or end is None:
+      self.phases[name] = None
+      return
+    total, busy, own = (e - s for e, s in zip(end, started))
+    self.phases[name] = max(0.0, busy - own) / max(total, 1e-9)
+
+  def describe(self) -> str:
+    return "; ".join(f"{name} {'n/a' if v is None else f'{100 * v:.0f}%'}" for name, v in self.phases.items())
+
+
 def interleave(fns: dict, repeats: int, warmup: int) -> dict:
   """Round-robin calls (order rotated each round); each fn times itself and returns a dict with
   at least "s". Returns {name: [dict, ...]} for the timed rounds."""
@@ -444,9 +481,10 @@ def run_until(step_fn, target: float, max_steps: int, wall_cap: float) -> dict:
 
 
 def time_to_loss(setup: JaxSetup, twin: TorchTwin, torch_iters: int, max_steps: int, wall_cap: float,
-                 torch_adam: bool) -> dict:
+                 torch_adam: bool, contention: Contention) -> dict:
   # Reference: torch L-BFGS for torch_iters iterations, from the content image.
   ref = TorchLBFGS(twin, setup.content)
+  started = contention.start()
   ends, losses, evals = [0.0], [], 0
   t0 = time.perf_counter()
   for _ in range(torch_iters):
@@ -455,6 +493,7 @@ def time_to_loss(setup: JaxSetup, twin: TorchTwin, torch_iters: int, max_steps: 
     evals += n
     ends.append(time.perf_counter() - t0)
   torch_wall = ends[-1]
+  contention.stop("time to loss: torch L-BFGS", started)
   final_image = to_hwc(ref.x)
   with torch.no_grad():
     final_torch = float(twin.loss(ref.x))
@@ -477,13 +516,17 @@ def time_to_loss(setup: JaxSetup, twin: TorchTwin, torch_iters: int, max_steps: 
       jax.block_until_ready(state.param)
       box["state"] = state
       return float(value)
+    started = contention.start()
     res = run_until(step_fn, final_jax, max_steps, wall_cap)
+    contention.stop(f"time to loss: JAX {optimizer}", started)
     out[f"jax_{optimizer}"] = res
     print(f"[ttl {setup.size}px] JAX {optimizer}: {'reached' if res['reached'] else 'did NOT reach'} "
           f"L* after {res['steps']} steps, {res['time_s']:.1f} s (best loss {res['best']:.6e})", flush=True)
   if torch_adam:
     opt = TorchAdam(twin, setup.content, setup.adam_lr)
+    started = contention.start()
     res = run_until(opt.step, final_torch, max_steps, wall_cap)
+    contention.stop("time to loss: torch adam", started)
     out["torch_adam"] = res
     print(f"[ttl {setup.size}px] torch adam: {'reached' if res['reached'] else 'did NOT reach'} L* after "
           f"{res['steps']} steps, {res['time_s']:.1f} s (best loss {res['best']:.6e})", flush=True)
@@ -507,7 +550,8 @@ def _fmt_time(hit) -> str:
   return "not reached" if hit is None else f"{hit[1]:.1f} s ({hit[0]} steps)"
 
 
-def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, ttl, ttl_note) -> str:
+def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, ttl, ttl_note, contention,
+           total_s) -> str:
   lines = [
       "## Pixel optimization (Gatys et al.): stylejax versus a PyTorch twin",
       "",
@@ -516,7 +560,9 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
       f"Machine: {machine}",
       "",
       f"CPU time taken by other processes just before / after the run: "
-      + " / ".join("n/a" if b is None else f"{100 * b:.0f}%" for b in busy) + " of the machine.",
+      + " / ".join("n/a" if b is None else f"{100 * b:.0f}%" for b in busy) + " of the machine; "
+      f"during each phase (machine busy time minus this process's CPU time): {contention.describe()}. "
+      f"Whole run: {total_s / 60:.1f} min.",
       "",
       "Problem: configs/base.py — VGG16 with the packaged lpips weights (`load_vgg(\"vgg16-lpips\")`), "
       "LPIPS preprocessing, content loss = MSE at relu4_2, style loss = Σ over relu1_1, relu2_1, "
@@ -629,6 +675,20 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
         reached, steps, wall = ("yes" if res["reached"] else "**no**"), res["steps"], res["time_s"]
       lines.append(f"| {label} | {reached} | {steps} | {wall:.1f} | {min(losses):.6e} | "
                    + " | ".join(_fmt_time(h) for h in hits) + " |")
+    # Progress per iteration, independent of speed: the loss of iterate k in each run.
+    longest = max(len(r[1]) for r in runs)
+    ks = [k for k in (10, 30, 60, 100, 200, 300, 500, 1000) if k < longest]
+    lines += ["", "Loss of iterate k (after k steps), whatever the time it took — the optimizers' "
+              "progress per iteration:", "",
+              "| run | " + " | ".join(f"k = {k}" for k in ks) + " |",
+              "|---|" + "---|" * len(ks)]
+    for label, losses, ends, target, res in runs:
+      lines.append(f"| {label} | " + " | ".join(f"{losses[k]:.4e}" if k < len(losses) else "—" for k in ks)
+                   + " |")
+    lines += ["", "Mean seconds per step in these runs: "
+              + ", ".join(f"{label} {r['ends'][-1] / max(len(r['ends']) - 1, 1):.2f} s"
+                          for label, _, _, _, r in runs if r is not None)
+              + f"; torch L-BFGS {ttl['torch_wall_s'] / ttl['torch_iters']:.2f} s."]
   return "\n".join(lines)
 
 
@@ -687,8 +747,13 @@ def main(argv=None):
     twins[size] = TorchTwin(setups[size])
     checks[size] = check_agreement(setups[size], twins[size])
 
+  contention = Contention()
+  started = contention.start()
   adam_rows = [bench_steps(setups[s], twins[s], "adam", args.steps, args.warmup) for s in sizes]
+  contention.stop("Adam step timings", started)
+  started = contention.start()
   lbfgs_rows = [bench_steps(setups[s], twins[s], "lbfgs", args.lbfgs_steps, args.warmup) for s in sizes]
+  contention.stop("L-BFGS step timings", started)
   peaks_after = matmul_peaks(args.matmul_n)
   print(f"matmul peak after: {peaks_after}", flush=True)
 
@@ -709,16 +774,18 @@ def main(argv=None):
       twins[size] = TorchTwin(setups[size])
       checks[size] = check_agreement(setups[size], twins[size])
     ttl = time_to_loss(setups[size], twins[size], args.ttl_iters, args.ttl_max_steps, args.ttl_wall_cap,
-                       args.torch_adam_ttl)
+                       args.torch_adam_ttl, contention)
   busy_after = report.cpu_busy_fraction()
-  print(f"total run time {time.perf_counter() - run_start:.0f} s", flush=True)
+  total_s = time.perf_counter() - run_start
+  print(f"total run time {total_s:.0f} s; other processes' share of the CPUs: {contention.describe()}",
+        flush=True)
 
   command = "python benchmarks/bench_pixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
   flags = os.environ.get("XLA_FLAGS")
   if flags:
     command = f"XLA_FLAGS='{flags}' " + command
   text = render(args, command.strip(), machine, (busy_before, busy_after), (peaks_before, peaks_after),
-                checks, adam_rows, lbfgs_rows, ttl, ttl_note)
+                checks, adam_rows, lbfgs_rows, ttl, ttl_note, contention, total_s)
   print(text)
   if write:
     print(f"wrote {report.update_section(args.section, text)}")

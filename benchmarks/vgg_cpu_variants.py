@@ -20,7 +20,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks import bench_vgg  # noqa: E402
+from benchmarks import bench_vgg, report  # noqa: E402
 from benchmarks.timing import median, time_interleaved  # noqa: E402
 from stylejax import vgg  # noqa: E402
 from stylejax.preprocessing import TORCHVISION  # noqa: E402
@@ -87,7 +87,8 @@ def main(argv=None):
     err = bench_vgg.rel_max_err(np.asarray(fn(images, p)), g_ref)
     print(f"{name}: grad rel max err vs torch {err:.1e}", flush=True)
     fns[name] = (lambda fn=fn, p=p: fn(images, p).block_until_ready())
-  times = time_interleaved(fns, repeats=args.repeats, warmup=1)
+  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=args.repeats, warmup=1))
+  print(f"other processes took {100 * (other or 0):.0f}% of the machine", flush=True)
   flops = bench_vgg.grad_flops(args.arch, args.size)
   t_torch = median(times["torch"]) if "torch" in times else None
   for name, ts in times.items():

@@ -154,7 +154,7 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
       groups.setdefault(run.group, []).append(run)
     progress = tqdm(total=len(runs), disable=quiet, desc="sweep", unit="run")
     for members in groups.values():
-      size = chunk_size or members[0].config.sweep_chunk_size or len(members)
+      size = min(chunk_size or members[0].config.sweep_chunk_size or len(members), len(members))
       size = math.ceil(size / mesh.size) * mesh.size  # the run axis must split evenly over devices
       for start in range(0, len(members), size):
         chunk = members[start:start + size]
