@@ -62,7 +62,7 @@ def test_chunks_do_not_recompile(tmp_path):
   sweep.run_sweep(_base(), runs, tmp_path / "s", quiet=True, chunk_size=2)  # 3 chunks, last padded
   step, _ = sweep.programs(sweep._mesh(None))
   sizes_after = step._cache_size()
-  sweep.run_sweep(_base(), [{"seed": 9}], tmp_path / "t", quiet=True, chunk_size=2)
+  sweep.run_sweep(_base(), [{"seed": 9}, {"seed": 8}], tmp_path / "t", quiet=True, chunk_size=2)
   assert step._cache_size() == sizes_after  # same structure and chunk size: no new program
   assert len(list((tmp_path / "s").glob("run_*"))) == 5
 
