@@ -73,19 +73,25 @@ def _is_number(text: str) -> bool:
     return False
 
 
+def _field(config: ml_collections.ConfigDict, key: str):
+  """(the ConfigDict holding dotted `key`, the last name); unknown keys are errors."""
+  parent, field = config, key.split(".")[-1]
+  for part in key.split(".")[:-1]:
+    if part not in parent or not isinstance(parent[part], ml_collections.ConfigDict):
+      raise StylejaxError(f"unknown config key {key!r}")
+    parent = parent[part]
+  if field not in parent:
+    raise StylejaxError(f"unknown config key {key!r}")
+  return parent, field
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
   """`a.b=value` strings, typed like the field they replace; unknown keys are errors."""
   for item in overrides:
     key, sep, text = item.partition("=")
     if not sep:
       raise StylejaxError(f"override {item!r} must look like key=value")
-    parent, field = config, key.split(".")[-1]
-    for part in key.split(".")[:-1]:
-      if part not in parent or not isinstance(parent[part], ml_collections.ConfigDict):
-        raise StylejaxError(f"unknown config key {key!r}")
-      parent = parent[part]
-    if field not in parent:
-      raise StylejaxError(f"unknown config key {key!r}")
+    parent, field = _field(config, key)
     try:
       value = _parse_value(text, parent[field])
       with parent.unlocked():
@@ -100,13 +106,7 @@ def apply_values(config: ml_collections.ConfigDict, values: dict) -> ml_collecti
   config = ml_collections.ConfigDict(config.to_dict())  # a copy that keeps the field types
   config.lock()
   for key, value in values.items():
-    parent, field = config, key.split(".")[-1]
-    for part in key.split(".")[:-1]:
-      if part not in parent or not isinstance(parent[part], ml_collections.ConfigDict):
-        raise StylejaxError(f"unknown config key {key!r}")
-      parent = parent[part]
-    if field not in parent:
-      raise StylejaxError(f"unknown config key {key!r}")
+    parent, field = _field(config, key)
     if isinstance(parent[field], tuple) and isinstance(value, (list, tuple, str)):
       value = tuple([value] if isinstance(value, str) else value)
     if isinstance(parent[field], float) and isinstance(value, int) and not isinstance(value, bool):

@@ -1,6 +1,6 @@
 """Shared fixtures: an isolated weight cache, and writers that produce each weight format.
 
-Everything here is made by the tests themselves; nothing needs the network or ../shared.
+Everything here is made by the tests themselves; nothing needs the network or the shared data folder.
 """
 
 from __future__ import annotations
