@@ -34,6 +34,9 @@ import os
 import sys
 import time
 
+# As the user set it: importing stylejax adds its own XLA:CPU flag to XLA_FLAGS (stylejax/__init__.py).
+USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
@@ -781,9 +784,8 @@ def main(argv=None):
         flush=True)
 
   command = "python benchmarks/bench_pixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
-  flags = os.environ.get("XLA_FLAGS")
-  if flags:
-    command = f"XLA_FLAGS='{flags}' " + command
+  if USER_XLA_FLAGS:
+    command = f"XLA_FLAGS='{USER_XLA_FLAGS}' " + command
   text = render(args, command.strip(), machine, (busy_before, busy_after), (peaks_before, peaks_after),
                 checks, adam_rows, lbfgs_rows, ttl, ttl_note, contention, total_s)
   print(text)
