@@ -155,6 +155,10 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
     progress = tqdm(total=len(runs), disable=quiet, desc="sweep", unit="run")
     for members in groups.values():
       size = min(chunk_size or members[0].config.sweep_chunk_size or len(members), len(members))
+      if members[0].problem.statistic == "mean_cov" and jax.default_backend() == "cpu":
+        # XLA:CPU (jax 0.10.2) hangs, every thread on a futex, on a vmapped batch of more than one
+        # mean_cov run at >= 96 px (batched eigh among convolutions); one run per device there.
+        size = 1
       size = math.ceil(size / mesh.size) * mesh.size  # the run axis must split evenly over devices
       for start in range(0, len(members), size):
         chunk = members[start:start + size]

@@ -137,14 +137,14 @@ def test_sweep_cli(tmp_path):
   assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
 
 
-def test_vmapped_mean_cov_sweep_finishes(tmp_path):
-  """Regression: batched eigh next to convolutions deadlocked XLA:CPU's concurrency-optimized
-  scheduler; stylejax turns that scheduler off. Run in a subprocess so a hang fails, not blocks."""
+def test_mean_cov_sweep_finishes(tmp_path):
+  """Regression: a vmapped batch of mean_cov runs (batched eigh next to convolutions) hung XLA:CPU;
+  on CPU the sweep runs them one per program. Run in a subprocess so a hang fails, not blocks."""
   script = textwrap.dedent(f"""
       from stylejax import configuration, sweep
       base = configuration.apply_values(configuration.load_config("testing"), {{
           "content": "chelsea", "styles": ("starry_night",), "loss.statistic": "mean_cov",
-          "optim.init": "noise", "optim.steps": 3}})
+          "optim.init": "noise", "optim.steps": 3, "image_size": 96}})
       dirs = sweep.run_sweep(base, [{{"seed": 0}}, {{"seed": 1}}, {{"seed": 2}}], r"{tmp_path}/mc", quiet=True)
       print("OK", len(dirs))
   """)

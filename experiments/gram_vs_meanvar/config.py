@@ -20,6 +20,6 @@ def get_config(arg: str = ""):
   c.optim.steps = 40 if arg == "runlocal" else 80
   c.optim.init = "noise"  # so that seeds matter for every statistic
   c.log_every = 10 if arg == "runlocal" else 20
-  c.sweep_chunk_size = 3  # larger mean_cov batches deadlocked XLA:CPU (see stylejax/__init__.py)
+  c.sweep_chunk_size = 3  # runs per program (on CPU, mean_cov runs one per program: stylejax/sweep.py)
   c.lock()
   return c
