@@ -27,7 +27,7 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
   name, _, arg = spec.partition(":")
   path = Path(name) if name.endswith(".py") else CONFIG_DIR / f"{name}.py"
   if not path.is_file():
-    known = sorted(p.stem for p in CONFIG_DIR.glob("*.py") if p.stem != "base")
+    known = sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.stem.endswith("base"))
     raise StylejaxError(f"config {name!r} not found; known configs: {', '.join(known)} (or a .py path)")
   module = load_module(str(path))
   return module.get_config(arg) if arg else module.get_config()
@@ -154,7 +154,10 @@ def _positive_int(value, key):
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
-  """Raises a one-line StylejaxError for the first bad value."""
+  """Raises a one-line StylejaxError for the first bad value (training configs: see below)."""
+  if c.get("task") == "train":
+    validate_training(c)
+    return
   vgg.check_arch(c.vgg.arch)
   _choice(c.vgg.pooling, vgg.POOLINGS, "vgg.pooling")
   _choice(c.vgg.padding, vgg.PADDINGS, "vgg.padding")
@@ -195,3 +198,47 @@ def validate(c: ml_collections.ConfigDict) -> None:
       raise StylejaxError(f"style_blend has {len(c.style_blend)} weights for {len(c.styles)} styles")
     if any(not math.isfinite(w) or w < 0 for w in c.style_blend) or sum(c.style_blend) <= 0:
       raise StylejaxError(f"style_blend weights must be >= 0 with a positive sum, got {tuple(c.style_blend)}")
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def validate_training(c: ml_collections.ConfigDict) -> None:
+  """The checks of `validate` for a style-network training config (configs/train_base.py)."""
+  vgg.check_arch(c.vgg.arch)
+  _choice(c.vgg.pooling, vgg.POOLINGS, "vgg.pooling")
+  _choice(c.vgg.padding, vgg.PADDINGS, "vgg.padding")
+  _choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
+  _choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
+  _choice(c.optim.schedule, SCHEDULES, "optim.schedule")
+  parse_layer_weights(c.loss.content_layers, c.vgg.arch, "loss.content_layers")
+  parse_layer_weights(c.loss.style_layers, c.vgg.arch, "loss.style_layers")
+  for key in ("content_weight", "style_weight", "tv_weight"):
+    _non_negative(c.loss[key], f"loss.{key}")
+  _non_negative(c.optim.grad_clip, "optim.grad_clip")
+  for key in ("steps", "batch_size"):
+    _positive_int(c.optim[key], f"optim.{key}")
+  for key in ("style_size", "checkpoint_every", "keep_checkpoints", "log_every", "eval_size"):
+    _positive_int(c[key], key)
+  for key in ("image_size", "max_side", "prefetch"):
+    _positive_int(c.data[key], f"data.{key}")
+  _positive_int(c.loss.n_projections, "loss.n_projections")
+  _positive_int(c.network.n_residual, "network.n_residual")
+  if not isinstance(c.optim.warmup_steps, int) or c.optim.warmup_steps < 0:
+    raise StylejaxError(f"optim.warmup_steps must be an integer >= 0, got {c.optim.warmup_steps!r}")
+  if not isinstance(c.eval_every, int) or c.eval_every < 0:
+    raise StylejaxError(f"eval_every must be an integer >= 0, got {c.eval_every!r}")
+  if not (math.isfinite(c.optim.learning_rate) and c.optim.learning_rate > 0):
+    raise StylejaxError(f"optim.learning_rate must be > 0, got {c.optim.learning_rate}")
+  if not (math.isfinite(c.network.width_multiplier) and c.network.width_multiplier > 0):
+    raise StylejaxError(f"network.width_multiplier must be > 0, got {c.network.width_multiplier}")
+  if len(c.network.widths) != 3 or any(not isinstance(w, int) or w <= 0 for w in c.network.widths):
+    raise StylejaxError(f"network.widths must be three positive integers, got {c.network.widths}")
+  if c.data.image_size < 16 or c.data.image_size % 4:
+    raise StylejaxError(f"data.image_size must be a multiple of 4 and at least 16, got {c.data.image_size}")
+  if not c.styles:
+    raise StylejaxError("no style images given")
+  if not c.network.conditional and len(c.styles) != 1:
+    raise StylejaxError(f"network.conditional=False trains one style; got {len(c.styles)} styles")
+  if not c.eval_images:
+    raise StylejaxError("eval_images is empty")

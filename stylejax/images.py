@@ -20,7 +20,7 @@ from stylejax.errors import StylejaxError
 MIN_SIDE = 32
 MAX_PIXELS = 100_000_000  # decompression-bomb guard: about 10k x 10k
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-BUNDLED_PAINTINGS = ("starry_night", "great_wave")  # public domain, in stylejax/assets
+BUNDLED_PAINTINGS = ("starry_night", "great_wave", "composition_vii", "the_scream")  # public domain, in stylejax/assets
 NAMED_IMAGES = SKIMAGE_PHOTOS + BUNDLED_PAINTINGS
 
 

@@ -7,7 +7,7 @@ import pytest
 from stylejax import configuration
 from stylejax.errors import StylejaxError
 
-CONFIGS = sorted(p.stem for p in configuration.CONFIG_DIR.glob("*.py") if p.stem != "base")
+CONFIGS = sorted(p.stem for p in configuration.CONFIG_DIR.glob("*.py") if not p.stem.endswith("base"))
 
 
 @pytest.mark.parametrize("name", CONFIGS)

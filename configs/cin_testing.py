@@ -1,0 +1,26 @@
+"""Tiny training config for tests: 2 styles, 32 px crops, a narrow network, a few steps."""
+
+from configs.train_base import get_train_base_config
+
+
+def get_config(arg: str = ""):
+  del arg
+  c = get_train_base_config()
+  c.unlock()
+  c.styles = ("starry_night", "great_wave")
+  c.style_size = 48
+  c.data.image_size = 32
+  c.data.max_side = 96
+  c.network.width_multiplier = 0.25
+  c.network.n_residual = 1
+  c.loss.content_layers = "relu2_2"
+  c.loss.style_layers = "relu1_2,relu2_2"
+  c.optim.batch_size = 4
+  c.optim.steps = 6
+  c.checkpoint_every = 2
+  c.log_every = 2
+  c.eval_every = 0
+  c.eval_images = ("astronaut",)
+  c.eval_size = 32
+  c.lock()
+  return c

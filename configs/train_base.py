@@ -1,0 +1,66 @@
+"""The base config of multi-style network training (Dumoulin et al. 2017). Every field is commented.
+
+Training configs (`cin_multistyle`, `cin_tiny`, `cin_testing`) start from `get_train_base_config()`;
+the result is locked, so a typo in an override is an error. Run one with
+
+  stylejax train --config cin_tiny --workdir workdirs/cin_tiny
+"""
+
+import ml_collections
+
+
+def get_train_base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.task = "train"  # tells `python -m stylejax.main` to train a network (not pixel optimization)
+  c.seed = 0  # the only source of randomness: init, data order, crops, sliced-Wasserstein keys
+  c.styles = ("starry_night", "great_wave")  # style image files/names, or one folder of images
+  c.style_size = 256  # each style image: centre square crop, resized to style_size x style_size
+
+  c.data = ml_collections.ConfigDict()
+  c.data.content = "skimage"  # skimage | folder:PATH | tfds:NAME (e.g. tfds:coco/2014, prepared)
+  c.data.tfds_data_dir = ""  # for tfds:NAME; empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
+  c.data.split = "train"  # for tfds:NAME
+  c.data.image_size = 256  # training crops are image_size x image_size
+  c.data.max_side = 512  # folder datasets store images with the longer side at most this
+  c.data.prefetch = 2  # batches prepared ahead by grain threads
+
+  c.network = ml_collections.ConfigDict()
+  c.network.widths = (32, 64, 128)  # channels at full, 1/2 and 1/4 resolution (the paper's)
+  c.network.width_multiplier = 1.0  # scales every width; 0.5 gives a ~4x cheaper network
+  c.network.n_residual = 5  # residual blocks at 1/4 resolution
+  c.network.conditional = True  # False: plain instance norm, exactly one style (Johnson et al.)
+
+  c.vgg = ml_collections.ConfigDict()
+  c.vgg.arch = "vgg16"  # the loss network; Dumoulin et al. used VGG16
+  c.vgg.weights = "vgg16-lpips"  # a source name (`stylejax weights list`) or a weight file path
+  c.vgg.format = ""  # weight file format when `weights` is a path with an ambiguous name
+  c.vgg.pooling = "max"  # max | avg
+  c.vgg.padding = "zero"  # zero | reflect
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)
+  c.loss.style_layers = "relu1_2,relu2_2,relu3_3,relu4_3"  # "conv1".."conv4" block ends
+  c.loss.content_weight = 1.0  # multiplies the content loss
+  c.loss.style_weight = 1e3  # multiplies the style loss
+  c.loss.tv_weight = 0.0  # multiplies the total-variation loss of the output
+  c.loss.statistic = "gram"  # gram | mean_var | mean_cov | sliced_wasserstein (as pixel optimization)
+  c.loss.gram_norm = "gatys"  # gatys | hw | chw (see stylejax/losses.py)
+  c.loss.n_projections = 64  # sliced_wasserstein: random directions per layer
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.learning_rate = 1e-3  # Adam peak learning rate
+  c.optim.schedule = "constant"  # constant | cosine (decay to 0 at the last step)
+  c.optim.warmup_steps = 0  # linear warm-up from 0 before the schedule
+  c.optim.grad_clip = 0.0  # clip the global gradient norm to this; 0: no clipping
+  c.optim.steps = 40_000  # training steps
+  c.optim.batch_size = 16  # global batch, split over all devices (and hosts)
+
+  c.checkpoint_every = 1000  # save an orbax checkpoint every N steps (and at the last step)
+  c.keep_checkpoints = 3  # keep the K most recent checkpoints
+  c.log_every = 50  # steps between metric lines (JSONL, TensorBoard, progress bar)
+  c.eval_every = 1000  # steps between eval grids (eval photos x all styles); 0: only at the end
+  c.eval_images = ("astronaut", "coffee", "chelsea")  # fixed eval photos (files or skimage names)
+  c.eval_size = 256  # longer side of the eval photos
+  c.multihost = False  # call jax.distributed.initialize() first (multi-host; see README)
+  c.lock()
+  return c

@@ -1,0 +1,66 @@
+"""Training metrics: one JSON line per log step, and TensorBoard event files (scalars and images).
+
+TensorBoard files are written with the `tensorboard` package's own event writer and protos, so
+TensorFlow is not needed. On resume, `truncate_after(step)` drops the JSONL lines a killed run wrote
+after its last checkpoint, so the file reads as one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from stylejax.atomic_io import atomic_write_text
+from stylejax.images import to_uint8
+
+
+class MetricWriter:
+
+  def __init__(self, workdir: str | Path, enabled: bool = True):
+    self.jsonl = Path(workdir) / "metrics.jsonl"
+    self.enabled = enabled  # False on all but the first host of a multi-host run
+    self._events = EventFileWriter(str(Path(workdir) / "tensorboard")) if enabled else None
+
+  def truncate_after(self, step: int) -> None:
+    if not self.enabled or not self.jsonl.exists():
+      return
+    kept = [line for line in self.jsonl.read_text().splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write_text(self.jsonl, "".join(f"{line}\n" for line in kept))
+
+  def write_scalars(self, step: int, scalars: dict) -> None:
+    if not self.enabled:
+      return
+    with open(self.jsonl, "a") as f:
+      f.write(json.dumps({"step": step, **scalars}, sort_keys=True) + "\n")
+    values = [Summary.Value(tag=k, simple_value=float(v)) for k, v in scalars.items()
+              if isinstance(v, (int, float, np.floating, np.integer))]
+    self._events.add_event(Event(wall_time=time.time(), step=step, summary=Summary(value=values)))
+
+  def write_image(self, step: int, tag: str, image: np.ndarray) -> None:
+    """`image` is (H, W, 3) float in [0, 1]."""
+    if not self.enabled:
+      return
+    pixels = to_uint8(image)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    summary = Summary.Image(height=pixels.shape[0], width=pixels.shape[1], colorspace=3,
+                            encoded_image_string=buffer.getvalue())
+    self._events.add_event(Event(wall_time=time.time(), step=step,
+                                 summary=Summary(value=[Summary.Value(tag=tag, image=summary)])))
+
+  def flush(self) -> None:
+    if self._events is not None:
+      self._events.flush()
+
+  def close(self) -> None:
+    if self._events is not None:
+      self._events.close()

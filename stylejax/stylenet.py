@@ -1,0 +1,139 @@
+"""The multi-style transformation network of Dumoulin et al. 2017 (conditional instance norm).
+
+Johnson et al.'s network with every normalisation replaced by a conditional instance norm that holds
+one (gamma, beta) row per style:
+
+  9x9 conv s1 -> 3x3 conv s2 -> 3x3 conv s2 -> 5 residual blocks -> (nearest x2, 3x3 conv) x2
+  -> 9x9 conv -> sigmoid.
+
+All convolutions are reflect-padded. A style is chosen by a weight vector over the styles: the
+norm's (gamma, beta) is the weighted sum of the rows, so a one-hot vector is exactly that style and a
+convex combination blends styles (the paper's Figure 7). `conditional=False` gives one plain
+(learned-affine) instance norm per layer: the single-style Johnson/Ulyanov network.
+
+Fully convolutional: any input size works. Inputs are reflect-padded up to a multiple of 4 (two
+stride-2 convs down, two x2 upsamplings up) and the output is cropped back, so the output has the
+input's exact shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from stylejax.errors import StylejaxError
+
+DOWNSAMPLING = 4  # two stride-2 convolutions
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+  """The network's structure (hashable, so it can be a jit static argument)."""
+  n_styles: int
+  widths: tuple[int, int, int] = (32, 64, 128)  # the paper's channels at full, /2 and /4 resolution
+  width_multiplier: float = 1.0  # scales every width, for small fast models
+  n_residual: int = 5
+  conditional: bool = True  # False: plain instance norm, one style (Johnson et al. / Ulyanov et al.)
+
+  def __post_init__(self):
+    if self.n_styles < 1:
+      raise StylejaxError(f"the network needs at least one style, got n_styles={self.n_styles}")
+    if not self.conditional and self.n_styles != 1:
+      raise StylejaxError("plain instance norm (conditional=False) trains exactly one style")
+    if self.width_multiplier <= 0:
+      raise StylejaxError(f"width_multiplier must be positive, got {self.width_multiplier}")
+
+  @property
+  def channels(self) -> tuple[int, int, int]:
+    return tuple(max(1, round(w * self.width_multiplier)) for w in self.widths)
+
+
+class ConditionalInstanceNorm(nn.Module):
+  """Instance norm whose affine (gamma, beta) is `style_weights @ rows`; rows are (n_styles, C)."""
+  n_styles: int
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x, style_weights):
+    channels = x.shape[-1]
+    gamma = self.param("gamma", nn.initializers.ones, (self.n_styles, channels))
+    beta = self.param("beta", nn.initializers.zeros, (self.n_styles, channels))
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    normalised = (x - mean) * jax.lax.rsqrt(var + self.epsilon)
+    scale = (style_weights @ gamma)[:, None, None, :]  # (N, 1, 1, C)
+    shift = (style_weights @ beta)[:, None, None, :]
+    return normalised * scale + shift
+
+
+class ReflectConv(nn.Module):
+  features: int
+  kernel: int
+  stride: int = 1
+
+  @nn.compact
+  def __call__(self, x):
+    pad = self.kernel // 2
+    x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    return nn.Conv(self.features, (self.kernel, self.kernel), strides=(self.stride, self.stride),
+                   padding="VALID")(x)
+
+
+class StyleNet(nn.Module):
+  spec: NetworkSpec
+
+  @nn.compact
+  def __call__(self, images, style_weights):
+    """images (N, H, W, 3) in [0, 1], H and W multiples of 4; style_weights (N, n_styles)."""
+    c1, c2, c3 = self.spec.channels
+    n = self.spec.n_styles
+
+    def conv_norm(x, features, kernel, stride=1, activation=nn.relu):
+      x = ReflectConv(features, kernel, stride)(x)
+      x = ConditionalInstanceNorm(n)(x, style_weights)
+      return activation(x) if activation is not None else x
+
+    x = conv_norm(images, c1, 9)
+    x = conv_norm(x, c2, 3, 2)
+    x = conv_norm(x, c3, 3, 2)
+    for _ in range(self.spec.n_residual):
+      x = x + conv_norm(conv_norm(x, c3, 3), c3, 3, activation=None)
+    for features in (c2, c1):
+      x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest-neighbour x2
+      x = conv_norm(x, features, 3)
+    return conv_norm(x, 3, 9, activation=nn.sigmoid)
+
+
+def init_params(spec: NetworkSpec, key: jax.Array, size: int = 32) -> dict:
+  dummy = jnp.zeros((1, size, size, 3), jnp.float32)
+  return StyleNet(spec).init(key, dummy, jnp.ones((1, spec.n_styles)) / spec.n_styles)["params"]
+
+
+def _pad_amounts(length: int) -> tuple[int, int]:
+  total = -length % DOWNSAMPLING
+  return total // 2, total - total // 2
+
+
+def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Array) -> jax.Array:
+  """Stylized images, same shape as `images` ((N, H, W, 3) or (H, W, 3), RGB in [0, 1]).
+
+  `style_weights` is (n_styles,) or (N, n_styles): a one-hot row picks a style, a convex
+  combination blends styles. Pure; jit with `spec` static.
+  """
+  single = images.ndim == 3
+  x = images[None] if single else images
+  w = jnp.broadcast_to(jnp.asarray(style_weights, jnp.float32), (x.shape[0], spec.n_styles))
+  (top, bottom), (left, right) = _pad_amounts(x.shape[1]), _pad_amounts(x.shape[2])
+  # Reflect padding needs a side longer than the pad; tiny inputs get edge padding instead.
+  mode = "reflect" if min(x.shape[1:3]) > DOWNSAMPLING else "edge"
+  x = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode=mode)
+  out = StyleNet(spec).apply({"params": params}, x, w)
+  out = out[:, top:out.shape[1] - bottom, left:out.shape[2] - right]
+  return out[0] if single else out
+
+
+def one_hot(style_ids: jax.Array, n_styles: int) -> jax.Array:
+  return jax.nn.one_hot(style_ids, n_styles, dtype=jnp.float32)

@@ -1,0 +1,148 @@
+"""Inference with a trained style network: load a checkpoint, stylize photos, blend, render grids.
+
+  stylizer = Stylizer.load("workdirs/cin_tiny")        # the training workdir (latest checkpoint)
+  out = stylizer.apply([photo], style="1:0.5,3:0.5", strength=0.8, preserve_color=True)
+
+A style is an index ("2"), or a blend "i:w,j:w,..." whose non-negative weights are normalised to sum
+to 1 (a convex combination of the styles' conditional-norm rows, Dumoulin et al. Fig. 7).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from stylejax import color, images, stylenet
+from stylejax.errors import StylejaxError
+
+
+def square(image: np.ndarray, size: int) -> np.ndarray:
+  """Centre square crop, resized to size x size."""
+  h, w = image.shape[:2]
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  return images.resize(image[top:top + side, left:left + side], (size, size))
+
+
+def parse_style(spec: str | int, n_styles: int) -> np.ndarray:
+  """"3" or 3 -> one-hot; "3:0.5,7:0.5" -> normalised blend weights, (n_styles,) float32."""
+  weights = np.zeros(n_styles, np.float32)
+  for item in str(spec).split(","):
+    index, _, weight = item.strip().partition(":")
+    try:
+      i, w = int(index), float(weight) if weight else 1.0
+    except ValueError:
+      raise StylejaxError(f"bad style {spec!r}: use an index like 3 or a blend like 3:0.5,7:0.5") from None
+    if not 0 <= i < n_styles:
+      raise StylejaxError(f"style index {i} is out of range: this network has {n_styles} styles (0..{n_styles - 1})")
+    if not math.isfinite(w) or w < 0:
+      raise StylejaxError(f"blend weights must be finite and >= 0, got {w} for style {i}")
+    weights[i] += w
+  if not weights.sum() > 0:
+    raise StylejaxError(f"blend weights in {spec!r} must sum to a positive number")
+  return weights / weights.sum()
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _stylize(spec, params, batch, style_weights):
+  return stylenet.stylize(spec, params, batch, style_weights)
+
+
+def style_grid(spec: stylenet.NetworkSpec, params, photos: list[np.ndarray]) -> np.ndarray:
+  """Rows: photos (same shape); columns: the photo, then every style. (H*rows, W*(1+n), 3)."""
+  batch = jnp.asarray(np.stack(photos))
+  rows = [np.stack(photos)]
+  for s in range(spec.n_styles):
+    rows.append(np.asarray(_stylize(spec, params, batch, stylenet.one_hot(jnp.int32(s), spec.n_styles))))
+  cells = np.stack(rows, axis=1)  # (photos, 1 + n_styles, H, W, 3)
+  n, m, h, w, _ = cells.shape
+  return cells.transpose(0, 2, 1, 3, 4).reshape(n * h, m * w, 3)
+
+
+def _find_workdir(checkpoint: str | Path) -> Path:
+  path = Path(checkpoint)
+  for candidate in (path, path.parent):
+    if (candidate / "config.json").is_file() and (candidate / "checkpoints").is_dir():
+      return candidate
+  raise StylejaxError(f"no trained network at {checkpoint}: expected a training workdir with "
+                      "config.json and checkpoints/")
+
+
+@dataclasses.dataclass
+class Stylizer:
+  spec: stylenet.NetworkSpec
+  params: dict
+  style_names: list[str]
+  step: int
+
+  @classmethod
+  def load(cls, checkpoint: str | Path, step: int | None = None) -> "Stylizer":
+    """From a training workdir (or its checkpoints/ folder); the latest checkpoint by default."""
+    import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
+
+    workdir = _find_workdir(checkpoint)
+    try:
+      config = json.loads((workdir / "config.json").read_text())
+      style_names = json.loads((workdir / "styles.json").read_text())
+      net = config["network"]
+      spec = stylenet.NetworkSpec(n_styles=len(style_names), widths=tuple(net["widths"]),
+                                  width_multiplier=net["width_multiplier"], n_residual=net["n_residual"],
+                                  conditional=net["conditional"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise StylejaxError(f"{workdir}: unreadable config.json/styles.json ({type(e).__name__}: {e})") from None
+    manager = ocp.CheckpointManager((workdir / "checkpoints").absolute(), item_names=("params", "train"),
+                                    options=ocp.CheckpointManagerOptions(read_only=True))
+    step = manager.latest_step() if step is None else step
+    if step is None or step not in manager.all_steps():
+      raise StylejaxError(f"{workdir}: no checkpoint{'' if step is None else f' at step {step}'} "
+                          f"(saved steps: {list(manager.all_steps())})")
+    abstract = jax.eval_shape(lambda: stylenet.init_params(spec, jax.random.key(0)))
+    try:
+      restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
+    except Exception as e:  # orbax/tensorstore raise many types for a damaged checkpoint
+      raise StylejaxError(f"{workdir}: checkpoint {step} cannot be read ({type(e).__name__})") from None
+    finally:
+      manager.close()
+    return cls(spec=spec, params=restored["params"], style_names=style_names, step=step)
+
+  @property
+  def n_styles(self) -> int:
+    return self.spec.n_styles
+
+  def apply(self, photos: list[np.ndarray], style: str | int | np.ndarray = 0, strength: float = 1.0,
+            preserve_color: bool = False, batch_size: int = 4) -> list[np.ndarray]:
+    """Stylizes (H, W, 3) [0, 1] photos of any sizes; same-size photos run in batches."""
+    if not (math.isfinite(strength) and 0 <= strength <= 1):
+      raise StylejaxError(f"strength must be in [0, 1], got {strength}")
+    weights = style if isinstance(style, np.ndarray) else parse_style(style, self.n_styles)
+    out: list[np.ndarray | None] = [None] * len(photos)
+    by_shape: dict[tuple, list[int]] = {}
+    for i, photo in enumerate(photos):
+      by_shape.setdefault(photo.shape, []).append(i)
+    for indices in by_shape.values():
+      for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        batch = np.stack([photos[i] for i in chunk])
+        result = np.asarray(_stylize(self.spec, self.params, jnp.asarray(batch), jnp.asarray(weights)))
+        for i, image in zip(chunk, result):
+          image = strength * image + (1 - strength) * photos[i]
+          out[i] = color.transfer_luminance(image, photos[i]) if preserve_color else image
+    return out
+
+  def grid(self, photos: list[np.ndarray], size: int = 256) -> np.ndarray:
+    return style_grid(self.spec, self.params, [square(p, size) for p in photos])
+
+  def interpolation(self, photo: np.ndarray, start: str, end: str, steps: int = 5) -> np.ndarray:
+    """A strip: the photo, then `steps` blends going linearly from style `start` to style `end`."""
+    if steps < 2:
+      raise StylejaxError(f"an interpolation needs at least 2 steps, got {steps}")
+    a, b = parse_style(start, self.n_styles), parse_style(end, self.n_styles)
+    cells = [photo] + [self.apply([photo], (1 - t) * a + t * b)[0] for t in np.linspace(0, 1, steps)]
+    return np.concatenate(cells, axis=1)
