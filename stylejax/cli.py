@@ -102,7 +102,75 @@ def build_parser() -> argparse.ArgumentParser:
   su = commands.add_parser("summarize", help="table (md, csv) and image grid of a sweep's runs")
   su.add_argument("sweep_dir")
   su.set_defaults(run=_summarize)
+  _add_network_commands(commands)
   return parser
+
+
+def _add_network_commands(commands) -> None:
+  t = commands.add_parser("train", help="train (or resume) a multi-style network (Dumoulin et al.)")
+  t.add_argument("--config", default="cin_tiny", help="training config name or path, optionally NAME:ARG")
+  t.add_argument("--workdir", required=True, help="run folder; an existing run with the same config resumes")
+  t.add_argument("--overwrite", action="store_true", help="replace a workdir that holds another run")
+  t.add_argument("--quiet", action="store_true")
+  t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  t.set_defaults(run=_train)
+  a = commands.add_parser("apply", help="stylize photos (files or folders) with a trained network")
+  a.add_argument("inputs", nargs="+", help="image files or folders of images")
+  a.add_argument("--checkpoint", required=True, help="training workdir (or its checkpoints/ folder)")
+  a.add_argument("--style", default="0", help="style index (3) or blend (3:0.5,7:0.5)")
+  a.add_argument("-o", "--output", required=True, help="output folder")
+  a.add_argument("--strength", type=float, default=1.0, help="1: stylized only, 0: the original")
+  a.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+  a.add_argument("--size", type=int, default=0, help="resize the longer side to this first (0: keep)")
+  a.add_argument("--batch-size", type=int, default=4)
+  a.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+  a.add_argument("--overwrite", action="store_true", help="replace existing output files")
+  a.set_defaults(run=_apply)
+  g = commands.add_parser("grid", help="eval photos x all styles, or a style interpolation strip")
+  g.add_argument("inputs", nargs="*", help="photos (default: the training run's eval_images)")
+  g.add_argument("--checkpoint", required=True)
+  g.add_argument("-o", "--output", required=True, help="output .png")
+  g.add_argument("--size", type=int, default=256)
+  g.add_argument("--interpolate", default=None, metavar="A,B",
+                 help="a strip from style A to style B (indices or blends separated by ';' e.g. '0;1:0.5,2:0.5')")
+  g.add_argument("--steps", type=int, default=5, help="interpolation steps")
+  g.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+  g.add_argument("--overwrite", action="store_true")
+  g.set_defaults(run=_grid)
+
+
+def _train(args) -> None:
+  from stylejax import configuration, train  # pylint: disable=import-outside-toplevel
+
+  config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
+  if config.get("task") != "train":
+    raise StylejaxError(f"config {args.config!r} is not a training config (use `stylejax stylize`)")
+  result = train.run(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+  print(f"trained to step {int(result.state['step'])} in {result.workdir}")
+
+
+def _apply(args) -> None:
+  from stylejax import transfer  # pylint: disable=import-outside-toplevel
+
+  written = transfer.apply_to_files(
+      args.inputs, args.checkpoint, args.output, style=args.style, strength=args.strength,
+      preserve_color=args.preserve_color, size=args.size, batch_size=args.batch_size, step=args.step,
+      overwrite=args.overwrite)
+  print(f"wrote {len(written)} image(s) to {args.output}")
+
+
+def _grid(args) -> None:
+  from stylejax import transfer  # pylint: disable=import-outside-toplevel
+
+  interpolate = None
+  if args.interpolate is not None:
+    ends = args.interpolate.split(";") if ";" in args.interpolate else args.interpolate.split(",")
+    if len(ends) != 2:
+      raise StylejaxError(f"--interpolate takes two styles, A,B or A;B for blends, got {args.interpolate!r}")
+    interpolate = tuple(ends)
+  transfer.grid_to_file(args.inputs, args.checkpoint, args.output, size=args.size, interpolate=interpolate,
+                        steps=args.steps, step=args.step, overwrite=args.overwrite)
+  print(f"wrote {args.output}")
 
 
 def _sweep(args) -> None:

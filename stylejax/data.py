@@ -99,6 +99,7 @@ def prepare_folder(folder: str | Path, max_side: int = 512):
     builder = ContentFolder(files=good, max_side=max_side, data_dir=str(data_dir),
                             file_format="array_record")
     builder.download_and_prepare()
+    data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "done").write_text(f"{len(good)} images, {len(bad)} skipped\n")
   builder = ContentFolder(files=[], max_side=max_side, data_dir=str(data_dir), file_format="array_record")
   return builder.as_data_source(split="train")

@@ -1,6 +1,7 @@
 """absl entry point: `python -m stylejax.main --config=configs/quickstart.py --workdir=DIR`.
 
-Flags and dispatch only; the work is `stylejax.stylize.run(config, workdir)`.
+Flags and dispatch only: a config with `task = "train"` (configs/cin_*.py) goes to
+`stylejax.train.run(config, workdir)`, any other to `stylejax.stylize.run(config, workdir)`.
 `--config.x=y` overrides come from ml_collections' config_flags.
 """
 
@@ -9,7 +10,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from stylejax import stylize
+from stylejax import stylize, train
 from stylejax.errors import StylejaxError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a get_config(arg) file.",
@@ -33,7 +34,9 @@ def _parse_flags(argv):
 def main(argv):
   del argv
   try:
-    stylize.run(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value)
+    config = _CONFIG.value
+    run = train.run if config.get("task") == "train" else stylize.run
+    run(config, _WORKDIR.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value)
   except StylejaxError as e:
     print(f"stylejax: error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -150,7 +150,7 @@ def train_step(problem: TrainProblem, state, content, vgg_params, targets, weigh
                               jax.random.fold_in(key, 1))
   updates, opt_state = problem.optimizer().update(grads, state["opt_state"], state["params"])
   params = optax.apply_updates(state["params"], updates)
-  terms["grad_norm"] = optax.global_norm(grads)
+  terms["grad_norm"] = optax.tree.norm(grads)
   terms["learning_rate"] = problem.learning_rate_at()(state["step"])
   return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, terms
 

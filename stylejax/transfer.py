@@ -98,7 +98,7 @@ class Stylizer:
     except (OSError, ValueError, KeyError, TypeError) as e:
       raise StylejaxError(f"{workdir}: unreadable config.json/styles.json ({type(e).__name__}: {e})") from None
     manager = ocp.CheckpointManager((workdir / "checkpoints").absolute(), item_names=("params", "train"),
-                                    options=ocp.CheckpointManagerOptions(read_only=True))
+                                    options=ocp.CheckpointManagerOptions(create=False))
     step = manager.latest_step() if step is None else step
     if step is None or step not in manager.all_steps():
       raise StylejaxError(f"{workdir}: no checkpoint{'' if step is None else f' at step {step}'} "
@@ -146,3 +146,80 @@ class Stylizer:
     a, b = parse_style(start, self.n_styles), parse_style(end, self.n_styles)
     cells = [photo] + [self.apply([photo], (1 - t) * a + t * b)[0] for t in np.linspace(0, 1, steps)]
     return np.concatenate(cells, axis=1)
+
+
+def image_files(inputs: list[str]) -> list[Path]:
+  """Files as given, folders expanded to their images (sorted), named photos (astronaut...) kept;
+  missing paths are errors."""
+  from stylejax.data import IMAGE_EXTENSIONS  # pylint: disable=import-outside-toplevel
+
+  files = []
+  for item in inputs:
+    path = Path(item)
+    if item in images.NAMED_IMAGES and not path.exists():
+      files.append(path)
+    elif path.is_dir():
+      found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+      if not found:
+        raise StylejaxError(f"no images in folder {path}")
+      files += found
+    elif path.is_file():
+      files.append(path)
+    else:
+      raise StylejaxError(f"{item}: no such image file or folder")
+  return files
+
+
+def _style_tag(style: str) -> str:
+  return "style" + str(style).replace(":", "-").replace(",", "_")
+
+
+def apply_to_files(inputs: list[str], checkpoint: str | Path, output: str | Path, *, style: str = "0",
+                   strength: float = 1.0, preserve_color: bool = False, size: int = 0, batch_size: int = 4,
+                   step: int | None = None, overwrite: bool = False) -> list[Path]:
+  """Stylizes image files/folders into `output`/<name>_<style>.png. All inputs are read and checked
+  before anything is written; an existing output file is kept unless `overwrite`."""
+  if batch_size <= 0 or size < 0:
+    raise StylejaxError("--batch-size must be positive and --size >= 0")
+  stylizer = Stylizer.load(checkpoint, step)
+  weights = parse_style(style, stylizer.n_styles)
+  files = image_files(inputs)
+  out_dir = Path(output)
+  targets = [out_dir / f"{f.stem}_{_style_tag(style)}.png" for f in files]
+  if len(set(targets)) != len(targets):
+    raise StylejaxError("two inputs have the same file name; stylize them into separate folders")
+  existing = [t for t in targets if t.exists()]
+  if existing and not overwrite:
+    raise StylejaxError(f"{existing[0]} exists; pass --overwrite to replace it")
+  photos = [images.load_image(str(f)) for f in files]
+  if size:
+    photos = [images.resize(p, size) for p in photos]
+  results = stylizer.apply(photos, weights, strength=strength, preserve_color=preserve_color,
+                           batch_size=batch_size)
+  for target, image in zip(targets, results):
+    images.save_png(image, target)
+  return targets
+
+
+def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, *, size: int = 256,
+                 interpolate: tuple[str, str] | None = None, steps: int = 5, step: int | None = None,
+                 overwrite: bool = False) -> np.ndarray:
+  """Photos x all styles (default photos: the run's eval_images), or an interpolation strip per photo."""
+  output = Path(output)
+  if output.exists() and not overwrite:
+    raise StylejaxError(f"{output} exists; pass --overwrite to replace it")
+  if size < 16:
+    raise StylejaxError(f"--size must be at least 16, got {size}")
+  stylizer = Stylizer.load(checkpoint, step)
+  if inputs:
+    photos = [images.load_image(str(f)) for f in image_files(inputs)]
+  else:
+    config = json.loads((_find_workdir(checkpoint) / "config.json").read_text())
+    photos = [images.load_image(p) for p in config["eval_images"]]
+  photos = [square(p, size) for p in photos]
+  if interpolate is None:
+    grid = stylizer.grid(photos, size)
+  else:
+    grid = np.concatenate([stylizer.interpolation(p, *interpolate, steps=steps) for p in photos], axis=0)
+  images.save_png(grid, output)
+  return grid

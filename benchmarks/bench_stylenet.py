@@ -1,0 +1,773 @@
+"""Multi-style network (Dumoulin et al. 2017, conditional instance norm): training step and inference,
+stylejax (JAX) versus a PyTorch twin, measured side by side in one run.
+
+    python benchmarks/bench_stylenet.py                 # full run, writes the "stylenet" section
+    python benchmarks/bench_stylenet.py --quick         # tiny sizes, a few minutes, prints only
+    python benchmarks/bench_stylenet.py --check-only    # the agreement checks alone, prints only
+
+The network is `stylejax.stylenet` with the paper's widths (32, 64, 128; width multiplier 1.0, 5
+residual blocks) and --styles styles; the training problem is configs/cin_multistyle.py's (VGG16
+with the packaged lpips weights, style Gram loss "gatys" on relu1_2, relu2_2, relu3_3, relu4_3,
+content MSE on relu3_3, Adam 1e-3), with the styles taken from that config (cycled when --styles
+asks for more) and the content batch made of scikit-image photos.
+
+* JAX: the product's own code -- `train.problem_from_config`, `train.style_targets`,
+  `train.loss_weights`, the jitted `train.compiled_step(mesh)` called as `train.run` calls it
+  (same shardings), and `jax.jit(stylenet.stylize, static_argnums=0)` for inference.
+* PyTorch: a twin written here: the same network as a `torch.nn.Module` (Conv2d with
+  padding_mode="reflect", F.instance_norm + per-example gamma/beta = style_weights @ rows,
+  nearest x2 upsampling, sigmoid), holding the JAX parameters (HWIO -> OIHW); a VGG16 with the same
+  weights and preprocessing; the same loss; torch.optim.Adam (same defaults as optax.adam).
+
+Before anything is timed, the twins are checked (the script stops with an error otherwise):
+stylized outputs agree to a max abs difference < 1e-4 at every inference size and at an odd size
+that exercises the pad-to-a-multiple-of-4-and-crop path; at the training size, with fixed style ids
+per example, the loss terms agree to < 1e-4 relative and the parameter gradients to a small
+relative L2 error; then the product's first training step and the twin's first Adam step, with the
+style ids the product draws at step 0, agree in loss and parameter update. Parameters are the
+product's initial ones with every style's (gamma, beta) row perturbed, so that the style ids matter.
+
+Timed, JAX and torch calls interleaved (benchmarks/timing.py), median: one full training step
+(network forward, VGG loss, backward, Adam update) at --train-size with --batch images, and
+inference (batch 1) at each --infer-sizes. The float32 matmul peak (benchmarks/matmul_peak.py) is
+measured before and after, for the achieved FLOP rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+# As the user set it: importing stylejax adds its own XLA:CPU flag to XLA_FLAGS (stylejax/__init__.py).
+USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
+
+from benchmarks import report  # noqa: E402
+from benchmarks.bench_vgg import TorchPreprocess, conv_flops  # noqa: E402
+from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
+from benchmarks.timing import median, time_interleaved  # noqa: E402
+from configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
+from stylejax import data, images, stylenet, train, transfer, vgg, weights  # noqa: E402
+
+SECTION = "stylenet"
+OUTPUT_TOLERANCE = 1e-4  # max abs difference of stylized images in [0, 1]
+LOSS_TOLERANCE = 1e-4  # relative, per loss term
+GRAD_L2_TOLERANCE = 1e-3  # relative L2 error of the whole parameter gradient
+UPDATE_L2_TOLERANCE = 1e-2  # relative L2 error of the first Adam update (~ lr * sign(grad))
+TRAIN_GOAL = 1.2  # JAX training images/s at least 1.2x the twin's
+INFER_GOAL = 1.0  # JAX inference time at most the twin's
+
+
+class BenchmarkMismatch(AssertionError):
+  pass
+
+
+def _pct(x) -> str:
+  return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+# ----------------------------------------------------------------------------------------------
+# FLOP counts (convolutions only)
+
+
+def _conv_plan(spec: stylenet.NetworkSpec) -> list[tuple[int, int, int, int]]:
+  """(in channels, out channels, kernel, scale of the output vs the padded input) per conv, in order."""
+  c1, c2, c3 = spec.channels
+  plan = [(3, c1, 9, 1), (c1, c2, 3, 2), (c2, c3, 3, 4)]
+  plan += [(c3, c3, 3, 4)] * (2 * spec.n_residual)
+  plan += [(c3, c2, 3, 2), (c2, c1, 3, 1), (c1, 3, 9, 1)]
+  return plan
+
+
+def stylenet_flops(spec: stylenet.NetworkSpec, height: int, width: int) -> float:
+  """Forward FLOPs of the network's convolutions on an input padded up to a multiple of 4."""
+  h, w = -(-height // stylenet.DOWNSAMPLING) * 4, -(-width // stylenet.DOWNSAMPLING) * 4
+  return sum(2.0 * (h // s) * (w // s) * cin * cout * k * k for cin, cout, k, s in _conv_plan(spec))
+
+
+def train_flops(problem: train.TrainProblem, size: int, batch: int) -> float:
+  """One training step: the network forward, its data and weight gradients (3x forward); VGG on the
+  output forward and data gradient (2x forward, to the deepest loss layer); VGG on the content
+  forward (to the deepest content layer). Adam, norms, losses not counted."""
+  loss_layers = set(problem.content_layers) | set(problem.style_layers)
+  per_image = (3 * stylenet_flops(problem.spec, size, size)
+               + 2 * conv_flops(problem.arch, size, vgg.deepest(problem.arch, loss_layers))
+               + conv_flops(problem.arch, size, vgg.deepest(problem.arch, problem.content_layers)))
+  return batch * per_image
+
+
+# ----------------------------------------------------------------------------------------------
+# The PyTorch twin of the network
+
+
+class TorchStyleNet(torch.nn.Module):
+  """stylenet.StyleNet in torch (NCHW), holding the parameters of a JAX `params` tree."""
+
+  def __init__(self, spec: stylenet.NetworkSpec, params):
+    super().__init__()
+    self.spec = spec
+    self.convs = torch.nn.ModuleList()
+    self.gammas = torch.nn.ParameterList()
+    self.betas = torch.nn.ParameterList()
+    strides = [1, 2, 2] + [1] * (2 * spec.n_residual) + [1, 1, 1]
+    for k, ((cin, cout, kernel, _), stride) in enumerate(zip(_conv_plan(spec), strides)):
+      p = params[f"ReflectConv_{k}"]["Conv_0"]
+      w = np.asarray(p["kernel"], np.float32)
+      if w.shape != (kernel, kernel, cin, cout):
+        raise BenchmarkMismatch(f"ReflectConv_{k}: JAX kernel {w.shape}, twin expects {(kernel, kernel, cin, cout)}")
+      conv = torch.nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode="reflect")
+      with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(w.transpose(3, 2, 0, 1).copy()))
+        conv.bias.copy_(torch.from_numpy(np.array(p["bias"], np.float32)))
+      self.convs.append(conv)
+      norm = params[f"ConditionalInstanceNorm_{k}"]
+      self.gammas.append(torch.nn.Parameter(torch.from_numpy(np.array(norm["gamma"], np.float32))))
+      self.betas.append(torch.nn.Parameter(torch.from_numpy(np.array(norm["beta"], np.float32))))
+    n_jax = sum(1 for name in params if name.startswith("ReflectConv_"))
+    if n_jax != len(self.convs):
+      raise BenchmarkMismatch(f"the JAX network has {n_jax} convolutions, the twin {len(self.convs)}")
+
+  def _conv_norm(self, k, x, w, activation=F.relu):
+    x = self.convs[k](x)
+    x = F.instance_norm(x, eps=1e-5)  # biased variance over H, W
+    x = x * (w @ self.gammas[k])[:, :, None, None] + (w @ self.betas[k])[:, :, None, None]
+    return activation(x) if activation is not None else x
+
+  def forward(self, x, w):
+    """x (N, 3, H, W) in [0, 1], H and W multiples of 4; w (N, n_styles)."""
+    x = self._conv_norm(0, x, w)
+    x = self._conv_norm(1, x, w)
+    x = self._conv_norm(2, x, w)
+    k = 3
+    for _ in range(self.spec.n_residual):
+      x = x + self._conv_norm(k + 1, self._conv_norm(k, x, w), w, activation=None)
+      k += 2
+    for _ in range(2):
+      x = F.interpolate(x, scale_factor=2, mode="nearest")
+      x = self._conv_norm(k, x, w)
+      k += 1
+    return self._conv_norm(k, x, w, activation=torch.sigmoid)
+
+  def stylize(self, x, w):
+    """Any H, W: reflect-padded up to a multiple of 4 (edge-padded when a side is <= 4), cropped back."""
+    h, wd = x.shape[2:]
+    pad_h, pad_w = -h % 4, -wd % 4
+    top, left = pad_h // 2, pad_w // 2
+    mode = "reflect" if min(h, wd) > 4 else "replicate"
+    x = F.pad(x, (left, pad_w - left, top, pad_h - top), mode=mode)
+    out = self(x, w)
+    return out[:, :, top:top + h, left:left + wd]
+
+  def jax_tree(self, tensors=None) -> dict:
+    """The twin's parameters (or `tensors(param)`, e.g. their gradients) as a JAX-layout tree."""
+    get = tensors or (lambda p: p)
+    tree = {}
+    for k, conv in enumerate(self.convs):
+      tree[f"ReflectConv_{k}"] = {"Conv_0": {
+          "kernel": get(conv.weight).detach().numpy().transpose(2, 3, 1, 0),
+          "bias": get(conv.bias).detach().numpy()}}
+      tree[f"ConditionalInstanceNorm_{k}"] = {"gamma": get(self.gammas[k]).detach().numpy(),
+                                              "beta": get(self.betas[k]).detach().numpy()}
+    return tree
+
+
+def to_nchw(batch_nhwc) -> torch.Tensor:
+  return torch.from_numpy(np.ascontiguousarray(np.asarray(batch_nhwc, np.float32).transpose(0, 3, 1, 2)))
+
+
+# ----------------------------------------------------------------------------------------------
+# The PyTorch twin of the training loss
+
+
+class TorchVGG:
+  """VGG (NCHW, F.conv2d 3x3 zero pad 1, ReLU, 2x2 max pool), frozen, with the weights' preprocessing."""
+
+  def __init__(self, loaded: weights.LoadedVGG):
+    self.arch = loaded.arch
+    self.preprocess = TorchPreprocess(loaded.preprocessing)  # raises on BGR preprocessing
+    self.convs = {}
+    for name in vgg.conv_names(loaded.arch):
+      if name not in loaded.params:
+        continue
+      kernel = np.asarray(loaded.params[name]["kernel"], np.float32)  # (3, 3, Cin, Cout)
+      self.convs[name] = (torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()),
+                          torch.from_numpy(np.array(loaded.params[name]["bias"], np.float32)))
+
+  def features(self, x, layers) -> dict:
+    layers = set(layers)
+    last = vgg.deepest(self.arch, layers)
+    x = self.preprocess(x)
+    out = {}
+    for name in vgg.layer_names(self.arch):
+      if name.startswith("conv"):
+        x = F.conv2d(x, *self.convs[name], padding=1)
+      elif name.startswith("relu"):
+        x = F.relu(x)
+      else:
+        x = F.max_pool2d(x, 2)
+      if name in layers:
+        out[name] = x
+      if name == last:
+        return out
+    return out
+
+
+def batch_gram(feature: torch.Tensor) -> torch.Tensor:
+  """(N, C, H, W) -> (N, C, C): F^T F / (H W) per example."""
+  f = feature.flatten(2)
+  return f @ f.transpose(1, 2) / f.shape[2]
+
+
+class TorchLoss:
+  """train.batch_loss's computation: mean over the batch of content + style + TV terms."""
+
+  def __init__(self, problem: train.TrainProblem, loaded, style_images, weights_):
+    if (problem.statistic != "gram" or problem.gram_norm != "gatys" or problem.pooling != "max"
+        or problem.padding != "zero"):
+      raise BenchmarkMismatch(f"the twin implements gram/gatys, max pooling, zero padding: {problem}")
+    self.vgg = TorchVGG(loaded)
+    self.content_layers = {k: float(v) for k, v in weights_["content_layers"].items()}
+    self.style_layers = {k: float(v) for k, v in weights_["style_layers"].items()}
+    self.layers = sorted(set(self.content_layers) | set(self.style_layers))
+    self.w_content, self.w_style, self.w_tv = (float(weights_[k]) for k in ("content", "style", "tv"))
+    with torch.no_grad():
+      feats = self.vgg.features(to_nchw(style_images), self.style_layers)
+      self.style_grams = {k: batch_gram(feats[k]) for k in self.style_layers}  # (n_styles, C, C)
+
+  def terms(self, outputs, content, style_ids) -> dict:
+    feats = self.vgg.features(outputs, self.layers)
+    with torch.no_grad():
+      content_feats = self.vgg.features(content, self.content_layers)
+    content_loss = sum(w * torch.mean((feats[k] - content_feats[k]) ** 2)
+                       for k, w in sorted(self.content_layers.items()))
+    style = 0.0
+    for k, w in sorted(self.style_layers.items()):
+      channels = feats[k].shape[1]
+      diff = batch_gram(feats[k]) - self.style_grams[k][style_ids]
+      style = style + w * (diff ** 2).sum(dim=(1, 2)) / (4.0 * channels ** 2)  # (N,)
+    dy = outputs[:, :, 1:, :] - outputs[:, :, :-1, :]
+    dx = outputs[:, :, :, 1:] - outputs[:, :, :, :-1]
+    tv = torch.mean(dy ** 2) + torch.mean(dx ** 2)
+    style = style.mean()
+    total = self.w_content * content_loss + self.w_style * style + self.w_tv * tv
+    return {"content": content_loss, "style": style, "tv": tv, "total": total}
+
+
+class TorchTrainer:
+  """One twin network + torch.optim.Adam; `.step(ids)` is one full training step."""
+
+  def __init__(self, problem: train.TrainProblem, params, loss: TorchLoss, content_nchw):
+    if problem.schedule != "constant" or problem.warmup_steps or problem.grad_clip:
+      raise BenchmarkMismatch("the twin implements a constant learning rate, no warm-up, no clipping")
+    self.n_styles = problem.spec.n_styles
+    self.net = TorchStyleNet(problem.spec, params)
+    self.loss = loss
+    self.content = content_nchw
+    self.opt = torch.optim.Adam(self.net.parameters(), lr=problem.learning_rate)  # optax.adam's defaults
+    self.generator = torch.Generator().manual_seed(0)
+
+  def random_ids(self) -> torch.Tensor:
+    return torch.randint(self.n_styles, (self.content.shape[0],), generator=self.generator)
+
+  def step(self, style_ids=None) -> dict:
+    ids = self.random_ids() if style_ids is None else torch.as_tensor(np.asarray(style_ids), dtype=torch.long)
+    self.opt.zero_grad(set_to_none=True)
+    w = F.one_hot(ids, self.n_styles).float()
+    terms = self.loss.terms(self.net.stylize(self.content, w), self.content, ids)
+    terms["total"].backward()
+    self.opt.step()
+    return {k: float(v.detach()) for k, v in terms.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Setup
+
+
+class Setup:
+  """The JAX training problem and its inputs, as `train.run` builds them."""
+
+  def __init__(self, n_styles: int, size: int, batch: int, style_size: int, seed: int = 0):
+    config = get_cin_config()
+    base_styles = tuple(config.styles)
+    styles = tuple(base_styles[i % len(base_styles)] for i in range(n_styles))
+    with config.unlocked():
+      config.styles = styles
+      config.style_size = style_size
+      config.data.image_size = size
+      config.optim.batch_size = batch
+      config.seed = seed
+    self.config, self.size, self.batch, self.styles = config, size, batch, styles
+    self.loaded = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch, fmt=config.vgg.format or None)
+    self.problem = train.problem_from_config(config, self.loaded, n_styles)
+    spec = self.problem.spec
+    if spec.channels != (32, 64, 128) or spec.n_residual != 5 or not spec.conditional:
+      raise BenchmarkMismatch(f"expected the paper's network (widths 32/64/128, 5 residual blocks, "
+                              f"conditional), the config gives {spec}")
+    self.mesh = Mesh(np.asarray(jax.devices()), ("data",))
+    if batch % self.mesh.size:
+      raise SystemExit(f"--batch {batch} must be a multiple of the {self.mesh.size} devices")
+    replicated = NamedSharding(self.mesh, PartitionSpec())
+    self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("data"))
+
+    self.style_images = data.load_style_images(styles, style_size)
+    photos = list(config.eval_images)
+    content = []
+    for i in range(batch):
+      photo = transfer.square(images.load_image(photos[i % len(photos)]), size)
+      content.append(photo[:, ::-1] if (i // len(photos)) % 2 else photo)  # mirror repeats
+    self.content_np = np.stack(content).astype(np.float32)
+    self.content = jax.device_put(jnp.asarray(self.content_np), self.batch_sharding)
+
+    self.vgg_params = jax.device_put(self.loaded.params, replicated)
+    self.targets = jax.device_put(
+        train.style_targets(self.problem, self.loaded.params, jnp.asarray(self.style_images)), replicated)
+    self.weights = jax.device_put(train.loss_weights(config, self.loaded.arch), replicated)
+    self.base_key = jax.random.fold_in(jax.random.key(config.seed), 2)  # as train.run
+    state = train.initial_state(self.problem, config.seed)
+    self.params = perturb_style_rows(state["params"], seed)
+    self.replicated = replicated
+    self.step_fn = train.compiled_step(self.mesh)
+
+  def fresh_state(self) -> dict:
+    params = jax.tree.map(jnp.asarray, self.params)
+    state = {"params": params, "opt_state": self.problem.optimizer().init(params), "step": jnp.int32(0)}
+    return jax.device_put(state, self.replicated)
+
+  def step(self, state):
+    return self.step_fn(self.problem, state, self.content, self.vgg_params, self.targets, self.weights,
+                        self.base_key)
+
+  def product_style_ids(self, step: int) -> np.ndarray:
+    """The style ids `train.train_step` draws at `step` (its key derivation, reproduced)."""
+    key = jax.random.fold_in(self.base_key, step)
+    return np.asarray(train.style_ids_for(self.problem, jax.random.fold_in(key, 0), self.batch))
+
+
+def perturb_style_rows(params, seed: int):
+  """Every (gamma, beta) row made different (init has gamma = 1, beta = 0 for every style)."""
+  rng = np.random.default_rng(seed + 1)
+  out = jax.tree.map(np.asarray, params)
+  out = {name: dict(leaves) for name, leaves in out.items()}
+  for name, leaves in out.items():
+    if name.startswith("ConditionalInstanceNorm_"):
+      leaves["gamma"] = (1.0 + 0.2 * rng.standard_normal(leaves["gamma"].shape)).astype(np.float32)
+      leaves["beta"] = (0.2 * rng.standard_normal(leaves["beta"].shape)).astype(np.float32)
+  return jax.tree.map(jnp.asarray, out)
+
+
+def flat(tree) -> np.ndarray:
+  return np.concatenate([np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)])
+
+
+def rel_l2(a, b) -> float:
+  return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def rel(a: float, b: float) -> float:
+  return abs(a - b) / max(abs(b), 1e-30)
+
+
+# ----------------------------------------------------------------------------------------------
+# Agreement checks
+
+
+jax_stylize = jax.jit(stylenet.stylize, static_argnums=0)
+
+
+def blend_weights(n_styles: int) -> np.ndarray:
+  w = np.zeros(n_styles, np.float32)
+  w[0] += 0.3
+  w[min(1, n_styles - 1)] += 0.7
+  return w
+
+
+def inference_image(height: int, width: int) -> np.ndarray:
+  photo = transfer.square(images.load_image("astronaut"), max(height, width))
+  return photo[None, :height, :width].astype(np.float32)
+
+
+def check_inference(spec, params, twin: TorchStyleNet, shape) -> dict:
+  """Max abs difference of the stylized outputs; also times JAX's first call at this shape."""
+  image = inference_image(*shape)
+  w = blend_weights(spec.n_styles)
+  t0 = time.perf_counter()
+  out_j = np.asarray(jax_stylize(spec, params, jnp.asarray(image), jnp.asarray(w)))
+  first_call_s = time.perf_counter() - t0
+  with torch.inference_mode():
+    out_t = twin.stylize(to_nchw(image), torch.from_numpy(w)[None]).numpy().transpose(0, 2, 3, 1)
+  if out_j.shape != image.shape or out_t.shape != image.shape:
+    raise BenchmarkMismatch(f"{shape}: output shapes JAX {out_j.shape}, torch {out_t.shape}, input {image.shape}")
+  err = float(np.max(np.abs(out_j - out_t)))
+  print(f"[inference {shape[0]}x{shape[1]}] max |JAX - torch| = {err:.1e}", flush=True)
+  if not (np.all(np.isfinite(out_j)) and err < OUTPUT_TOLERANCE):
+    raise BenchmarkMismatch(f"stylized {shape[0]}x{shape[1]} outputs disagree: max abs diff {err:.2e} "
+                            f"(tolerance {OUTPUT_TOLERANCE:g})")
+  return {"err": err, "first_call_s": first_call_s}
+
+
+def check_training(setup: Setup, loss: TorchLoss) -> dict:
+  """(1) batch_loss and its parameter gradient with fixed ids; (2) the product's first step."""
+  problem = setup.problem
+  content_t = to_nchw(setup.content_np)
+  fixed_ids = np.arange(setup.batch) % problem.spec.n_styles
+  grad_fn = jax.jit(jax.value_and_grad(train.batch_loss, argnums=1, has_aux=True), static_argnums=0)
+  (_, terms_j), grads_j = grad_fn(problem, setup.params, setup.vgg_params, setup.content,
+                                  jnp.asarray(fixed_ids), setup.targets, setup.weights, jax.random.key(0))
+  terms_j = {k: float(v) for k, v in terms_j.items()}
+  net = TorchStyleNet(problem.spec, setup.params)
+  ids_t = torch.from_numpy(fixed_ids).long()
+  terms_t = loss.terms(net.stylize(content_t, F.one_hot(ids_t, problem.spec.n_styles).float()), content_t, ids_t)
+  terms_t["total"].backward()
+  terms_t = {k: float(v.detach()) for k, v in terms_t.items()}
+  grads_t = net.jax_tree(lambda p: p.grad)
+  errs = {k: rel(terms_j[k], terms_t[k]) for k in ("content", "style", "total")}
+  g_j, g_t = flat(grads_j), flat(jax.tree.map(np.asarray, grads_t))
+  grad_l2 = rel_l2(g_j, g_t)
+  leaf_errs = jax.tree.map(lambda a, b: rel_l2(np.asarray(a), np.asarray(b)), grads_j, grads_t)
+  worst_leaf = max(jax.tree.leaves(leaf_errs))
+  print(f"[train {setup.size}px, ids {fixed_ids.tolist()}] JAX total {terms_j['total']:.6e} (content "
+        f"{terms_j['content']:.4e}, style {terms_j['style']:.4e}); torch total {terms_t['total']:.6e} "
+        f"(content {terms_t['content']:.4e}, style {terms_t['style']:.4e}); rel err "
+        + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
+        + f"; grad rel L2 err {grad_l2:.1e} (worst parameter {worst_leaf:.1e})", flush=True)
+  if not all(np.isfinite(v) for v in list(terms_j.values()) + list(terms_t.values())):
+    raise BenchmarkMismatch(f"non-finite loss (JAX {terms_j}, torch {terms_t})")
+  bad = {k: v for k, v in errs.items() if v > LOSS_TOLERANCE}
+  if bad:
+    raise BenchmarkMismatch(f"training losses disagree: {bad} > {LOSS_TOLERANCE:g} (JAX {terms_j}, torch {terms_t})")
+  if not grad_l2 < GRAD_L2_TOLERANCE:
+    raise BenchmarkMismatch(f"parameter gradients disagree: rel L2 err {grad_l2:.2e} > {GRAD_L2_TOLERANCE:g}")
+
+  # (2) The product's own first step (this first call also compiles it) against the twin's.
+  state0 = setup.fresh_state()
+  t0 = time.perf_counter()
+  state1, step_terms = setup.step(state0)
+  jax.block_until_ready((state1, step_terms))
+  first_call_s = time.perf_counter() - t0
+  step_terms = {k: float(v) for k, v in step_terms.items()}
+  product_ids = setup.product_style_ids(0)
+  trainer = TorchTrainer(problem, setup.params, loss, content_t)
+  before = flat(trainer.net.jax_tree())
+  twin_terms = trainer.step(product_ids)
+  update_t = flat(trainer.net.jax_tree()) - before
+  update_j = flat(state1["params"]) - flat(state0["params"])
+  step_err = rel(step_terms["total"], twin_terms["total"])
+  update_l2 = rel_l2(update_j, update_t)
+  print(f"[train {setup.size}px, first step, product's ids {product_ids.tolist()}] JAX total "
+        f"{step_terms['total']:.6e}, torch total {twin_terms['total']:.6e}, rel err {step_err:.1e}; "
+        f"Adam update rel L2 err {update_l2:.1e}; JAX first call (compile + step) {first_call_s:.1f} s",
+        flush=True)
+  if not step_err < LOSS_TOLERANCE:
+    raise BenchmarkMismatch(f"first training step: losses disagree, rel err {step_err:.2e} > {LOSS_TOLERANCE:g} "
+                            "(if train.train_step changed how it draws style ids, update "
+                            "Setup.product_style_ids)")
+  if not update_l2 < UPDATE_L2_TOLERANCE:
+    raise BenchmarkMismatch(f"first training step: Adam updates disagree, rel L2 err {update_l2:.2e} > "
+                            f"{UPDATE_L2_TOLERANCE:g}")
+  return {"ids": fixed_ids.tolist(), "jax": terms_j, "torch": terms_t, "err": errs, "grad_l2": grad_l2,
+          "worst_leaf": worst_leaf, "product_ids": product_ids.tolist(), "step_jax": step_terms["total"],
+          "step_torch": twin_terms["total"], "step_err": step_err, "update_l2": update_l2,
+          "first_call_s": first_call_s}
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing
+
+
+def bench_train(setup: Setup, loss: TorchLoss, repeats: int, warmup: int, quiet: dict) -> dict:
+  box = {"state": setup.fresh_state()}
+  trainer = TorchTrainer(setup.problem, setup.params, loss, to_nchw(setup.content_np))
+
+  def jax_step():
+    box["state"], terms = setup.step(box["state"])
+    jax.block_until_ready((box["state"], terms))
+
+  fns = {"jax": jax_step, "torch": trainer.step}
+  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup), **quiet)
+  flops = train_flops(setup.problem, setup.size, setup.batch)
+  row = {"size": setup.size, "batch": setup.batch, "gflop": flops / 1e9, "other": other}
+  for f, ts in times.items():
+    row[f"{f}_s"] = median(ts)
+    row[f"{f}_spread"] = (min(ts), max(ts))
+    row[f"{f}_ips"] = setup.batch / median(ts)
+    row[f"{f}_gflops"] = flops / median(ts) / 1e9
+  row["ratio"] = row["jax_ips"] / row["torch_ips"]
+  print(f"[train {setup.size}px batch {setup.batch}] JAX {1e3 * row['jax_s']:.0f} ms/step "
+        f"({row['jax_ips']:.2f} img/s), torch {1e3 * row['torch_s']:.0f} ms/step ({row['torch_ips']:.2f} img/s); "
+        f"JAX/torch images/s {row['ratio']:.2f}; other processes took {_pct(other)} of the machine", flush=True)
+  return row
+
+
+def bench_inference(spec, params, twin: TorchStyleNet, size: int, repeats: int, warmup: int, quiet: dict,
+                    first_call_s: float) -> dict:
+  """`first_call_s`: JAX's first call at this shape (compile + run), timed by check_inference."""
+  image = inference_image(size, size)
+  w = blend_weights(spec.n_styles)
+  image_j, w_j = jnp.asarray(image), jnp.asarray(w)
+  image_t, w_t = to_nchw(image), torch.from_numpy(w)[None]
+
+  def torch_call():
+    with torch.inference_mode():
+      twin.stylize(image_t, w_t)
+
+  fns = {"jax": lambda: jax_stylize(spec, params, image_j, w_j).block_until_ready(), "torch": torch_call}
+  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup), **quiet)
+  flops = stylenet_flops(spec, size, size)
+  row = {"size": size, "gflop": flops / 1e9, "other": other, "first_call_s": first_call_s}
+  for f, ts in times.items():
+    row[f"{f}_s"] = median(ts)
+    row[f"{f}_spread"] = (min(ts), max(ts))
+    row[f"{f}_gflops"] = flops / median(ts) / 1e9
+  row["ratio"] = row["jax_s"] / row["torch_s"]
+  print(f"[inference {size}px] JAX {1e3 * row['jax_s']:.1f} ms, torch {1e3 * row['torch_s']:.1f} ms; "
+        f"JAX/torch time {row['ratio']:.2f}; other processes took {_pct(other)} of the machine", flush=True)
+  return row
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+
+
+def goal_statements(train_row, infer_rows, quick: bool, goal_size: int = 256) -> list[str]:
+  out = []
+  if quick or train_row is None:
+    out.append("(This run used --quick or --check-only sizes, so the statements below describe it "
+               "and are no verdict on the goals.)")
+  if train_row is not None:
+    ok = train_row["ratio"] >= TRAIN_GOAL
+    where = f"{train_row['size']} px, batch {train_row['batch']}"
+    if train_row["size"] != goal_size:
+      where += f" (the goal is stated at {goal_size} px)"
+    out.append(f"- Training step, JAX images/s ≥ {TRAIN_GOAL:g}× the twin's: **{'met' if ok else 'not met'}** — "
+               f"{train_row['ratio']:.2f}× at {where} ({train_row['jax_ips']:.2f} vs "
+               f"{train_row['torch_ips']:.2f} images/s).")
+  if infer_rows:
+    slower = [r for r in infer_rows if r["ratio"] > INFER_GOAL]
+    detail = ", ".join(f"{r['size']} px {r['ratio']:.2f}" for r in infer_rows)
+    out.append(f"- Inference no slower than the twin (JAX/torch time ≤ 1): **{'not met' if slower else 'met'}** — "
+               f"JAX/torch time ratio {detail}"
+               + (f"; slower at {', '.join(str(r['size']) + ' px' for r in slower)}." if slower else "."))
+  return out
+
+
+def render(args, command, machine, busy, peaks, setup, checks, infer_checks, train_row, infer_rows,
+           total_s) -> str:
+  spec = setup.problem.spec
+  n_params = int(sum(np.size(x) for x in jax.tree.leaves(setup.params)))
+  peak = {f: max(peaks[0][f], peaks[1][f]) for f in peaks[0]} if peaks[1] else peaks[0]
+  lines = [
+      "## Multi-style network (Dumoulin et al., conditional instance norm): stylejax versus a PyTorch twin",
+      "",
+      f"Command: `{command}`",
+      "",
+      f"Machine: {machine}",
+      "",
+      "The machine is shared: other processes took " + " / ".join(_pct(b) for b in busy)
+      + " of it just before / after the run; each timing loop waits for a quiet machine (up to "
+      "`--wait-quiet` s) and is retried (up to `--attempts`) when other processes take more than "
+      "`--max-other` of it meanwhile; the \"other load\" columns are what they took during the kept "
+      f"loop. Whole run: {total_s / 60:.1f} min.",
+      "",
+      f"Network: `stylejax.stylenet` with {spec.n_styles} styles, widths {spec.channels}, "
+      f"{spec.n_residual} residual blocks ({n_params:,} parameters): reflect-padded 9×9 s1, 3×3 s2, 3×3 s2 "
+      "convs, residual blocks conv–CIN–ReLU–conv–CIN + skip, two (nearest ×2, 3×3 conv, CIN, ReLU), "
+      "9×9 conv, CIN, sigmoid; conditional instance norm = biased variance over H, W, ε 1e-5, "
+      "(γ, β) = style weights @ per-style rows; inputs reflect-padded to a multiple of 4 and cropped "
+      "back. Parameters: the product's initial ones (`train.initial_state`) with every style's (γ, β) "
+      "row perturbed (γ = 1 + 0.2·N(0,1), β = 0.2·N(0,1)) so that the style choice matters.",
+      "",
+      "Training problem: configs/cin_multistyle.py — VGG16 with the packaged lpips weights "
+      "(`load_vgg(\"vgg16-lpips\")`), LPIPS preprocessing, style loss Σ over "
+      + ", ".join(setup.problem.style_layers) + " of Σ(G−A)²/(4C²) with G = FᵀF/(H·W), content "
+      "loss MSE at " + ", ".join(setup.problem.content_layers)
+      + f", style weight {float(setup.weights['style']):g}, content weight "
+      f"{float(setup.weights['content']):g}, TV weight {float(setup.weights['tv']):g}, Adam "
+      f"{setup.problem.learning_rate:g}; style images {', '.join(setup.styles)} at "
+      f"{setup.config.style_size} px; content batch: {setup.batch} scikit-image photos "
+      f"({', '.join(setup.config.eval_images)}, mirrored when repeated) at {setup.size} px, the same "
+      "batch every step (data loading is not timed); a random style per example and step.",
+      "",
+      "JAX: the product's code path — `train.problem_from_config`, `train.style_targets`, "
+      "`train.loss_weights`, and the jitted `train.compiled_step(mesh)` called with the shardings "
+      "`train.run` uses, one call per step, blocking on the new state; inference "
+      "`jax.jit(stylenet.stylize, static_argnums=0)`. torch: a twin written in the benchmark — the "
+      "network as a `torch.nn.Module` (`Conv2d(padding_mode=\"reflect\")`, `F.instance_norm` + "
+      "per-example γ/β, `F.interpolate(mode=\"nearest\")`) holding the same parameters (HWIO→OIHW), "
+      "VGG16 with `F.conv2d`/`F.max_pool2d` and the same weights and preprocessing, the same loss, "
+      "`torch.optim.Adam` (optax.adam's defaults); inference under `torch.inference_mode()`; "
+      f"torch's default threads ({torch.get_num_threads()}).",
+      "",
+      "Agreement, checked before timing (the run stops otherwise): stylized outputs (style blend "
+      f"0.3/0.7 of styles 0 and 1) agree to a max abs difference < {OUTPUT_TOLERANCE:g}:",
+      "",
+      "| input H×W | max abs diff |",
+      "|---|---|",
+  ]
+  for shape, check in infer_checks:
+    lines.append(f"| {shape[0]}×{shape[1]} | {check['err']:.1e} |")
+  c = checks
+  lines += [
+      "",
+      f"Training loss at {setup.size} px, batch {setup.batch}, with the fixed style ids {c['ids']}: "
+      f"`train.batch_loss` total {c['jax']['total']:.6e} vs twin {c['torch']['total']:.6e} — relative "
+      f"error total {c['err']['total']:.1e}, style {c['err']['style']:.1e}, content "
+      f"{c['err']['content']:.1e} (tolerance {LOSS_TOLERANCE:g}); the parameter gradient's relative L2 "
+      f"error {c['grad_l2']:.1e} (tolerance {GRAD_L2_TOLERANCE:g}; worst single parameter "
+      f"{c['worst_leaf']:.1e}). The product's first `train_step` (the style ids it draws at step 0, "
+      f"{c['product_ids']}, given to the twin as well): loss {c['step_jax']:.6e} vs {c['step_torch']:.6e}, "
+      f"relative error {c['step_err']:.1e}; the first Adam updates' relative L2 error "
+      f"{c['update_l2']:.1e} (tolerance {UPDATE_L2_TOLERANCE:g}; Adam's first update is ≈ lr·sign(g), "
+      "so entries with a near-zero gradient may differ).",
+      "",
+  ]
+  if peaks[1]:
+    lines += [
+        f"Matmul peak: {args.matmul_n}×{args.matmul_n} float32 matmul, median GFLOP/s, measured "
+        f"before and after the timings: JAX {peaks[0]['jax']:.1f} / {peaks[1]['jax']:.1f}, torch "
+        f"{peaks[0]['torch']:.1f} / {peaks[1]['torch']:.1f}. Fractions below use the higher of the two "
+        f"readings per framework: JAX {peak['jax']:.1f}, torch {peak['torch']:.1f} GFLOP/s. FLOPs count "
+        "convolutions only: 2·H·W·Cin·Cout·k² each; a training step = 3× the network's forward "
+        "(forward, data and weight gradients) + 2× VGG16 forward to the deepest loss layer on the "
+        "output (forward, data gradient) + VGG16 forward to the content layer on the content batch.",
+        "",
+    ]
+  if train_row is not None:
+    r = train_row
+    lines += [
+        f"### Training step ({r['size']} px, batch {r['batch']}; median of {args.train_repeats} steps "
+        f"after {args.warmup} warmup step(s), JAX and torch steps interleaved)",
+        "",
+        "| px | batch | GFLOP/step | JAX ms/step | torch ms/step | JAX images/s | torch images/s "
+        "| JAX/torch images/s | JAX first call (compile + step) s | JAX GFLOP/s (% of peak) "
+        "| torch GFLOP/s (% of peak) | other load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {r['size']} | {r['batch']} | {r['gflop']:.1f} | {1e3 * r['jax_s']:.0f} "
+        f"({1e3 * r['jax_spread'][0]:.0f}–{1e3 * r['jax_spread'][1]:.0f}) | {1e3 * r['torch_s']:.0f} "
+        f"({1e3 * r['torch_spread'][0]:.0f}–{1e3 * r['torch_spread'][1]:.0f}) | {r['jax_ips']:.2f} | "
+        f"{r['torch_ips']:.2f} | {r['ratio']:.2f}× | {c['first_call_s']:.1f} | {r['jax_gflops']:.1f} "
+        f"({100 * r['jax_gflops'] / peak['jax']:.0f}%) | {r['torch_gflops']:.1f} "
+        f"({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {_pct(r['other'])} |",
+        "",
+    ]
+  if infer_rows:
+    lines += [
+        f"### Inference (batch 1; median of {args.infer_repeats} calls after {args.warmup} warmup "
+        "call(s), JAX and torch calls interleaved)",
+        "",
+        "| px | GFLOP | JAX ms | torch ms | JAX/torch time | JAX first call (compile + run) s "
+        "| JAX GFLOP/s (% of peak) | torch GFLOP/s (% of peak) | other load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in infer_rows:
+      lines.append(
+          f"| {r['size']} | {r['gflop']:.1f} | {1e3 * r['jax_s']:.1f} "
+          f"({1e3 * r['jax_spread'][0]:.1f}–{1e3 * r['jax_spread'][1]:.1f}) | {1e3 * r['torch_s']:.1f} "
+          f"({1e3 * r['torch_spread'][0]:.1f}–{1e3 * r['torch_spread'][1]:.1f}) | {r['ratio']:.2f} | "
+          f"{r['first_call_s']:.2f} | {r['jax_gflops']:.1f} ({100 * r['jax_gflops'] / peak['jax']:.0f}%) | "
+          f"{r['torch_gflops']:.1f} ({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {_pct(r['other'])} |")
+    lines.append("")
+  lines += [f"**Goals** (training step at least {TRAIN_GOAL:g}× the twin's images/s at 256 px; "
+            "inference no slower than the twin):", ""]
+  lines += goal_statements(train_row, infer_rows, args.quick or args.check_only)
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--quick", action="store_true",
+                      help="tiny sizes, 1-2 repeats (a smoke test); prints only, never writes BENCHMARKS.md")
+  parser.add_argument("--check-only", action="store_true", help="run the agreement checks only; prints only")
+  parser.add_argument("--styles", type=int, default=4, help="number of styles of the network")
+  parser.add_argument("--train-size", type=int, default=None, help="training crop px (default 256)")
+  parser.add_argument("--batch", type=int, default=None,
+                      help="training batch (default 4 on CPU, else configs/cin_multistyle.py's)")
+  parser.add_argument("--style-size", type=int, default=None, help="style image px (default the config's)")
+  parser.add_argument("--infer-sizes", default=None, help="comma-separated inference px (default 256,512,1024)")
+  parser.add_argument("--train-repeats", type=int, default=None, help="timed training steps (default 8)")
+  parser.add_argument("--infer-repeats", type=int, default=None, help="timed inference calls per size (default 7)")
+  parser.add_argument("--warmup", type=int, default=1, help="untimed calls of each before timing")
+  parser.add_argument("--matmul-n", type=int, default=None)
+  parser.add_argument("--wait-quiet", type=float, default=None,
+                      help="before each timing attempt, seconds to wait at most for other processes to "
+                           "leave the CPUs (0: don't wait; default 900, 0 with --quick)")
+  parser.add_argument("--max-other", type=float, default=0.1,
+                      help="retry a timing loop when other processes took more than this fraction of the machine")
+  parser.add_argument("--attempts", type=int, default=None,
+                      help="timing attempts per loop at most (default 3, 1 with --quick)")
+  parser.add_argument("--no-report", action="store_true", help="print only; leave BENCHMARKS.md alone")
+  parser.add_argument("--section", default=SECTION)
+  args = parser.parse_args(argv)
+  cpu = jax.default_backend() == "cpu"
+  defaults = ({"train_size": 64, "infer_sizes": "64,128", "train_repeats": 2, "infer_repeats": 2,
+               "matmul_n": 512, "wait_quiet": 0.0, "attempts": 1, "style_size": 64} if args.quick else
+              {"train_size": 256, "infer_sizes": "256,512,1024", "train_repeats": 8, "infer_repeats": 7,
+               "matmul_n": 2048, "wait_quiet": 900.0, "attempts": 3, "style_size": None})
+  for k, v in defaults.items():
+    if getattr(args, k) is None:
+      setattr(args, k, v)
+  if args.batch is None:
+    args.batch = 4 if cpu else int(get_cin_config().optim.batch_size)
+  if args.style_size is None:
+    args.style_size = int(get_cin_config().style_size)
+  infer_sizes = [int(s) for s in args.infer_sizes.split(",") if s]
+  write = not (args.no_report or args.quick or args.check_only)
+  quiet = dict(max_other=args.max_other, attempts=args.attempts, wait_timeout=args.wait_quiet)
+
+  machine = report.machine_description()
+  print(machine, flush=True)
+  if not cpu:
+    print(f"note: JAX runs on {jax.default_backend()}, the torch twin on the CPU", flush=True)
+  busy_before = report.cpu_busy_fraction()
+  run_start = time.perf_counter()
+
+  setup = Setup(args.styles, args.train_size, args.batch, args.style_size)
+  print(f"{args.styles} styles, training {args.train_size} px batch {args.batch}, style images "
+        f"{args.style_size} px, inference {infer_sizes} px", flush=True)
+  loss = TorchLoss(setup.problem, setup.loaded, setup.style_images, setup.weights)
+  spec, params = setup.problem.spec, setup.params
+  twin = TorchStyleNet(spec, params).eval()
+  for p in twin.parameters():
+    p.requires_grad_(False)
+  odd = (min(infer_sizes) + 2, min(infer_sizes) + 3)
+  infer_checks = [((s, s), check_inference(spec, params, twin, (s, s))) for s in infer_sizes]
+  infer_checks.append((odd, check_inference(spec, params, twin, odd)))
+  checks = check_training(setup, loss)
+
+  peaks, train_row, infer_rows = (None, None), None, []
+  if not args.check_only:
+    peaks_before, other = report.run_quietly(lambda: matmul_peaks(args.matmul_n), **quiet)
+    print(f"matmul peak before: {peaks_before} (other processes: {_pct(other)})", flush=True)
+    train_row = bench_train(setup, loss, args.train_repeats, args.warmup, quiet)
+    infer_rows = [bench_inference(spec, params, twin, s, args.infer_repeats, args.warmup, quiet,
+                                  dict(infer_checks)[(s, s)]["first_call_s"]) for s in infer_sizes]
+    peaks_after, other = report.run_quietly(lambda: matmul_peaks(args.matmul_n), **quiet)
+    print(f"matmul peak after: {peaks_after} (other processes: {_pct(other)})", flush=True)
+    peaks = (peaks_before, peaks_after)
+  busy_after = report.cpu_busy_fraction()
+  total_s = time.perf_counter() - run_start
+
+  if args.check_only:
+    print("agreement checks passed")
+    return
+  command = "python benchmarks/bench_stylenet.py " + " ".join(argv if argv is not None else sys.argv[1:])
+  if USER_XLA_FLAGS:
+    command = f"XLA_FLAGS='{USER_XLA_FLAGS}' " + command
+  text = render(args, command.strip(), machine, (busy_before, busy_after), peaks, setup, checks, infer_checks,
+                train_row, infer_rows, total_s)
+  print(text)
+  if write:
+    print(f"wrote {report.update_section(args.section, text)}")
+
+
+if __name__ == "__main__":
+  main()
