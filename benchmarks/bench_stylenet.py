@@ -62,8 +62,19 @@ from stylejax import data, images, stylenet, train, transfer, vgg, weights  # no
 SECTION = "stylenet"
 OUTPUT_TOLERANCE = 1e-4  # max abs difference of stylized images in [0, 1]
 LOSS_TOLERANCE = 1e-4  # relative, per loss term
-GRAD_L2_TOLERANCE = 1e-3  # relative L2 error of the whole parameter gradient
-UPDATE_L2_TOLERANCE = 1e-2  # relative L2 error of the first Adam update (~ lr * sign(grad))
+F64_TOLERANCE = 1e-6  # float64 runs: relative error of each loss term and of the parameter gradient
+# float32: relative L2 error of the whole parameter gradient. Not ~1e-6: rounding differences flip
+# near-tied 2x2 max-pool windows in VGG, which moves whole gradient contributions to a neighbouring
+# pixel (at 64 px, 1% of the pixels hold 97% of the JAX-vs-float64 error of dL/d(output)); the
+# flipped pixels' contributions reach every network parameter, so each float32 gradient sits ~1e-3
+# away from the float64 one (the float64 check below is the tight one).
+GRAD_L2_TOLERANCE = 1e-2
+# The first Adam update is -lr * g / (|g| + eps), about -lr * sign(g): an entry with a small gradient
+# may move the other way in the other framework (float32 gradients differ by ~1e-3, concentrated
+# where VGG max-pool windows flip). Checked: the share of entries moved in opposite directions, and
+# the relative L2 error of the update over the other entries.
+FLIP_TOLERANCE = 0.01
+UPDATE_L2_TOLERANCE = 1e-3
 TRAIN_GOAL = 1.2  # JAX training images/s at least 1.2x the twin's
 INFER_GOAL = 1.0  # JAX inference time at most the twin's
 
@@ -125,10 +136,12 @@ class TorchStyleNet(torch.nn.Module):
       w = np.asarray(p["kernel"], np.float32)
       if w.shape != (kernel, kernel, cin, cout):
         raise BenchmarkMismatch(f"ReflectConv_{k}: JAX kernel {w.shape}, twin expects {(kernel, kernel, cin, cout)}")
-      conv = torch.nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode="reflect")
+      conv = torch.nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode="reflect",
+                             bias="bias" in p)
       with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(w.transpose(3, 2, 0, 1).copy()))
-        conv.bias.copy_(torch.from_numpy(np.array(p["bias"], np.float32)))
+        if "bias" in p:
+          conv.bias.copy_(torch.from_numpy(np.array(p["bias"], np.float32)))
       self.convs.append(conv)
       norm = params[f"ConditionalInstanceNorm_{k}"]
       self.gammas.append(torch.nn.Parameter(torch.from_numpy(np.array(norm["gamma"], np.float32))))
@@ -173,9 +186,9 @@ class TorchStyleNet(torch.nn.Module):
     get = tensors or (lambda p: p)
     tree = {}
     for k, conv in enumerate(self.convs):
-      tree[f"ReflectConv_{k}"] = {"Conv_0": {
-          "kernel": get(conv.weight).detach().numpy().transpose(2, 3, 1, 0),
-          "bias": get(conv.bias).detach().numpy()}}
+      tree[f"ReflectConv_{k}"] = {"Conv_0": {"kernel": get(conv.weight).detach().numpy().transpose(2, 3, 1, 0)}}
+      if conv.bias is not None:
+        tree[f"ReflectConv_{k}"]["Conv_0"]["bias"] = get(conv.bias).detach().numpy()
       tree[f"ConditionalInstanceNorm_{k}"] = {"gamma": get(self.gammas[k]).detach().numpy(),
                                               "beta": get(self.betas[k]).detach().numpy()}
     return tree
@@ -192,7 +205,7 @@ def to_nchw(batch_nhwc) -> torch.Tensor:
 class TorchVGG:
   """VGG (NCHW, F.conv2d 3x3 zero pad 1, ReLU, 2x2 max pool), frozen, with the weights' preprocessing."""
 
-  def __init__(self, loaded: weights.LoadedVGG):
+  def __init__(self, loaded: weights.LoadedVGG, dtype=torch.float32):
     self.arch = loaded.arch
     self.preprocess = TorchPreprocess(loaded.preprocessing)  # raises on BGR preprocessing
     self.convs = {}
@@ -200,8 +213,8 @@ class TorchVGG:
       if name not in loaded.params:
         continue
       kernel = np.asarray(loaded.params[name]["kernel"], np.float32)  # (3, 3, Cin, Cout)
-      self.convs[name] = (torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()),
-                          torch.from_numpy(np.array(loaded.params[name]["bias"], np.float32)))
+      self.convs[name] = (torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()).to(dtype),
+                          torch.from_numpy(np.array(loaded.params[name]["bias"], np.float32)).to(dtype))
 
   def features(self, x, layers) -> dict:
     layers = set(layers)
@@ -231,17 +244,17 @@ def batch_gram(feature: torch.Tensor) -> torch.Tensor:
 class TorchLoss:
   """train.batch_loss's computation: mean over the batch of content + style + TV terms."""
 
-  def __init__(self, problem: train.TrainProblem, loaded, style_images, weights_):
+  def __init__(self, problem: train.TrainProblem, loaded, style_images, weights_, dtype=torch.float32):
     if (problem.statistic != "gram" or problem.gram_norm != "gatys" or problem.pooling != "max"
         or problem.padding != "zero"):
       raise BenchmarkMismatch(f"the twin implements gram/gatys, max pooling, zero padding: {problem}")
-    self.vgg = TorchVGG(loaded)
+    self.vgg = TorchVGG(loaded, dtype)
     self.content_layers = {k: float(v) for k, v in weights_["content_layers"].items()}
     self.style_layers = {k: float(v) for k, v in weights_["style_layers"].items()}
     self.layers = sorted(set(self.content_layers) | set(self.style_layers))
     self.w_content, self.w_style, self.w_tv = (float(weights_[k]) for k in ("content", "style", "tv"))
     with torch.no_grad():
-      feats = self.vgg.features(to_nchw(style_images), self.style_layers)
+      feats = self.vgg.features(to_nchw(style_images).to(dtype), self.style_layers)
       self.style_grams = {k: batch_gram(feats[k]) for k in self.style_layers}  # (n_styles, C, C)
 
   def terms(self, outputs, content, style_ids) -> dict:
@@ -280,7 +293,7 @@ class TorchTrainer:
     return torch.randint(self.n_styles, (self.content.shape[0],), generator=self.generator)
 
   def step(self, style_ids=None) -> dict:
-    ids = self.random_ids() if style_ids is None else torch.as_tensor(np.asarray(style_ids), dtype=torch.long)
+    ids = self.random_ids() if style_ids is None else torch.tensor(np.asarray(style_ids), dtype=torch.long)
     self.opt.zero_grad(set_to_none=True)
     w = F.one_hot(ids, self.n_styles).float()
     terms = self.loss.terms(self.net.stylize(self.content, w), self.content, ids)
@@ -415,34 +428,65 @@ def check_inference(spec, params, twin: TorchStyleNet, shape) -> dict:
   return {"err": err, "first_call_s": first_call_s}
 
 
+def loss_and_grads(setup: Setup, loss: TorchLoss, ids: np.ndarray, x64: bool = False):
+  """`train.batch_loss` and its parameter gradient, and the twin's, with the given style ids.
+
+  x64: both in float64 (JAX under enable_x64, style targets recomputed in float64)."""
+  problem = setup.problem
+  dtype = np.float64 if x64 else np.float32
+  content_t = to_nchw(setup.content_np).to(torch.float64 if x64 else torch.float32)
+  with jax.enable_x64(x64):
+    cast = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, dtype), tree)
+    if x64:
+      vgg_params = cast(setup.loaded.params)
+      targets = train.style_targets(problem, vgg_params, jnp.asarray(setup.style_images, dtype))
+      args = (cast(setup.params), vgg_params, jnp.asarray(setup.content_np, dtype), jnp.asarray(ids),
+              targets, cast(setup.weights))
+    else:
+      args = (setup.params, setup.vgg_params, setup.content, jnp.asarray(ids), setup.targets, setup.weights)
+    grad_fn = jax.jit(jax.value_and_grad(train.batch_loss, argnums=1, has_aux=True), static_argnums=0)
+    (_, terms_j), grads_j = grad_fn(problem, *args, jax.random.key(0))
+    terms_j = {k: float(v) for k, v in terms_j.items()}
+    grads_j = flat(grads_j)
+  net = TorchStyleNet(problem.spec, setup.params).to(content_t.dtype)
+  ids_t = torch.from_numpy(ids).long()
+  terms_t = loss.terms(net.stylize(content_t, F.one_hot(ids_t, problem.spec.n_styles).to(content_t.dtype)),
+                       content_t, ids_t)
+  terms_t["total"].backward()
+  terms_t = {k: float(v.detach()) for k, v in terms_t.items()}
+  return terms_j, grads_j, terms_t, flat(net.jax_tree(lambda p: p.grad))
+
+
 def check_training(setup: Setup, loss: TorchLoss) -> dict:
-  """(1) batch_loss and its parameter gradient with fixed ids; (2) the product's first step."""
+  """(1) batch_loss and its parameter gradient with fixed ids, in float64 and in float32;
+  (2) the product's first training step against the twin's first Adam step."""
   problem = setup.problem
   content_t = to_nchw(setup.content_np)
   fixed_ids = np.arange(setup.batch) % problem.spec.n_styles
-  grad_fn = jax.jit(jax.value_and_grad(train.batch_loss, argnums=1, has_aux=True), static_argnums=0)
-  (_, terms_j), grads_j = grad_fn(problem, setup.params, setup.vgg_params, setup.content,
-                                  jnp.asarray(fixed_ids), setup.targets, setup.weights, jax.random.key(0))
-  terms_j = {k: float(v) for k, v in terms_j.items()}
-  net = TorchStyleNet(problem.spec, setup.params)
-  ids_t = torch.from_numpy(fixed_ids).long()
-  terms_t = loss.terms(net.stylize(content_t, F.one_hot(ids_t, problem.spec.n_styles).float()), content_t, ids_t)
-  terms_t["total"].backward()
-  terms_t = {k: float(v.detach()) for k, v in terms_t.items()}
-  grads_t = net.jax_tree(lambda p: p.grad)
+  loss64 = TorchLoss(problem, setup.loaded, setup.style_images, setup.weights, dtype=torch.float64)
+  tj64, gj64, tt64, gt64 = loss_and_grads(setup, loss64, fixed_ids, x64=True)
+  errs64 = {k: rel(tj64[k], tt64[k]) for k in ("content", "style", "total")}
+  grad_l2_64 = rel_l2(gj64, gt64)
+  print(f"[train {setup.size}px, ids {fixed_ids.tolist()}, float64] JAX total {tj64['total']:.10e}, torch "
+        f"total {tt64['total']:.10e}; rel err " + ", ".join(f"{k} {v:.1e}" for k, v in errs64.items())
+        + f"; grad rel L2 err {grad_l2_64:.1e}", flush=True)
+  if not (max(errs64.values()) < F64_TOLERANCE and grad_l2_64 < F64_TOLERANCE):
+    raise BenchmarkMismatch(f"in float64, the training losses or gradients disagree: loss rel errs {errs64}, "
+                            f"gradient rel L2 err {grad_l2_64:.2e} (tolerance {F64_TOLERANCE:g})")
+
+  terms_j, g_j, terms_t, g_t = loss_and_grads(setup, loss, fixed_ids)
   errs = {k: rel(terms_j[k], terms_t[k]) for k in ("content", "style", "total")}
-  g_j, g_t = flat(grads_j), flat(jax.tree.map(np.asarray, grads_t))
   grad_l2 = rel_l2(g_j, g_t)
-  leaf_errs = jax.tree.map(lambda a, b: rel_l2(np.asarray(a), np.asarray(b)), grads_j, grads_t)
-  worst_leaf = max(jax.tree.leaves(leaf_errs))
-  print(f"[train {setup.size}px, ids {fixed_ids.tolist()}] JAX total {terms_j['total']:.6e} (content "
+  jax_l2_64, torch_l2_64 = rel_l2(g_j, gj64), rel_l2(g_t, gj64)
+  print(f"[train {setup.size}px, ids {fixed_ids.tolist()}, float32] JAX total {terms_j['total']:.6e} (content "
         f"{terms_j['content']:.4e}, style {terms_j['style']:.4e}); torch total {terms_t['total']:.6e} "
         f"(content {terms_t['content']:.4e}, style {terms_t['style']:.4e}); rel err "
         + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
-        + f"; grad rel L2 err {grad_l2:.1e} (worst parameter {worst_leaf:.1e})", flush=True)
+        + f"; grad rel L2 err {grad_l2:.1e} (vs float64: JAX {jax_l2_64:.1e}, torch {torch_l2_64:.1e})",
+        flush=True)
   if not all(np.isfinite(v) for v in list(terms_j.values()) + list(terms_t.values())):
     raise BenchmarkMismatch(f"non-finite loss (JAX {terms_j}, torch {terms_t})")
-  bad = {k: v for k, v in errs.items() if v > LOSS_TOLERANCE}
+  bad = {k: v for k, v in errs.items() if not v < LOSS_TOLERANCE}
   if bad:
     raise BenchmarkMismatch(f"training losses disagree: {bad} > {LOSS_TOLERANCE:g} (JAX {terms_j}, torch {terms_t})")
   if not grad_l2 < GRAD_L2_TOLERANCE:
@@ -461,22 +505,34 @@ def check_training(setup: Setup, loss: TorchLoss) -> dict:
   twin_terms = trainer.step(product_ids)
   update_t = flat(trainer.net.jax_tree()) - before
   update_j = flat(state1["params"]) - flat(state0["params"])
+  grads_t = trainer.net.jax_tree(lambda p: p.grad)  # still held after the step
+  g_t = flat(grads_t)
   step_err = rel(step_terms["total"], twin_terms["total"])
-  update_l2 = rel_l2(update_j, update_t)
+  norm_err = rel(step_terms["grad_norm"], float(np.linalg.norm(g_t)))
+  same = np.sign(update_j) == np.sign(update_t)
+  flipped = 1.0 - float(np.mean(same))
+  update_l2 = rel_l2(update_j[same], update_t[same])
   print(f"[train {setup.size}px, first step, product's ids {product_ids.tolist()}] JAX total "
         f"{step_terms['total']:.6e}, torch total {twin_terms['total']:.6e}, rel err {step_err:.1e}; "
-        f"Adam update rel L2 err {update_l2:.1e}; JAX first call (compile + step) {first_call_s:.1f} s",
-        flush=True)
+        f"gradient norm rel err {norm_err:.1e}; Adam update: {100 * flipped:.2f}% of the entries moved in "
+        f"opposite directions, rel L2 err {update_l2:.1e} over the others (whole update "
+        f"{rel_l2(update_j, update_t):.1e}); JAX first call (compile + step) {first_call_s:.1f} s", flush=True)
   if not step_err < LOSS_TOLERANCE:
     raise BenchmarkMismatch(f"first training step: losses disagree, rel err {step_err:.2e} > {LOSS_TOLERANCE:g} "
                             "(if train.train_step changed how it draws style ids, update "
                             "Setup.product_style_ids)")
-  if not update_l2 < UPDATE_L2_TOLERANCE:
-    raise BenchmarkMismatch(f"first training step: Adam updates disagree, rel L2 err {update_l2:.2e} > "
-                            f"{UPDATE_L2_TOLERANCE:g}")
+  if not norm_err < GRAD_L2_TOLERANCE:
+    raise BenchmarkMismatch(f"first training step: gradient norms disagree, rel err {norm_err:.2e} > "
+                            f"{GRAD_L2_TOLERANCE:g}")
+  if not (flipped < FLIP_TOLERANCE and update_l2 < UPDATE_L2_TOLERANCE):
+    raise BenchmarkMismatch(f"first training step: Adam updates disagree: {100 * flipped:.2f}% of the entries "
+                            f"moved in opposite directions (tolerance {100 * FLIP_TOLERANCE:g}%), rel L2 err "
+                            f"{update_l2:.2e} over the others (tolerance {UPDATE_L2_TOLERANCE:g})")
   return {"ids": fixed_ids.tolist(), "jax": terms_j, "torch": terms_t, "err": errs, "grad_l2": grad_l2,
-          "worst_leaf": worst_leaf, "product_ids": product_ids.tolist(), "step_jax": step_terms["total"],
+          "jax64": tj64, "torch64": tt64, "err64": errs64, "grad_l2_64": grad_l2_64, "jax_l2_64": jax_l2_64,
+          "torch_l2_64": torch_l2_64, "product_ids": product_ids.tolist(), "step_jax": step_terms["total"],
           "step_torch": twin_terms["total"], "step_err": step_err, "update_l2": update_l2,
+          "norm_err": norm_err, "flipped": flipped,
           "first_call_s": first_call_s}
 
 
@@ -618,16 +674,25 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
   c = checks
   lines += [
       "",
-      f"Training loss at {setup.size} px, batch {setup.batch}, with the fixed style ids {c['ids']}: "
-      f"`train.batch_loss` total {c['jax']['total']:.6e} vs twin {c['torch']['total']:.6e} — relative "
-      f"error total {c['err']['total']:.1e}, style {c['err']['style']:.1e}, content "
-      f"{c['err']['content']:.1e} (tolerance {LOSS_TOLERANCE:g}); the parameter gradient's relative L2 "
-      f"error {c['grad_l2']:.1e} (tolerance {GRAD_L2_TOLERANCE:g}; worst single parameter "
-      f"{c['worst_leaf']:.1e}). The product's first `train_step` (the style ids it draws at step 0, "
+      f"Training loss at {setup.size} px, batch {setup.batch}, with the fixed style ids {c['ids']} "
+      "(`train.batch_loss` and its gradient w.r.t. the network parameters, against the twin's "
+      "autograd). In float64 (both run in double precision, style targets recomputed): relative "
+      f"error total {c['err64']['total']:.0e}, style {c['err64']['style']:.0e}, content "
+      f"{c['err64']['content']:.0e}, gradient relative L2 error {c['grad_l2_64']:.0e} (tolerance "
+      f"{F64_TOLERANCE:g} each). In float32 (what is timed): total {c['jax']['total']:.6e} vs "
+      f"{c['torch']['total']:.6e}, relative error total {c['err']['total']:.1e}, style "
+      f"{c['err']['style']:.1e}, content {c['err']['content']:.1e} (tolerance {LOSS_TOLERANCE:g}); "
+      f"gradient relative L2 error {c['grad_l2']:.1e} (tolerance {GRAD_L2_TOLERANCE:g}); each float32 "
+      f"gradient against the float64 one: JAX {c['jax_l2_64']:.1e}, torch {c['torch_l2_64']:.1e} "
+      "(float32 rounding flips near-tied VGG max-pool windows, which moves whole gradient "
+      "contributions to neighbouring pixels; a handful of pixels hold most of the difference). "
+      "The product's first `train_step` (the style ids it draws at step 0, "
       f"{c['product_ids']}, given to the twin as well): loss {c['step_jax']:.6e} vs {c['step_torch']:.6e}, "
-      f"relative error {c['step_err']:.1e}; the first Adam updates' relative L2 error "
-      f"{c['update_l2']:.1e} (tolerance {UPDATE_L2_TOLERANCE:g}; Adam's first update is ≈ lr·sign(g), "
-      "so entries with a near-zero gradient may differ).",
+      f"relative error {c['step_err']:.1e}; gradient norm relative error {c['norm_err']:.1e}; Adam's "
+      "first update is ≈ −lr·sign(g), so an entry with a small gradient can move the other way in the "
+      f"other framework: {100 * c['flipped']:.2f}% of the entries did (tolerance "
+      f"{100 * FLIP_TOLERANCE:g}%), and over the others the updates' relative L2 error is "
+      f"{c['update_l2']:.0e} (tolerance {UPDATE_L2_TOLERANCE:g}).",
       "",
   ]
   if peaks[1]:

@@ -78,8 +78,9 @@ class ReflectConv(nn.Module):
   def __call__(self, x):
     pad = self.kernel // 2
     x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    # No bias: every conv feeds an instance norm, which removes any per-channel constant.
     return nn.Conv(self.features, (self.kernel, self.kernel), strides=(self.stride, self.stride),
-                   padding="VALID")(x)
+                   padding="VALID", use_bias=False)(x)
 
 
 class StyleNet(nn.Module):

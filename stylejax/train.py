@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -239,12 +240,20 @@ def _check_finite(step_terms: list[tuple[int, dict]], manager, checkpoints: Path
                           "(lower optim.learning_rate or set optim.grad_clip)")
 
 
+def _initialize_distributed() -> None:
+  """jax.distributed with the cluster's auto-detection (TPU, SLURM, ...); on a hand-made cluster,
+  JAX_COORDINATOR_ADDRESS (read by JAX), JAX_NUM_PROCESSES and JAX_PROCESS_ID (read here)."""
+  kwargs = {k: int(os.environ[v]) for k, v in (("num_processes", "JAX_NUM_PROCESSES"),
+                                                 ("process_id", "JAX_PROCESS_ID")) if v in os.environ}
+  jax.distributed.initialize(**kwargs)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool = False,
         quiet: bool = False) -> TrainResult:
   """Trains (or resumes) the network of `config` in `workdir`. All inputs are checked first."""
   configuration.validate(config)
   if config.multihost:
-    jax.distributed.initialize()  # coordinator and process ids from the environment (see README)
+    _initialize_distributed()
   mesh = Mesh(np.asarray(jax.devices()), ("data",))
   if config.optim.batch_size % mesh.size:
     raise StylejaxError(f"optim.batch_size {config.optim.batch_size} must be a multiple of the "

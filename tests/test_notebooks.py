@@ -22,4 +22,4 @@ def test_notebook_runs_at_tiny_size(path, monkeypatch, tmp_path):
 
 
 def test_there_are_notebooks():
-  assert {p.name for p in NOTEBOOKS} >= {"gatys_walkthrough.ipynb", "read_results.ipynb"}
+  assert {p.name for p in NOTEBOOKS} >= {"gatys_walkthrough.ipynb", "read_results.ipynb", "multistyle_demo.ipynb"}
