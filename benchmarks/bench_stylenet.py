@@ -102,7 +102,8 @@ def _conv_plan(spec: stylenet.NetworkSpec) -> list[tuple[int, int, int, int]]:
 
 def stylenet_flops(spec: stylenet.NetworkSpec, height: int, width: int) -> float:
   """Forward FLOPs of the network's convolutions on an input padded up to a multiple of 4."""
-  h, w = -(-height // stylenet.DOWNSAMPLING) * 4, -(-width // stylenet.DOWNSAMPLING) * 4
+  d = stylenet.DOWNSAMPLING
+  h, w = -(-height // d) * d, -(-width // d) * d
   return sum(2.0 * (h // s) * (w // s) * cin * cout * k * k for cin, cout, k, s in _conv_plan(spec))
 
 
@@ -741,6 +742,14 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
           f"{r['first_call_s']:.2f} | {r['jax_gflops']:.1f} ({100 * r['jax_gflops'] / peak['jax']:.0f}%) | "
           f"{r['torch_gflops']:.1f} ({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {_pct(r['other'])} |")
     lines.append("")
+  loaded = [r for r in ([train_row] if train_row else []) + infer_rows
+            if r["other"] is not None and r["other"] >= args.max_other]
+  if loaded:
+    lines += [f"**Warning:** other processes took {', '.join(_pct(r['other']) for r in loaded)} of the "
+              "machine during some timing loops (see \"other load\"). With fewer free cores than "
+              "threads, torch's OpenMP parallel regions stall at their barriers (on this 2-core "
+              "machine under load, the twin's 64 px inference took ~1.2 s with 2 threads and ~37 ms "
+              "with 1), so ratios measured under load say little about a quiet machine.", ""]
   lines += [f"**Goals** (training step at least {TRAIN_GOAL:g}× the twin's images/s at 256 px; "
             "inference no slower than the twin):", ""]
   lines += goal_statements(train_row, infer_rows, args.quick or args.check_only)
@@ -769,9 +778,13 @@ def main(argv=None):
                       help="retry a timing loop when other processes took more than this fraction of the machine")
   parser.add_argument("--attempts", type=int, default=None,
                       help="timing attempts per loop at most (default 3, 1 with --quick)")
+  parser.add_argument("--torch-threads", type=int, default=None,
+                      help="torch intra-op threads (default: torch's own default)")
   parser.add_argument("--no-report", action="store_true", help="print only; leave BENCHMARKS.md alone")
   parser.add_argument("--section", default=SECTION)
   args = parser.parse_args(argv)
+  if args.torch_threads:
+    torch.set_num_threads(args.torch_threads)
   cpu = jax.default_backend() == "cpu"
   defaults = ({"train_size": 64, "infer_sizes": "64,128", "train_repeats": 2, "infer_repeats": 2,
                "matmul_n": 512, "wait_quiet": 0.0, "attempts": 1, "style_size": 64} if args.quick else
