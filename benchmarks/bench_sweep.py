@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import report  # noqa: E402
+from benchmarks.matmul_peak import jax_matmul_peak  # noqa: E402
 from stylejax import configuration, stylize, sweep  # noqa: E402
 
 
@@ -51,7 +52,11 @@ def main():
   parser.add_argument("--size", type=int, default=96)
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--ks", default="1,4,8")
+  parser.add_argument("--wait-quiet", type=float, default=0.0,
+                      help="first wait up to this many seconds for the machine to be idle")
   args = parser.parse_args()
+  before = report.wait_for_quiet(timeout=args.wait_quiet) if args.wait_quiet else report.cpu_busy_fraction()
+  peak_before = jax_matmul_peak()
   base = _base(args.size, args.steps)
   rows = []
   with tempfile.TemporaryDirectory() as tmp:
@@ -59,6 +64,7 @@ def main():
       swept, sequential = time_sweep(base, k, tmp), time_sequential(base, k)
       rows.append((k, swept, sequential))
       print(f"K={k}: sweep {swept:.2f} s, sequential {sequential:.2f} s", flush=True)
+  peak_after, after = jax_matmul_peak(), report.cpu_busy_fraction()
   command = "python benchmarks/bench_sweep.py " + " ".join(sys.argv[1:])
   lines = ["## Sweeps: K runs in one vmapped program vs K sequential runs", "",
            report.machine_description(), "",
@@ -70,9 +76,11 @@ def main():
   for k, swept, sequential in rows:
     lines.append(f"| {k} | {swept:.2f} | {sequential:.2f} | {k / swept:.3f} | {k / sequential:.3f} | "
                  f"{sequential / swept:.2f}x |")
-  lines += ["", "On a 2-core CPU the convolutions already use both cores for one image, so batching "
-            "runs mostly saves dispatch and host overhead; the gain that matters is on accelerators, "
-            "where one run leaves most of the device idle."]
+  busy = lambda f: "unknown" if f is None else f"{100 * f:.0f}%"
+  lines += ["", f"JAX float32 matmul peak (2048×2048) before / after: {peak_before:.1f} / {peak_after:.1f} "
+            f"GFLOP/s. Machine busy before / after the run: {busy(before)} / {busy(after)}.", "",
+            "Speedup is K sequential runs' time divided by the one program's time, measured in this "
+            "run. No accelerator was lent to this task, so there are no device numbers here."]
   print(f"wrote {report.update_section('sweep', chr(10).join(lines))}")
 
 

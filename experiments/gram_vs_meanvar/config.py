@@ -10,16 +10,16 @@ from configs.base import get_base_config
 def get_config(arg: str = ""):
   c = get_base_config()
   c.unlock()
-  c.image_size = 96 if arg == "runlocal" else 112
+  c.image_size = 64 if arg == "runlocal" else 96
   c.vgg.weights, c.vgg.arch = "vgg16-lpips", "vgg16"
   c.loss.content_layers = "relu4_2"
   c.loss.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
   c.loss.content_weight = 1.0
   c.optim.name = "adam"  # one loss evaluation per step: the same cost for every statistic
   c.optim.learning_rate = 0.05
-  c.optim.steps = 40 if arg == "runlocal" else 64
+  c.optim.steps = 32 if arg == "runlocal" else 64
   c.optim.init = "noise"  # so that seeds matter for every statistic
-  c.log_every = 10 if arg == "runlocal" else 16
+  c.log_every = 8 if arg == "runlocal" else 16
   c.sweep_chunk_size = 3  # runs per program (on CPU, mean_cov runs one per program: stylejax/sweep.py)
   c.lock()
   return c
