@@ -40,7 +40,8 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.optim.learning_rate = 0.02  # adam step size; ignored by lbfgs, whose line search sets it
   c.optim.lbfgs_memory = 10  # lbfgs history size
   c.optim.steps = 200  # optimizer steps at the final scale
-  c.optim.init = "content"  # content | noise | style_mean
+  c.optim.init = "content"  # content | noise | content_noise | style_mean
+  c.optim.init_noise = 0.1  # content_noise: amplitude of the seeded uniform noise added to the photo
   c.optim.parametrization = "clip"  # clip (pixels clipped to [0, 1]) | sigmoid (image = sigmoid(z))
 
   c.multiscale = ml_collections.ConfigDict()

@@ -18,7 +18,7 @@ from stylejax.errors import StylejaxError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 OPTIMIZERS = ("adam", "lbfgs")
-INITS = ("content", "noise", "style_mean")
+INITS = ("content", "noise", "content_noise", "style_mean")
 PARAMETRIZATIONS = ("clip", "sigmoid")
 
 
@@ -175,6 +175,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _positive_int(c[key], key)
   _positive_int(c.optim.steps, "optim.steps")
   _positive_int(c.optim.lbfgs_memory, "optim.lbfgs_memory")
+  _non_negative(c.optim.init_noise, "optim.init_noise")
   _positive_int(c.loss.n_projections, "loss.n_projections")
   _positive_int(c.multiscale.coarse_steps, "multiscale.coarse_steps")
   if c.snapshot_every < 0:

@@ -73,6 +73,8 @@ def initial_image(config, content, styles, blend, key):
   noise = np.asarray(jax.random.uniform(key, content.shape), np.float32)
   if config.optim.init == "noise":
     return noise
+  if config.optim.init == "content_noise":  # the photo plus seeded uniform noise of +-init_noise
+    return np.clip(content + config.optim.init_noise * (2 * noise - 1), 0, 1).astype(np.float32)
   mean_colour = sum(b * s.reshape(-1, 3).mean(0) for b, s in zip(blend, styles))
   return np.clip(mean_colour + 0.05 * (noise - 0.5), 0, 1).astype(np.float32)
 

@@ -164,3 +164,14 @@ def test_luminance_preservation_keeps_content_chrominance():
 def test_python_api():
   result = stylize.stylize("coffee", "great_wave", config="testing", **{"optim.steps": 3})
   assert result.image.shape[:2] == (32, 48) or max(result.image.shape[:2]) == 48
+
+
+def test_content_noise_init_is_the_photo_plus_seeded_noise():
+  config = configuration.apply_values(configuration.load_config("testing"),
+                                      {"optim.init": "content_noise", "optim.init_noise": 0.1})
+  content = np.random.default_rng(0).uniform(0.2, 0.8, size=(8, 9, 3)).astype(np.float32)
+  a = stylize.initial_image(config, content, [content], [1.0], jax.random.key(0))
+  b = stylize.initial_image(config, content, [content], [1.0], jax.random.key(1))
+  assert np.abs(a - content).max() <= 0.1 + 1e-6 and np.abs(a - content).mean() > 0.02
+  assert not np.array_equal(a, b)
+  np.testing.assert_array_equal(a, stylize.initial_image(config, content, [content], [1.0], jax.random.key(0)))

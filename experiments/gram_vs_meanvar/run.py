@@ -32,7 +32,7 @@ from stylejax import configuration, images, optimize, stylize, summarize, sweep 
 from stylejax.weights import load_vgg  # noqa: E402
 
 STATISTICS = ("gram", "mean_var", "mean_cov", "sliced_wasserstein")
-REFERENCE_GRAM_WEIGHT = 1e4  # the gram weight whose content fidelity the others are matched to
+REFERENCE_GRAM_WEIGHT = 10.0  # the gram weight whose content fidelity the others are matched to
 MULTIPLIERS = (0.1, 1.0, 10.0)
 METRICS = ("content_lpips", "content_ssim", "style_gram", "style_mean_std", "style_swd")
 
