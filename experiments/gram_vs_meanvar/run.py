@@ -98,11 +98,21 @@ def report(records, chosen, reference, out: Path, suffix: str, wall_s: float, n_
     rows = [r for r in records if r["loss.statistic"] == statistic]
     cells = [f"{m:.3f} ± {h:.3f}" for m, h in (interval([r[k] for r in rows]) for k in METRICS)]
     lines.append(f"| {statistic} | {chosen[statistic]:.3g} | " + " | ".join(cells) + " |")
+  lines += ["", "Paired differences from gram (same photo, painting and seed; mean ± 95% interval "
+            "over the paired runs). Negative is better except for SSIM:", "",
+            "| statistic | " + " | ".join(f"Δ {m}" for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+  pair_of = lambda r: (r["content"], tuple(r["styles"]), r["seed"])
+  gram = {pair_of(r): r for r in records if r["loss.statistic"] == "gram"}
+  for statistic in STATISTICS[1:]:
+    rows = [r for r in records if r["loss.statistic"] == statistic]
+    cells = [f"{m:+.3f} ± {h:.3f}" for m, h in
+             (interval([r[k] - gram[pair_of(r)][k] for r in rows]) for k in METRICS)]
+    lines.append(f"| {statistic} | " + " | ".join(cells) + " |")
   lines += ["", f"Tuning target (content LPIPS of gram at weight {REFERENCE_GRAM_WEIGHT:g}): {reference:.3f}. "
             f"Wall time of the whole protocol: {wall_s / 60:.1f} min."]
   (out / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
-  per_run = [{k: r[k] for k in ["run", "loss.statistic", "loss.style_weight", "content", "seed", *METRICS]}
-             for r in records]
+  per_run = [{k: r[k] for k in ["run", "loss.statistic", "loss.style_weight", "content", "styles", "seed",
+                                 *METRICS]} for r in records]
   (out / f"results{suffix}.json").write_text(json.dumps(per_run, indent=1, default=str) + "\n")
   return "\n".join(lines)
 
@@ -148,9 +158,19 @@ def main():
   parser.add_argument("--workdir", type=Path, default=None)
   parser.add_argument("--seeds", type=int, default=3)
   parser.add_argument("--overwrite", action="store_true")
+  parser.add_argument("--report-only", action="store_true",
+                      help="rewrite the tables and figures from an earlier run's workdir, running nothing")
   args = parser.parse_args()
   suffix = "_runlocal" if args.runlocal else ""
   workdir = args.workdir or HERE / f"workdirs{suffix}"
+  if args.report_only:
+    saved = json.loads((HERE / f"calibration{suffix}.json").read_text())
+    records = summarize.summarize(workdir / "main")
+    figures(records, workdir / "main", HERE, suffix)
+    n_pairs = len({(r["content"], tuple(r["styles"])) for r in records})
+    print(report(records, saved["chosen_weights"], saved["reference_content_lpips"], HERE, suffix,
+                 saved["wall_s"], n_pairs, args.seeds))
+    return
   if workdir.exists() and not args.overwrite:
     sys.exit(f"error: {workdir} exists; pass --overwrite")
   if workdir.exists():
@@ -167,7 +187,9 @@ def main():
   wall = time.perf_counter() - start
   figures(records, workdir / "main", HERE, suffix)
   print(report(records, chosen, reference, HERE, suffix, wall, len(all_pairs), args.seeds))
-  (HERE / f"calibration{suffix}.json").write_text(json.dumps({"scale": scale, "chosen_weights": chosen}, indent=1) + "\n")
+  (HERE / f"calibration{suffix}.json").write_text(json.dumps(
+      {"scale": scale, "chosen_weights": chosen, "reference_content_lpips": reference, "wall_s": wall},
+      indent=1) + "\n")
 
 
 if __name__ == "__main__":
