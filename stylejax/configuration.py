@@ -153,24 +153,29 @@ def _positive_int(value, key):
     raise StylejaxError(f"{key} must be a positive integer, got {value!r}")
 
 
-def validate(c: ml_collections.ConfigDict) -> None:
-  """Raises a one-line StylejaxError for the first bad value (training configs: see below)."""
-  if c.get("task") == "train":
-    validate_training(c)
-    return
+def _validate_vgg_and_loss(c: ml_collections.ConfigDict) -> None:
+  """The `vgg` and `loss` fields, shared by pixel-optimization and training configs."""
   vgg.check_arch(c.vgg.arch)
   _choice(c.vgg.pooling, vgg.POOLINGS, "vgg.pooling")
   _choice(c.vgg.padding, vgg.PADDINGS, "vgg.padding")
   _choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
   _choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
-  _choice(c.optim.name, OPTIMIZERS, "optim.name")
-  _choice(c.optim.init, INITS, "optim.init")
-  _choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
-  color.check_mode(c.preserve_color)
   parse_layer_weights(c.loss.content_layers, c.vgg.arch, "loss.content_layers")
   parse_layer_weights(c.loss.style_layers, c.vgg.arch, "loss.style_layers")
   for key in ("content_weight", "style_weight", "tv_weight"):
     _non_negative(c.loss[key], f"loss.{key}")
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Raises a one-line StylejaxError for the first bad value (training configs: see below)."""
+  if c.get("task") == "train":
+    validate_training(c)
+    return
+  _validate_vgg_and_loss(c)
+  _choice(c.optim.name, OPTIMIZERS, "optim.name")
+  _choice(c.optim.init, INITS, "optim.init")
+  _choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
+  color.check_mode(c.preserve_color)
   for key in ("image_size", "max_pixels", "log_every"):
     _positive_int(c[key], key)
   _positive_int(c.optim.steps, "optim.steps")
@@ -206,16 +211,8 @@ SCHEDULES = ("constant", "cosine")
 
 def validate_training(c: ml_collections.ConfigDict) -> None:
   """The checks of `validate` for a style-network training config (configs/train_base.py)."""
-  vgg.check_arch(c.vgg.arch)
-  _choice(c.vgg.pooling, vgg.POOLINGS, "vgg.pooling")
-  _choice(c.vgg.padding, vgg.PADDINGS, "vgg.padding")
-  _choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
-  _choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
+  _validate_vgg_and_loss(c)
   _choice(c.optim.schedule, SCHEDULES, "optim.schedule")
-  parse_layer_weights(c.loss.content_layers, c.vgg.arch, "loss.content_layers")
-  parse_layer_weights(c.loss.style_layers, c.vgg.arch, "loss.style_layers")
-  for key in ("content_weight", "style_weight", "tv_weight"):
-    _non_negative(c.loss[key], f"loss.{key}")
   _non_negative(c.optim.grad_clip, "optim.grad_clip")
   for key in ("steps", "batch_size"):
     _positive_int(c.optim[key], f"optim.{key}")

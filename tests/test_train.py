@@ -19,7 +19,7 @@ import orbax.checkpoint as ocp
 import pytest
 import tensorflow_datasets as tfds
 
-from stylejax import configuration, data, images, stylenet, train, weights
+from stylejax import configuration, data, images, train, weights
 from stylejax.errors import StylejaxError
 
 REPO = Path(__file__).resolve().parent.parent
