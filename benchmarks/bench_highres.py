@@ -114,18 +114,6 @@ def _mem_total() -> int | None:
   return None
 
 
-def _cpu_snapshot():
-  """(total, busy) CPU seconds of the whole machine since boot, from /proc/stat; None if missing."""
-  try:
-    with open("/proc/stat") as f:
-      fields = [int(v) for v in f.readline().split()[1:]]
-  except OSError:
-    return None
-  tick = os.sysconf("SC_CLK_TCK")
-  idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-  return sum(fields) / tick, (sum(fields) - idle) / tick
-
-
 def _parse_time_v(text: str) -> dict:
   out = {}
   m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
@@ -159,7 +147,7 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
   stderr_file = tempfile.TemporaryFile(mode="w+")
   stdout_file = tempfile.TemporaryFile(mode="w+")
   before = resource.getrusage(resource.RUSAGE_CHILDREN)
-  cpu_before, own_before = _cpu_snapshot(), os.times()
+  cpu_before, own_before = report.machine_cpu_seconds(), os.times()
   t0 = time.perf_counter()
   proc = subprocess.Popen(cmd, stdout=stdout_file, stderr=stderr_file, text=True, cwd=REPO_ROOT,
                           start_new_session=True)
@@ -186,7 +174,7 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
   print(out_text, end="", flush=True)
   wall_parent = time.perf_counter() - t0
   after = resource.getrusage(resource.RUSAGE_CHILDREN)
-  cpu_after, own_after = _cpu_snapshot(), os.times()
+  cpu_after, own_after = report.machine_cpu_seconds(), os.times()
   stderr_file.seek(0)
   stderr = stderr_file.read()
   tv = _parse_time_v(stderr) if time_bin else {}

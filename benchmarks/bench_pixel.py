@@ -317,15 +317,11 @@ class Contention:
 
   @staticmethod
   def _snapshot():
-    try:
-      with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
+    machine = report.machine_cpu_seconds()
+    if machine is None:
       return None
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     usage = os.times()
-    return sum(fields) / tick, (sum(fields) - idle) / tick, usage.user + usage.system
+    return (*machine, usage.user + usage.system)
 
   def start(self):
     return self._snapshot()

@@ -97,6 +97,16 @@ def _cpu_times() -> tuple[int, int]:
   return sum(fields), idle
 
 
+def machine_cpu_seconds() -> tuple[float, float] | None:
+  """(total, busy) CPU seconds of the whole machine since boot, from /proc/stat; None if missing."""
+  try:
+    total, idle = _cpu_times()
+  except OSError:
+    return None
+  tick = os.sysconf("SC_CLK_TCK")
+  return total / tick, (total - idle) / tick
+
+
 def cpu_busy_fraction(interval: float = 1.0) -> float | None:
   """Fraction of all cores' time spent busy over `interval` seconds (None where /proc/stat is absent).
 
