@@ -3,7 +3,7 @@
     python benchmarks/bench_highres.py                      # 2048 px, scales 0.25,0.5,1.0; writes "highres"
     python benchmarks/bench_highres.py --image-size 512 --no-report   # a quick look
 
-Runs `stylejax.stylize.stylize` (the product's Python API: configs/quickstart.py, i.e. Adam, the
+Runs `stylejax.pixel.stylize.stylize` (the product's Python API: configs/quickstart.py, i.e. Adam, the
 packaged lpips VGG16 weights, base loss) with `multiscale.scales` and few steps per scale, in a
 subprocess under `/usr/bin/time -v`, and records its wall time and peak resident set size (the
 kernel's ru_maxrss of the child, as reported by `time -v`; from `getrusage(RUSAGE_CHILDREN)` where
@@ -44,7 +44,7 @@ GIB = 1024 ** 3
 
 def child_main(spec: dict) -> None:
   t0 = time.perf_counter()
-  from stylejax import stylize  # pylint: disable=import-outside-toplevel
+  from stylejax.pixel import stylize  # pylint: disable=import-outside-toplevel
   t_import = time.perf_counter() - t0
   overrides = {"image_size": spec["image_size"], "multiscale.scales": tuple(spec["scales"]),
                "multiscale.coarse_steps": spec["coarse_steps"], "optim.steps": spec["steps"],
@@ -244,7 +244,7 @@ def render(attempts, command, machine, mem_total) -> str:
       "",
       f"Machine: {machine}" + (f" {mem_total / GIB:.1f} GiB RAM." if mem_total else ""),
       "",
-      "The product's pipeline, `stylejax.stylize.stylize(content, [\"starry_night\"], "
+      "The product's pipeline, `stylejax.pixel.stylize.stylize(content, [\"starry_night\"], "
       "config=\"quickstart\", ...)` (Adam, packaged lpips VGG16, base loss: content relu4_2, Gram "
       "style loss on relu1_1..relu5_1), coarse to fine, run in a subprocess under `/usr/bin/time -v`; "
       "the workdir (final.png, summary.png, metrics) is written under /tmp. Peak RSS = the child's "

@@ -8,8 +8,8 @@ with the "gatys" normalisation on relu1_1..relu5_1, content weight 1, style weig
 content init, pixels clipped to [0, 1]); content = scikit-image astronaut, style = the bundled
 Starry Night resized to the same longer side.
 
-* JAX: exactly what the product runs -- `stylejax.stylize.problem_from_config`, `loss_weights`,
-  the targets computed as `stylize` computes them, and the jitted `stylejax.optimize.step`
+* JAX: exactly what the product runs -- `stylejax.pixel.stylize.problem_from_config`, `loss_weights`,
+  the targets computed as `stylize` computes them, and the jitted `stylejax.pixel.optimize.step`
   (optax Adam, or optax L-BFGS with its zoom line search), one step per call.
 * PyTorch: a plain twin written here with torch.nn.functional: the same VGG16 weights
   (HWIO -> OIHW), the same preprocessing, the same loss; torch.optim.Adam, or torch.optim.LBFGS
@@ -51,8 +51,10 @@ from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
 from benchmarks.timing import median  # noqa: E402
 from configs.base import get_base_config  # noqa: E402
 from configs.quickstart import get_config as get_quickstart_config  # noqa: E402
-from stylejax import images, optimize, stylize, vgg, weights  # noqa: E402
-from stylejax.preprocessing import LPIPS  # noqa: E402
+from stylejax.io import images, weights  # noqa: E402
+from stylejax.networks import vgg
+from stylejax.pixel import optimize, stylize
+from stylejax.objectives.preprocessing import LPIPS  # noqa: E402
 
 SECTION = "pixel"
 LOSS_TOLERANCE = 1e-4
@@ -82,7 +84,7 @@ def product_config(size: int, optimizer: str, learning_rate: float):
 
 
 class JaxSetup:
-  """Everything `stylejax.stylize._optimize` builds for one scale, for one image size."""
+  """Everything `stylejax.pixel.stylize._optimize` builds for one scale, for one image size."""
 
   def __init__(self, size: int, loaded, content_full, style_full, adam_lr: float):
     self.size = size
@@ -571,7 +573,7 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
       f"Adam learning rate {args.adam_lr:g} (configs/quickstart.py's), default β/ε in both frameworks.",
       "",
       "JAX: the product's own code path — `stylize.problem_from_config`, `stylize.loss_weights`, the "
-      "targets as `stylize` computes them, and the jitted `stylejax.optimize.step` (optax.adam, or "
+      "targets as `stylize` computes them, and the jitted `stylejax.pixel.optimize.step` (optax.adam, or "
       "optax.lbfgs(memory 10) with its zoom line search), one call per step, blocking on the result. "
       "torch: a `torch.nn.functional` twin with the same weights (HWIO→OIHW), preprocessing and loss; "
       "`torch.optim.Adam`, or `torch.optim.LBFGS(history_size=10, line_search_fn=\"strong_wolfe\", "

@@ -5,7 +5,7 @@ stylejax (JAX) versus a PyTorch twin, measured side by side in one run.
     python benchmarks/bench_stylenet.py --quick         # tiny sizes, a few minutes, prints only
     python benchmarks/bench_stylenet.py --check-only    # the agreement checks alone, prints only
 
-The network is `stylejax.stylenet` with the paper's widths (32, 64, 128; width multiplier 1.0, 5
+The network is `stylejax.networks.stylenet` with the paper's widths (32, 64, 128; width multiplier 1.0, 5
 residual blocks) and --styles styles; the training problem is configs/cin_multistyle.py's (VGG16
 with the packaged lpips weights, style Gram loss "gatys" on relu1_2, relu2_2, relu3_3, relu4_3,
 content MSE on relu3_3, Adam 1e-3), with the styles taken from that config (cycled when --styles
@@ -57,7 +57,9 @@ from benchmarks.bench_vgg import TorchPreprocess, conv_flops  # noqa: E402
 from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
 from benchmarks.timing import median, time_interleaved  # noqa: E402
 from configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
-from stylejax import data, images, stylenet, train, transfer, vgg, weights  # noqa: E402
+from stylejax.feedforward import data, train, transfer  # noqa: E402
+from stylejax.io import images, weights
+from stylejax.networks import stylenet, vgg
 
 SECTION = "stylenet"
 OUTPUT_TOLERANCE = 1e-4  # max abs difference of stylized images in [0, 1]
@@ -635,7 +637,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       "`--max-other` of it meanwhile; the \"other load\" columns are what they took during the kept "
       f"loop. Whole run: {total_s / 60:.1f} min.",
       "",
-      f"Network: `stylejax.stylenet` with {spec.n_styles} styles, widths {spec.channels}, "
+      f"Network: `stylejax.networks.stylenet` with {spec.n_styles} styles, widths {spec.channels}, "
       f"{spec.n_residual} residual blocks ({n_params:,} parameters): reflect-padded 9×9 s1, 3×3 s2, 3×3 s2 "
       "convs, residual blocks conv–CIN–ReLU–conv–CIN + skip, two (nearest ×2, 3×3 conv, CIN, ReLU), "
       "9×9 conv, CIN, sigmoid; conditional instance norm = biased variance over H, W, ε 1e-5, "

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import report  # noqa: E402
 from benchmarks.matmul_peak import jax_matmul_peak  # noqa: E402
-from stylejax import configuration, stylize, sweep  # noqa: E402
+from stylejax import configuration  # noqa: E402
+from stylejax.pixel import stylize, sweep
 
 
 def _base(size, steps):

@@ -3,9 +3,9 @@
     python benchmarks/bench_vgg.py [--sizes 256,512] [--archs vgg19,vgg16] [--repeats N]
 
 For each architecture and size (batch 1, float32, torchvision preprocessing, random He-initialised
-weights from `stylejax.vgg.init_params`):
+weights from `stylejax.networks.vgg.init_params`):
 
-* JAX: `jax.jit(jax.grad(loss))` with loss = sum(conv5_1 ** 2), conv5_1 from `stylejax.vgg.features`.
+* JAX: `jax.jit(jax.grad(loss))` with loss = sum(conv5_1 ** 2), conv5_1 from `stylejax.networks.vgg.features`.
 * PyTorch: a plain `torch.nn` VGG (Conv2d 3x3 pad 1 + ReLU, MaxPool2d 2), truncated after conv5_1,
   loaded with the same weights (HWIO -> OIHW), same preprocessing, same loss, gradient by autograd
   w.r.t. the image only (weights do not require grad); torch threads left at their default.
@@ -32,8 +32,8 @@ import torch  # noqa: E402
 from benchmarks import report  # noqa: E402
 from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
 from benchmarks.timing import median, time_interleaved  # noqa: E402
-from stylejax import vgg  # noqa: E402
-from stylejax.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.networks import vgg  # noqa: E402
+from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
 
 LAYER = "conv5_1"
 TOLERANCE = 1e-3
@@ -230,7 +230,7 @@ def render(rows, peaks_before, peaks_after, peak, matmul_n, command, repeats, wa
       "",
       "Batch 1, float32, torchvision preprocessing, random He-initialised weights. Loss = "
       "sum(conv5_1²); the gradient is taken w.r.t. the input image only. JAX: "
-      "`jax.jit(jax.grad(loss))` over `stylejax.vgg.features`; torch: a plain `torch.nn` twin "
+      "`jax.jit(jax.grad(loss))` over `stylejax.networks.vgg.features`; torch: a plain `torch.nn` twin "
       "(NCHW Conv2d 3x3 pad 1 + ReLU, MaxPool2d 2) with the same weights, autograd w.r.t. the "
       f"image, default torch threads. Time: median of {repeats} calls after {warmup} warmup call(s), "
       "JAX and torch calls interleaved.",

@@ -3,7 +3,7 @@
     [XLA_FLAGS=...] python benchmarks/vgg_cpu_variants.py [--arch vgg19] [--size 256] [--repeats 5]
 
 Times, interleaved in one process, the same loss/gradient as bench_vgg.py in several JAX
-variants (stylejax.vgg.features; a plain-lax NHWC twin; a plain-lax NCHW/OIHW twin; matmul
+variants (stylejax.networks.vgg.features; a plain-lax NHWC twin; a plain-lax NCHW/OIHW twin; matmul
 precision "highest") against the PyTorch twin. XLA flags are per process: run once per flag set
 and compare the ratio to torch. Prints only; writes nothing.
 """
@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks import bench_vgg, report  # noqa: E402
 from benchmarks.timing import median, time_interleaved  # noqa: E402
-from stylejax import vgg  # noqa: E402
-from stylejax.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.networks import vgg  # noqa: E402
+from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
 
 
 def lax_loss(arch: str, layout: str, precision=None):

@@ -32,7 +32,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.loss.style_weight = 1e4  # multiplies the style loss
   c.loss.tv_weight = 0.0  # multiplies the total-variation loss
   c.loss.statistic = "gram"  # gram | mean_var | mean_cov | sliced_wasserstein
-  c.loss.gram_norm = "gatys"  # gatys | hw | chw (see stylejax/losses.py)
+  c.loss.gram_norm = "gatys"  # gatys | hw | chw (see stylejax/objectives/losses.py)
   c.loss.n_projections = 64  # sliced_wasserstein: random directions per layer
 
   c.optim = ml_collections.ConfigDict()

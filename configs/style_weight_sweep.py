@@ -5,7 +5,7 @@
 """
 
 from configs import quickstart, testing
-from stylejax.sweep import cross, product, zipped
+from stylejax.pixel.sweep import cross, product, zipped
 
 
 def get_config(arg: str = ""):

@@ -17,7 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from stylejax import configuration, images, sweep  # noqa: E402
+from stylejax import configuration  # noqa: E402
+from stylejax.io import images
+from stylejax.pixel import sweep
 
 CONTENTS = ("astronaut", "mountain_landscape")
 STYLES = ("starry_night", "great_wave", "composition_vii")

@@ -12,7 +12,7 @@ from stylejax.errors import StylejaxError
 
 
 def _weights_list(args) -> None:
-  from stylejax import weights  # pylint: disable=import-outside-toplevel
+  from stylejax.io import weights  # pylint: disable=import-outside-toplevel
 
   print(f"cache: {weights.cache_dir()}")
   for source in weights.SOURCES.values():
@@ -22,21 +22,21 @@ def _weights_list(args) -> None:
 
 
 def _weights_download(args) -> None:
-  from stylejax import weights  # pylint: disable=import-outside-toplevel
+  from stylejax.io import weights  # pylint: disable=import-outside-toplevel
 
   path = weights.download(args.name, progress=not args.quiet)
   print(f"{args.name}: saved {path}")
 
 
 def _weights_import(args) -> None:
-  from stylejax import weights  # pylint: disable=import-outside-toplevel
+  from stylejax.io import weights  # pylint: disable=import-outside-toplevel
 
   path = weights.import_weights(args.path, args.format, args.name, args.arch)
   print(f"imported {args.path} -> {path}")
 
 
 def _weights_verify(args) -> None:
-  from stylejax import weights  # pylint: disable=import-outside-toplevel
+  from stylejax.io import weights  # pylint: disable=import-outside-toplevel
 
   results = weights.verify_cache()
   if not results:
@@ -53,7 +53,7 @@ def _weights_verify(args) -> None:
 
 
 def _features(args) -> None:
-  from stylejax import feature_dump  # pylint: disable=import-outside-toplevel
+  from stylejax.io import feature_dump  # pylint: disable=import-outside-toplevel
 
   feature_dump.dump(args.image, args.output, args.weights, args.layers.split(","), args.size)
   print(f"wrote {args.output}")
@@ -140,7 +140,8 @@ def _add_network_commands(commands) -> None:
 
 
 def _train(args) -> None:
-  from stylejax import configuration, train  # pylint: disable=import-outside-toplevel
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import train
 
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
   if config.get("task") != "train":
@@ -150,7 +151,7 @@ def _train(args) -> None:
 
 
 def _apply(args) -> None:
-  from stylejax import transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
 
   written = transfer.apply_to_files(
       args.inputs, args.checkpoint, args.output, style=args.style, strength=args.strength,
@@ -160,7 +161,7 @@ def _apply(args) -> None:
 
 
 def _grid(args) -> None:
-  from stylejax import transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
 
   interpolate = None
   if args.interpolate is not None:
@@ -174,7 +175,9 @@ def _grid(args) -> None:
 
 
 def _sweep(args) -> None:
-  from stylejax import configuration, summarize, sweep  # pylint: disable=import-outside-toplevel
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  from stylejax.evaluation import summarize
+  from stylejax.pixel import sweep
 
   base, runs = sweep.load_sweep(args.spec)
   base = configuration.apply_overrides(base, args.set)
@@ -187,7 +190,7 @@ def _sweep(args) -> None:
 
 
 def _summarize(args) -> None:
-  from stylejax import summarize  # pylint: disable=import-outside-toplevel
+  from stylejax.evaluation import summarize  # pylint: disable=import-outside-toplevel
 
   records = summarize.summarize(args.sweep_dir)
   print(f"summarized {len(records)} runs into {args.sweep_dir}/summary.md, summary.csv, grid.png")
@@ -209,7 +212,8 @@ def _add_stylize(commands) -> None:
 
 
 def _stylize(args) -> None:
-  from stylejax import configuration, stylize  # pylint: disable=import-outside-toplevel
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  from stylejax.pixel import stylize
 
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
   with config.unlocked():

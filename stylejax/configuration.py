@@ -13,7 +13,9 @@ from pathlib import Path
 
 import ml_collections
 
-from stylejax import color, losses, vgg
+from stylejax.networks import vgg
+from stylejax.objectives import losses
+from stylejax.pixel import color
 from stylejax.errors import StylejaxError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"

@@ -1,7 +1,7 @@
 """absl entry point: `python -m stylejax.main --config=configs/quickstart.py --workdir=DIR`.
 
 Flags and dispatch only: a config with `task = "train"` (configs/cin_*.py) goes to
-`stylejax.train.run(config, workdir)`, any other to `stylejax.stylize.run(config, workdir)`.
+`stylejax.feedforward.train.run(config, workdir)`, any other to `stylejax.pixel.stylize.run(config, workdir)`.
 `--config.x=y` overrides come from ml_collections' config_flags.
 """
 
@@ -10,7 +10,8 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from stylejax import stylize, train
+from stylejax.feedforward import train
+from stylejax.pixel import stylize
 from stylejax.errors import StylejaxError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a get_config(arg) file.",

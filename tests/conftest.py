@@ -12,7 +12,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np
 import pytest
 
-from stylejax import vgg
+from stylejax.networks import vgg
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import images
+from stylejax.io import images
 from stylejax.errors import StylejaxError
 
 

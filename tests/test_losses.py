@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax import losses
+from stylejax.objectives import losses
 
 RNG = np.random.default_rng(0)
 

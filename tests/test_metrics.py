@@ -7,7 +7,10 @@ import torch
 import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
-from stylejax import alexnet, images, metrics, preprocessing
+from stylejax.evaluation import metrics
+from stylejax.io import images
+from stylejax.networks import alexnet
+from stylejax.objectives import preprocessing
 
 
 def _pair(seed=0, shape=(64, 80, 3)):

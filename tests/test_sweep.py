@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax import configuration, stylize, summarize, sweep
+from stylejax import configuration
+from stylejax.evaluation import summarize
+from stylejax.pixel import stylize, sweep
 from stylejax.errors import StylejaxError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,7 +101,8 @@ def test_sharded_equals_unsharded(tmp_path):
   script = textwrap.dedent(f"""
       import jax, numpy as np
       from PIL import Image
-      from stylejax import configuration, sweep
+      from stylejax import configuration
+      from stylejax.pixel import sweep
       assert jax.device_count() == 4, jax.devices()
       base = configuration.load_config("testing")
       with base.unlocked():
@@ -141,7 +144,8 @@ def test_mean_cov_sweep_finishes(tmp_path):
   """Regression: a vmapped batch of mean_cov runs (batched eigh next to convolutions) hung XLA:CPU;
   on CPU the sweep runs them one per program. Run in a subprocess so a hang fails, not blocks."""
   script = textwrap.dedent(f"""
-      from stylejax import configuration, sweep
+      from stylejax import configuration
+      from stylejax.pixel import sweep
       base = configuration.apply_values(configuration.load_config("testing"), {{
           "content": "chelsea", "styles": ("starry_night",), "loss.statistic": "mean_cov",
           "optim.init": "noise", "optim.steps": 3, "image_size": 96}})

@@ -19,7 +19,9 @@ import orbax.checkpoint as ocp
 import pytest
 import tensorflow_datasets as tfds
 
-from stylejax import configuration, data, images, train, weights
+from stylejax import configuration
+from stylejax.feedforward import data, train
+from stylejax.io import images, weights
 from stylejax.errors import StylejaxError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +45,7 @@ def cin_testing_config(**values):
 
 def test_folder_dataset_skips_corrupt_images_and_logs_once(tmp_path, caplog):
   folder = write_photos(tmp_path / "photos", n=3, corrupt=2)
-  with caplog.at_level(logging.WARNING, logger="stylejax.data"):
+  with caplog.at_level(logging.WARNING, logger="stylejax.feedforward.data"):
     source = data.prepare_folder(folder, max_side=64)
     again = data.prepare_folder(folder, max_side=64)  # cached: not rebuilt, not logged again
   assert len(source) == 3 and len(again) == 3
@@ -216,7 +218,9 @@ def test_data_parallel_over_4_devices_equals_one_device():
   script = textwrap.dedent("""
       import jax, jax.numpy as jnp, numpy as np
       from jax.sharding import Mesh, NamedSharding, PartitionSpec
-      from stylejax import configuration, data, train, weights
+      from stylejax import configuration
+      from stylejax.feedforward import data, train
+      from stylejax.io import weights
       assert len(jax.devices()) == 4
       config = configuration.load_config("cin_testing")
       loaded = weights.load_vgg("vgg16-lpips")

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylejax import color, configuration, images, train
+from stylejax import configuration
+from stylejax.feedforward import train
+from stylejax.io import images
+from stylejax.pixel import color
 from stylejax.errors import StylejaxError
-from stylejax.transfer import Stylizer, apply_to_files, grid_to_file
+from stylejax.feedforward.transfer import Stylizer, apply_to_files, grid_to_file
 
 REPO = Path(__file__).resolve().parent.parent
 

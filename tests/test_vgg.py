@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylejax import preprocessing, vgg
+from stylejax.networks import vgg
+from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
 
 from conftest import random_params, torchvision_state_dict

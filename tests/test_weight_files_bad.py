@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from stylejax import weights
+from stylejax.io import weights
 from stylejax.errors import StylejaxError
 
 from conftest import random_params, write_keras_h5, write_lpips_pickle, write_torch

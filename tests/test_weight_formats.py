@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylejax import vgg, weights
+from stylejax.io import weights
+from stylejax.networks import vgg
 
 from conftest import (random_params, torchvision_state_dict, write_keras_h5, write_lpips_pickle,
                       write_torch)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylejax import vgg
+from stylejax.networks import vgg
 
 
 def torch_features(state_dict: dict, arch: str, x_nchw: torch.Tensor, pooling: str = "max",

@@ -28,8 +28,11 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from stylejax import configuration, images, optimize, stylize, summarize, sweep  # noqa: E402
-from stylejax.weights import load_vgg  # noqa: E402
+from stylejax import configuration  # noqa: E402
+from stylejax.evaluation import summarize
+from stylejax.io import images
+from stylejax.pixel import optimize, stylize, sweep
+from stylejax.io.weights import load_vgg  # noqa: E402
 
 STATISTICS = ("gram", "mean_var", "mean_cov", "sliced_wasserstein")
 REFERENCE_GRAM_WEIGHT = 10.0  # the gram weight whose content fidelity the others are matched to

@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax import color, images, stylenet
+from stylejax.io import images
+from stylejax.networks import stylenet
+from stylejax.pixel import color
 from stylejax.errors import StylejaxError
 
 
@@ -151,7 +153,7 @@ class Stylizer:
 def image_files(inputs: list[str]) -> list[Path]:
   """Files as given, folders expanded to their images (sorted), named photos (astronaut...) kept;
   missing paths are errors."""
-  from stylejax.data import IMAGE_EXTENSIONS  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward.data import IMAGE_EXTENSIONS  # pylint: disable=import-outside-toplevel
 
   files = []
   for item in inputs:

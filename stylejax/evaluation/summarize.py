@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from stylejax.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: E402
+from stylejax.io.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: E402
 from stylejax.errors import StylejaxError  # noqa: E402
 
 LOSS_COLUMNS = ("total", "content", "style", "tv")

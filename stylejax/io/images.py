@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from stylejax.atomic_io import atomic_write_bytes
+from stylejax.io.atomic_io import atomic_write_bytes
 from stylejax.errors import StylejaxError
 
 MIN_SIDE = 32
@@ -56,7 +56,7 @@ def load_image(spec: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
   if spec in SKIMAGE_PHOTOS and not os.path.exists(spec):
     return _to_rgb(_skimage_photo(spec))
   if spec in BUNDLED_PAINTINGS and not os.path.exists(spec):
-    spec = str(Path(__file__).parent / "assets" / f"{spec}.jpg")
+    spec = str(Path(__file__).parent.parent / "assets" / f"{spec}.jpg")
   if not os.path.isfile(spec):
     raise StylejaxError(f"{spec}: image not found (give a file, or one of {', '.join(NAMED_IMAGES)})")
   try:

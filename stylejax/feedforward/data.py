@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from stylejax import images, weights
+from stylejax.io import images, weights
 from stylejax.errors import StylejaxError
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ import io
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax import images, vgg, weights
-from stylejax.atomic_io import atomic_write_bytes
+from stylejax.io import images, weights
+from stylejax.networks import vgg
+from stylejax.io.atomic_io import atomic_write_bytes
 
 
 def dump(image_spec: str, output: str, weight_spec: str, layers: list[str], size: int) -> None:

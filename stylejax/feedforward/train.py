@@ -1,7 +1,7 @@
 """Training the multi-style network (Dumoulin et al. 2017): data -> jitted step -> checkpoints, metrics.
 
 `run(config, workdir)` trains, or resumes from the workdir's latest checkpoint. Everything that
-varies per step comes from (seed, step): the batch (see `stylejax.data`), the style of each example
+varies per step comes from (seed, step): the batch (see `stylejax.feedforward.data`), the style of each example
 and the sliced-Wasserstein projections. So a run killed at any point and resumed ends with parameters
 bit-identical (on CPU) to an uninterrupted run.
 
@@ -29,11 +29,15 @@ import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from stylejax import configuration, data, images, losses, stylenet, transfer, vgg, weights
-from stylejax.atomic_io import atomic_write_text
+from stylejax import configuration
+from stylejax.feedforward import data, transfer
+from stylejax.io import images, weights
+from stylejax.networks import stylenet, vgg
+from stylejax.objectives import losses
+from stylejax.io.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
-from stylejax.metric_writer import MetricWriter
-from stylejax.preprocessing import Preprocessing
+from stylejax.io.metric_writer import MetricWriter
+from stylejax.objectives.preprocessing import Preprocessing
 
 
 class NonFiniteLoss(StylejaxError):

@@ -26,10 +26,13 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from stylejax import configuration, images, metrics, optimize, stylize, weights
-from stylejax.atomic_io import atomic_write_text
+from stylejax import configuration
+from stylejax.evaluation import metrics
+from stylejax.io import images, weights
+from stylejax.pixel import optimize, stylize
+from stylejax.io.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
-from stylejax.workdir import Workdir
+from stylejax.io.workdir import Workdir
 
 Overrides = dict[str, Any]
 
@@ -132,7 +135,7 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
               chunk_size: int | None = None, evaluate: str | None = None) -> list[Path]:
   """Runs every override of `sweep` on `base`; returns the run folders, in sweep order.
 
-  `evaluate` ("alexnet" or "vgg16") also writes each run's metrics (stylejax.metrics) to eval.json.
+  `evaluate` ("alexnet" or "vgg16") also writes each run's metrics (stylejax.evaluation.metrics) to eval.json.
   """
   if not sweep:
     raise StylejaxError("the sweep is empty")

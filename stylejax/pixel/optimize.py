@@ -19,8 +19,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from stylejax import losses, vgg
-from stylejax.preprocessing import Preprocessing
+from stylejax.networks import vgg
+from stylejax.objectives import losses
+from stylejax.objectives.preprocessing import Preprocessing
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,10 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax import preprocessing, vgg, weight_formats
+from stylejax.io import weight_formats
+from stylejax.networks import vgg
+from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
-from stylejax.safe_unpickle import load_numpy_pickle
-from stylejax.weights import lpips_package_file
+from stylejax.io.safe_unpickle import load_numpy_pickle
+from stylejax.io.weights import lpips_package_file
 
 VGG16_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 

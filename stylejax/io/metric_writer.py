@@ -18,8 +18,8 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from stylejax.atomic_io import atomic_write_text
-from stylejax.images import to_uint8
+from stylejax.io.atomic_io import atomic_write_text
+from stylejax.io.images import to_uint8
 
 
 class MetricWriter:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import numpy as np  # noqa: E402
 
-from stylejax.atomic_io import atomic_write_bytes  # noqa: E402
+from stylejax.io.atomic_io import atomic_write_bytes  # noqa: E402
 
 
 def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.ndarray,

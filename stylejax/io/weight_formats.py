@@ -1,7 +1,7 @@
 """Readers that turn each weight format into stylejax's canonical VGG parameters.
 
 Canonical parameters: {"conv1_1": {"kernel": HWIO float32, "bias": (C,) float32}, ...}, the layout
-`stylejax.vgg.features` takes. Each format also names its preprocessing contract.
+`stylejax.networks.vgg.features` takes. Each format also names its preprocessing contract.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Callable
 
 import numpy as np
 
-from stylejax import preprocessing, vgg
+from stylejax.networks import vgg
+from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
-from stylejax.safe_unpickle import load_numpy_pickle, load_torch_checkpoint
+from stylejax.io.safe_unpickle import load_numpy_pickle, load_torch_checkpoint
 
 Params = dict[str, dict[str, np.ndarray]]
 

@@ -10,10 +10,10 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from stylejax import preprocessing
+from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
-from stylejax.safe_unpickle import load_numpy_pickle
-from stylejax.weights import lpips_package_file
+from stylejax.io.safe_unpickle import load_numpy_pickle
+from stylejax.io.weights import lpips_package_file
 
 LAYERS = ("relu1", "relu2", "relu3", "relu4", "relu5")
 _CONVS = ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1))

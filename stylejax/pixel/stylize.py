@@ -17,11 +17,13 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from stylejax import color, configuration, images, weights
+from stylejax import configuration
+from stylejax.io import images, weights
+from stylejax.pixel import color
 from stylejax.errors import StylejaxError
-from stylejax.figures import summary_figure
-from stylejax.optimize import PixelProblem, evaluate, init_state, run_chunk
-from stylejax.workdir import Workdir
+from stylejax.evaluation.figures import summary_figure
+from stylejax.pixel.optimize import PixelProblem, evaluate, init_state, run_chunk
+from stylejax.io.workdir import Workdir
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from stylejax.errors import StylejaxError
-from stylejax.preprocessing import Preprocessing
+from stylejax.objectives.preprocessing import Preprocessing
 
 CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 BLOCK_WIDTHS = (64, 128, 256, 512, 512)

@@ -18,7 +18,10 @@ import jax.numpy as jnp
 
 import numpy as np
 
-from stylejax import alexnet, images, losses, lpips, preprocessing, vgg
+from stylejax.evaluation import lpips
+from stylejax.io import images
+from stylejax.networks import alexnet, vgg
+from stylejax.objectives import losses, preprocessing
 
 STYLE_SPACES = ("alexnet", "vgg16")
 _VGG16_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

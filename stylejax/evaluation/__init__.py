@@ -1,0 +1,1 @@
+"""Evaluation: metrics in independent networks, summaries and figures of runs."""

@@ -1,0 +1,1 @@
+"""Feed-forward style networks: training data, the training loop, inference."""

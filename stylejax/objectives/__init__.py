@@ -1,0 +1,1 @@
+"""What is optimized: preprocessing contracts, style/content losses, the loss network."""
