@@ -12,7 +12,7 @@ $(BIN)/.installed-test: $(BIN)/.installed-main
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
-.PHONY: quickstart test benchmarks
+.PHONY: quickstart test benchmarks train-2proc
 quickstart: $(BIN)/.installed-main
 	$(BIN)/stylejax stylize astronaut starry_night --workdir workdirs/quickstart --config quickstart --overwrite
 
@@ -21,3 +21,8 @@ test: $(BIN)/.installed-test
 
 benchmarks: $(BIN)/.installed-test
 	$(BIN)/python benchmarks/run_all.py
+
+# Two processes x two CPU devices on this machine, joined by jax.distributed (README, "Many devices and hosts").
+train-2proc: $(BIN)/.installed-main
+	$(BIN)/python -m stylejax.feedforward.launch_local --processes 2 --devices-per-process 2 -- \
+	  train --config cin_testing --workdir workdirs/cin_testing_2proc --overwrite

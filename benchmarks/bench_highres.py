@@ -34,6 +34,8 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+from benchmarks import report  # noqa: E402  (standard library only: cheap in the child too)
+
 SECTION = "highres"
 GIB = 1024 ** 3
 
@@ -92,22 +94,12 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def _mem_available() -> int | None:
+def _meminfo_bytes(field: str) -> int | None:
+  """A /proc/meminfo field ("MemAvailable", "MemTotal") in bytes; None where it cannot be read."""
   try:
     with open("/proc/meminfo") as f:
       for line in f:
-        if line.startswith("MemAvailable:"):
-          return int(line.split()[1]) * 1024
-  except OSError:
-    pass
-  return None
-
-
-def _mem_total() -> int | None:
-  try:
-    with open("/proc/meminfo") as f:
-      for line in f:
-        if line.startswith("MemTotal:"):
+        if line.startswith(f"{field}:"):
           return int(line.split()[1]) * 1024
   except OSError:
     pass
@@ -155,7 +147,7 @@ def run_attempt(spec: dict, guard_bytes: int, timeout: float) -> dict:
   while proc.poll() is None:
     rss = sum(_rss_bytes(p) for p in _tree(proc.pid))
     sampled_peak = max(sampled_peak, rss)
-    available = _mem_available()
+    available = _meminfo_bytes("MemAvailable")
     kill = None
     if rss > guard_bytes or (available is not None and available < 1.0 * GIB):
       guard_killed = kill = (f"tree RSS {rss / GIB:.1f} GiB, MemAvailable "
@@ -237,13 +229,8 @@ def _per_scale(metrics: list[dict]) -> list[dict]:
 
 
 def render(attempts, command, machine, mem_total) -> str:
-  lines = [
-      "## High-resolution coarse-to-fine stylization: wall time and peak memory",
-      "",
-      f"Command: `{command}`",
-      "",
-      f"Machine: {machine}" + (f" {mem_total / GIB:.1f} GiB RAM." if mem_total else ""),
-      "",
+  lines = report.section_start("High-resolution coarse-to-fine stylization: wall time and peak memory", command,
+                               machine + (f" {mem_total / GIB:.1f} GiB RAM." if mem_total else "")) + [
       "The product's pipeline, `stylejax.pixel.stylize.stylize(content, [\"starry_night\"], "
       "config=\"quickstart\", ...)` (Adam, packaged lpips VGG16, base loss: content relu4_2, Gram "
       "style loss on relu1_1..relu5_1), coarse to fine, run in a subprocess under `/usr/bin/time -v`; "
@@ -264,7 +251,7 @@ def render(attempts, command, machine, mem_total) -> str:
     steps = "/".join([str(s["coarse_steps"])] * (len(s["scales"]) - 1) + [str(s["steps"])])
     wall = a["time_v"].get("wall_s", a["wall_s_parent"])
     peak = a["peak_bytes"]
-    others = "n/a" if a["others_share"] is None else f"{100 * a['others_share']:.0f}%"
+    others = report.pct(a["others_share"])
     lines.append(f"| {s['label']} | {s['content']} | {shape} | {', '.join(f'{x:g}' for x in s['scales'])} | "
                  f"{steps} | {a['status']} | {wall:.0f} | "
                  f"{'n/a' if peak is None else f'{peak / GIB:.2f}'} | {a['sampled_peak_bytes'] / GIB:.2f} | "
@@ -322,10 +309,9 @@ def main(argv=None):
     child_main(json.loads(args.child))
     return
 
-  from benchmarks import report  # pylint: disable=import-outside-toplevel
   machine = report.machine_description()
   print(machine, flush=True)
-  mem_total = _mem_total()
+  mem_total = _meminfo_bytes("MemTotal")
   guard = args.mem_guard_gib * GIB if args.mem_guard_gib else (mem_total or 24 * GIB) - 2 * GIB
   scales = [float(s) for s in args.scales.split(",") if s]
   log_every = args.log_every or (math.gcd(args.coarse_steps, args.steps) if len(scales) > 1 else args.steps)
@@ -343,11 +329,8 @@ def main(argv=None):
       if attempts[-1]["ok"]:
         break
 
-  command = "python benchmarks/bench_highres.py " + " ".join(argv if argv is not None else sys.argv[1:])
-  text = render(attempts, command.strip(), machine, mem_total)
-  print(text)
-  if not args.no_report:
-    print(f"wrote {report.update_section(args.section, text)}")
+  text = render(attempts, report.command_line("bench_highres.py", argv), machine, mem_total)
+  report.publish(args.section, text, not args.no_report)
   print(f"workdirs under {workroot}")
   if not any(a["ok"] for a in attempts):
     sys.exit(1)

@@ -11,10 +11,10 @@ Starry Night resized to the same longer side.
 * JAX: exactly what the product runs -- `stylejax.pixel.stylize.problem_from_config`, `loss_weights`,
   the targets computed as `stylize` computes them, and the jitted `stylejax.pixel.optimize.step`
   (optax Adam, or optax L-BFGS with its zoom line search), one step per call.
-* PyTorch: a plain twin written here with torch.nn.functional: the same VGG16 weights
-  (HWIO -> OIHW), the same preprocessing, the same loss; torch.optim.Adam, or torch.optim.LBFGS
-  (strong Wolfe line search, history 10), one iteration per `.step` call (max_iter=1), the image
-  clamped to [0, 1] after each step, as stylejax clips after each step.
+* PyTorch: the twins of stylejax/reference/torch_twin.py, driven from benchmarks/pixel_torch_side.py:
+  the same VGG16 weights (HWIO -> OIHW), the same preprocessing, the same loss; torch.optim.Adam, or
+  torch.optim.LBFGS (strong Wolfe line search, history 10), one iteration per `.step` call
+  (max_iter=1), the image clamped to [0, 1] after each step, as stylejax clips after each step.
 
 Before anything is timed, the two loss functions are evaluated at the initial image and at a
 perturbed one; every term must agree to < 1e-4 relative (and the gradients to < 1e-2 relative L2),
@@ -44,30 +44,21 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from benchmarks import report  # noqa: E402
 from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
-from benchmarks.timing import median  # noqa: E402
+from benchmarks.pixel_torch_side import (GRAD_L2_TOLERANCE, LOSS_TOLERANCE, TorchAdam,  # noqa: E402
+                                         TorchLBFGS, TorchTwin, check_agreement, torch_adam_fn,
+                                         torch_lbfgs_fn)
+from benchmarks.timing import interleave, median, run_until, time_to_threshold  # noqa: E402
 from configs.base import get_base_config  # noqa: E402
 from configs.quickstart import get_config as get_quickstart_config  # noqa: E402
 from stylejax.io import images, weights  # noqa: E402
-from stylejax.networks import vgg
-from stylejax.pixel import optimize, stylize
-from stylejax.objectives.preprocessing import LPIPS  # noqa: E402
+from stylejax.pixel import optimize, stylize  # noqa: E402
+from stylejax.reference.torch_twin import to_nhwc  # noqa: E402
 
 SECTION = "pixel"
-LOSS_TOLERANCE = 1e-4
-# Gradients: relative L2 error. At the perturbed image they agree to ~3e-4. At the content image
-# itself they differ by ~1e-2: astronaut has flat, saturated regions (7% of pixels exactly 0 or 1),
-# where neighbouring VGG activations tie exactly and the two frameworks' max-pool gradients route
-# the tie to different elements of the 2x2 window (80% of the difference sits in 1% of the pixels).
-GRAD_L2_TOLERANCE = {"initial": 5e-2, "perturbed": 1e-2}
 BIG = 1 << 30  # total_steps for the product's step: never reached here
-
-
-class BenchmarkMismatch(AssertionError):
-  pass
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,230 +120,7 @@ def lbfgs_linesearch_evals(opt_state) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
-# The PyTorch twin
-
-
-class TorchTwin:
-  """VGG16 (NCHW, F.conv2d 3x3 pad 1, ReLU, 2x2 max pool) + the same loss, on a (1, 3, H, W) image."""
-
-  def __init__(self, setup: JaxSetup):
-    loaded, problem = setup.loaded, setup.problems["adam"]
-    pre = loaded.preprocessing
-    if pre.bgr or pre != LPIPS:
-      raise BenchmarkMismatch(f"the twin implements the LPIPS preprocessing, the weights say {pre}")
-    if problem.statistic != "gram" or problem.gram_norm != "gatys" or problem.pooling != "max" \
-        or problem.padding != "zero" or problem.parametrization != "clip":
-      raise BenchmarkMismatch(f"the twin implements gram/gatys, max pooling, zero padding, clip: {problem}")
-    self.scale = pre.scale
-    self.mean = torch.tensor(pre.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    self.std = torch.tensor(pre.std, dtype=torch.float32).view(1, 3, 1, 1)
-    self.arch = loaded.arch
-    self.convs = {}
-    for name in vgg.conv_names(loaded.arch):
-      kernel = np.asarray(loaded.params[name]["kernel"], np.float32)  # (3, 3, Cin, Cout)
-      self.convs[name] = (torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()),
-                          torch.from_numpy(np.array(loaded.params[name]["bias"], np.float32)))
-    w = setup.weights
-    self.content_w = float(w["content"])
-    self.style_w = float(w["style"]) * float(np.asarray(w["blend"])[0])
-    self.tv_w = float(w["tv"])
-    self.content_layers = {k: float(v) for k, v in w["content_layers"].items()}
-    self.style_layers = {k: float(v) for k, v in w["style_layers"].items()}
-    self.layers = set(self.content_layers) | set(self.style_layers)
-    self.last = vgg.deepest(self.arch, self.layers)
-    with torch.no_grad():
-      content_feats = self.features(to_nchw(setup.content))
-      style_feats = self.features(to_nchw(setup.style))
-    self.content_targets = {k: content_feats[k] for k in self.content_layers}
-    self.style_grams = {k: self.gram(style_feats[k]) for k in self.style_layers}
-
-  def features(self, x):
-    x = (x * self.scale - self.mean) / self.std
-    out = {}
-    for name in vgg.layer_names(self.arch):
-      if name.startswith("conv"):
-        x = F.conv2d(x, *self.convs[name], padding=1)
-      elif name.startswith("relu"):
-        x = F.relu(x)
-      else:
-        x = F.max_pool2d(x, 2)
-      if name in self.layers:
-        out[name] = x
-      if name == self.last:
-        return out
-    return out
-
-  @staticmethod
-  def gram(feature):
-    f = feature[0].reshape(feature.shape[1], -1)  # (C, M)
-    return f @ f.t() / f.shape[1]
-
-  def terms(self, x) -> dict:
-    feats = self.features(x)
-    content = sum(w * torch.mean((feats[k] - self.content_targets[k]) ** 2)
-                  for k, w in sorted(self.content_layers.items()))
-    style = 0.0
-    for k, w in sorted(self.style_layers.items()):
-      channels = feats[k].shape[1]
-      style = style + w * torch.sum((self.gram(feats[k]) - self.style_grams[k]) ** 2) / (4.0 * channels ** 2)
-    dy = x[:, :, 1:, :] - x[:, :, :-1, :]
-    dx = x[:, :, :, 1:] - x[:, :, :, :-1]
-    tv = torch.mean(dy ** 2) + torch.mean(dx ** 2)
-    total = self.content_w * content + self.style_w * style + self.tv_w * tv
-    return {"content": content, "style": style, "tv": tv, "total": total}
-
-  def loss(self, x):
-    return self.terms(x)["total"]
-
-
-def to_nchw(image_hwc) -> torch.Tensor:
-  return torch.from_numpy(np.ascontiguousarray(np.asarray(image_hwc, np.float32).transpose(2, 0, 1)[None]))
-
-
-def to_hwc(x: torch.Tensor) -> np.ndarray:
-  return x.detach()[0].permute(1, 2, 0).numpy().copy()
-
-
-class TorchAdam:
-  def __init__(self, twin: TorchTwin, image, lr: float):
-    self.twin = twin
-    self.x = to_nchw(image).requires_grad_(True)
-    self.opt = torch.optim.Adam([self.x], lr=lr)
-
-  def step(self) -> float:
-    self.opt.zero_grad(set_to_none=True)
-    loss = self.twin.loss(self.x)
-    loss.backward()
-    self.opt.step()
-    with torch.no_grad():
-      self.x.clamp_(0.0, 1.0)
-    return float(loss.detach())
-
-
-class TorchLBFGS:
-  """torch.optim.LBFGS, one iteration per .step (max_iter=1), clamped after each iteration.
-
-  max_eval must be raised explicitly: its default, max_iter * 5 // 4, is 1 for max_iter=1, which
-  leaves the strong Wolfe line search no evaluation beyond its first trial point (torch's default
-  of 25 line-search evaluations is what max_iter=20 gives). Each .step evaluates the loss at its
-  start point (the clamped image: the counterpart of stylejax's refresh after clipping) and then
-  in the line search.
-  """
-
-  def __init__(self, twin: TorchTwin, image, history: int = 10):
-    self.twin = twin
-    self.x = to_nchw(image).requires_grad_(True)
-    self.opt = torch.optim.LBFGS([self.x], lr=1.0, max_iter=1, max_eval=1 + 25, history_size=history,
-                                 line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
-    self.evals = 0
-
-  def _closure(self):
-    self.opt.zero_grad(set_to_none=True)
-    loss = self.twin.loss(self.x)
-    loss.backward()
-    self.evals += 1
-    return loss
-
-  def step(self) -> tuple[float, int]:
-    """One iteration; returns (loss at the start point, loss evaluations it took)."""
-    before = self.evals
-    loss = float(self.opt.step(self._closure).detach())
-    with torch.no_grad():
-      self.x.clamp_(0.0, 1.0)
-    return loss, self.evals - before
-
-
-# ----------------------------------------------------------------------------------------------
-# Agreement check
-
-
-def rel(a: float, b: float, scale: float | None = None) -> float:
-  return abs(a - b) / max(abs(b if scale is None else scale), 1e-30)
-
-
-def check_agreement(setup: JaxSetup, twin: TorchTwin) -> dict:
-  rng = np.random.default_rng(0)
-  perturbed = np.clip(setup.content + 0.1 * rng.standard_normal(setup.content.shape), 0, 1).astype(np.float32)
-  out = {}
-  for label, image in (("initial", setup.content), ("perturbed", perturbed)):
-    tj = setup.terms(image)
-    x = to_nchw(image).requires_grad_(True)
-    terms = twin.terms(x)
-    terms["total"].backward()
-    tt = {k: float(v.detach()) for k, v in terms.items()}
-    # The content term is ~0 at the content image; compare it on the scale of the total there.
-    errs = {k: rel(tj[k], tt[k], None if (k != "content" or label != "initial") else tt["total"])
-            for k in ("content", "style", "total")}
-    gj = setup.grad(image)
-    gt = to_hwc(x.grad)
-    grad_l2 = float(np.linalg.norm(gj - gt) / max(np.linalg.norm(gt), 1e-30))
-    print(f"[{setup.size}px {label}] JAX total {tj['total']:.6e} (content {tj['content']:.4e}, style "
-          f"{tj['style']:.4e}); torch total {tt['total']:.6e} (content {tt['content']:.4e}, style "
-          f"{tt['style']:.4e}); rel err " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
-          + f"; grad rel L2 err {grad_l2:.1e}", flush=True)
-    if not all(np.isfinite(v) for v in list(tj.values()) + list(tt.values())):
-      raise BenchmarkMismatch(f"{setup.size}px {label}: non-finite loss (JAX {tj}, torch {tt})")
-    bad = {k: v for k, v in errs.items() if v > LOSS_TOLERANCE}
-    if bad:
-      raise BenchmarkMismatch(f"{setup.size}px {label}: JAX and torch losses disagree: {bad} > "
-                              f"{LOSS_TOLERANCE:g} (JAX {tj}, torch {tt})")
-    if grad_l2 > GRAD_L2_TOLERANCE[label]:
-      raise BenchmarkMismatch(f"{setup.size}px {label}: gradients disagree, rel L2 err {grad_l2:.2e} > "
-                              f"{GRAD_L2_TOLERANCE[label]:g}")
-    out[label] = {"jax": tj, "torch": tt, "err": errs, "grad_l2": grad_l2}
-  return out
-
-
-# ----------------------------------------------------------------------------------------------
 # Timing
-
-
-class Contention:
-  """Share of the machine's CPU time that other processes took while a phase ran.
-
-  (machine busy time from /proc/stat - this process's CPU time) / (wall time x cores). None where
-  /proc/stat is missing.
-  """
-
-  def __init__(self):
-    self.phases = {}
-
-  @staticmethod
-  def _snapshot():
-    machine = report.machine_cpu_seconds()
-    if machine is None:
-      return None
-    usage = os.times()
-    return (*machine, usage.user + usage.system)
-
-  def start(self):
-    return self._snapshot()
-
-  def stop(self, name, started):
-    end = self._snapshot()
-    if started is None or end is None:
-      self.phases[name] = None
-      return
-    total, busy, own = (e - s for e, s in zip(end, started))
-    self.phases[name] = max(0.0, busy - own) / max(total, 1e-9)
-
-  def describe(self) -> str:
-    return "; ".join(f"{name} {'n/a' if v is None else f'{100 * v:.0f}%'}" for name, v in self.phases.items())
-
-
-def interleave(fns: dict, repeats: int, warmup: int) -> dict:
-  """Round-robin calls (order rotated each round); each fn times itself and returns a dict with
-  at least "s". Returns {name: [dict, ...]} for the timed rounds."""
-  names = list(fns)
-  for _ in range(warmup):
-    for name in names:
-      fns[name]()
-  out = {name: [] for name in names}
-  for r in range(repeats):
-    k = r % len(names)
-    for name in names[k:] + names[:k]:
-      out[name].append(fns[name]())
-  return out
 
 
 def jax_adam_fn(setup: JaxSetup):
@@ -365,16 +133,6 @@ def jax_adam_fn(setup: JaxSetup):
     s = time.perf_counter() - t0
     box["state"] = state
     return {"s": s, "loss": float(value), "evals": 1}
-  return run
-
-
-def torch_adam_fn(twin: TorchTwin, setup: JaxSetup):
-  opt = TorchAdam(twin, setup.content, setup.adam_lr)
-
-  def run():
-    t0 = time.perf_counter()
-    loss = opt.step()
-    return {"s": time.perf_counter() - t0, "loss": loss, "evals": 1}
   return run
 
 
@@ -395,16 +153,6 @@ def jax_lbfgs_fn(setup: JaxSetup):
     clipped = bool(np.any((param == 0.0) | (param == 1.0)))
     return {"s": s, "loss": float(value), "ls_evals": ls, "clip_refresh": clipped,
             "evals": ls + int(clipped) + int(first)}
-  return run
-
-
-def torch_lbfgs_fn(twin: TorchTwin, setup: JaxSetup):
-  opt = TorchLBFGS(twin, setup.content)
-
-  def run():
-    t0 = time.perf_counter()
-    loss, evals = opt.step()
-    return {"s": time.perf_counter() - t0, "loss": loss, "evals": evals}
   return run
 
 
@@ -461,41 +209,20 @@ def bench_steps(setup: JaxSetup, twin: TorchTwin, optimizer: str, repeats: int, 
 # Time to loss
 
 
-def run_until(step_fn, target: float, max_steps: int, wall_cap: float) -> dict:
-  """Calls step_fn() -> loss at the start point of that step, until a start point has loss <= target.
-
-  The time credited for reaching the target is when the step that produced that image ended.
-  """
-  ends, losses = [0.0], []
-  t0 = time.perf_counter()
-  for k in range(max_steps + 1):
-    loss = step_fn()  # the loss of iterate k; the call also ran step k, producing iterate k + 1
-    losses.append(loss)
-    if loss <= target:
-      return {"reached": True, "steps": k, "time_s": ends[k], "losses": losses, "ends": ends,
-              "best": min(losses)}
-    ends.append(time.perf_counter() - t0)
-    if k == max_steps or ends[-1] > wall_cap:
-      break
-  return {"reached": False, "steps": len(losses), "time_s": ends[-1], "losses": losses, "ends": ends,
-          "best": min(losses)}
-
-
 def time_to_loss(setup: JaxSetup, twin: TorchTwin, torch_iters: int, max_steps: int, wall_cap: float,
-                 torch_adam: bool, contention: Contention) -> dict:
+                 torch_adam: bool, contention: report.PhaseLoads) -> dict:
   # Reference: torch L-BFGS for torch_iters iterations, from the content image.
   ref = TorchLBFGS(twin, setup.content)
-  started = contention.start()
-  ends, losses, evals = [0.0], [], 0
-  t0 = time.perf_counter()
-  for _ in range(torch_iters):
-    loss, n = ref.step()
-    losses.append(loss)
-    evals += n
-    ends.append(time.perf_counter() - t0)
+  with contention.phase("time to loss: torch L-BFGS"):
+    ends, losses, evals = [0.0], [], 0
+    t0 = time.perf_counter()
+    for _ in range(torch_iters):
+      loss, n = ref.step()
+      losses.append(loss)
+      evals += n
+      ends.append(time.perf_counter() - t0)
   torch_wall = ends[-1]
-  contention.stop("time to loss: torch L-BFGS", started)
-  final_image = to_hwc(ref.x)
+  final_image = to_nhwc(ref.x)[0]
   with torch.no_grad():
     final_torch = float(twin.loss(ref.x))
   losses.append(final_torch)
@@ -517,30 +244,19 @@ def time_to_loss(setup: JaxSetup, twin: TorchTwin, torch_iters: int, max_steps: 
       jax.block_until_ready(state.param)
       box["state"] = state
       return float(value)
-    started = contention.start()
-    res = run_until(step_fn, final_jax, max_steps, wall_cap)
-    contention.stop(f"time to loss: JAX {optimizer}", started)
+    with contention.phase(f"time to loss: JAX {optimizer}"):
+      res = run_until(step_fn, final_jax, max_steps, wall_cap)
     out[f"jax_{optimizer}"] = res
     print(f"[ttl {setup.size}px] JAX {optimizer}: {'reached' if res['reached'] else 'did NOT reach'} "
           f"L* after {res['steps']} steps, {res['time_s']:.1f} s (best loss {res['best']:.6e})", flush=True)
   if torch_adam:
     opt = TorchAdam(twin, setup.content, setup.adam_lr)
-    started = contention.start()
-    res = run_until(opt.step, final_torch, max_steps, wall_cap)
-    contention.stop("time to loss: torch adam", started)
+    with contention.phase("time to loss: torch adam"):
+      res = run_until(opt.step, final_torch, max_steps, wall_cap)
     out["torch_adam"] = res
     print(f"[ttl {setup.size}px] torch adam: {'reached' if res['reached'] else 'did NOT reach'} L* after "
           f"{res['steps']} steps, {res['time_s']:.1f} s (best loss {res['best']:.6e})", flush=True)
   return out
-
-
-def time_to_threshold(losses, ends, threshold) -> tuple[int, float] | None:
-  """(steps, seconds) at which an iterate first had loss <= threshold; losses[k] is the loss of the
-  iterate produced at ends[k]."""
-  for k, loss in enumerate(losses):
-    if loss <= threshold:
-      return k, ends[k]
-  return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -553,15 +269,10 @@ def _fmt_time(hit) -> str:
 
 def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, ttl, ttl_note, contention,
            total_s) -> str:
-  lines = [
-      "## Pixel optimization (Gatys et al.): stylejax versus a PyTorch twin",
-      "",
-      f"Command: `{command}`",
-      "",
-      f"Machine: {machine}",
-      "",
+  lines = report.section_start("Pixel optimization (Gatys et al.): stylejax versus a PyTorch twin", command,
+                               machine) + [
       f"CPU time taken by other processes just before / after the run: "
-      + " / ".join("n/a" if b is None else f"{100 * b:.0f}%" for b in busy) + " of the machine; "
+      + " / ".join(report.pct(b) for b in busy) + " of the machine; "
       f"during each phase (machine busy time minus this process's CPU time): {contention.describe()}. "
       f"Whole run: {total_s / 60:.1f} min.",
       "",
@@ -575,7 +286,8 @@ def render(args, command, machine, busy, peaks, checks, adam_rows, lbfgs_rows, t
       "JAX: the product's own code path — `stylize.problem_from_config`, `stylize.loss_weights`, the "
       "targets as `stylize` computes them, and the jitted `stylejax.pixel.optimize.step` (optax.adam, or "
       "optax.lbfgs(memory 10) with its zoom line search), one call per step, blocking on the result. "
-      "torch: a `torch.nn.functional` twin with the same weights (HWIO→OIHW), preprocessing and loss; "
+      "torch: the twin of `stylejax.reference.torch_twin` with the same weights (HWIO→OIHW), "
+      "preprocessing and loss; "
       "`torch.optim.Adam`, or `torch.optim.LBFGS(history_size=10, line_search_fn=\"strong_wolfe\", "
       "max_iter=1, max_eval=26)`, one iteration per `.step`, then `clamp_(0, 1)`; torch's default "
       f"threads ({torch.get_num_threads()}).",
@@ -748,13 +460,11 @@ def main(argv=None):
     twins[size] = TorchTwin(setups[size])
     checks[size] = check_agreement(setups[size], twins[size])
 
-  contention = Contention()
-  started = contention.start()
-  adam_rows = [bench_steps(setups[s], twins[s], "adam", args.steps, args.warmup) for s in sizes]
-  contention.stop("Adam step timings", started)
-  started = contention.start()
-  lbfgs_rows = [bench_steps(setups[s], twins[s], "lbfgs", args.lbfgs_steps, args.warmup) for s in sizes]
-  contention.stop("L-BFGS step timings", started)
+  contention = report.PhaseLoads()
+  with contention.phase("Adam step timings"):
+    adam_rows = [bench_steps(setups[s], twins[s], "adam", args.steps, args.warmup) for s in sizes]
+  with contention.phase("L-BFGS step timings"):
+    lbfgs_rows = [bench_steps(setups[s], twins[s], "lbfgs", args.lbfgs_steps, args.warmup) for s in sizes]
   peaks_after = matmul_peaks(args.matmul_n)
   print(f"matmul peak after: {peaks_after}", flush=True)
 
@@ -781,14 +491,10 @@ def main(argv=None):
   print(f"total run time {total_s:.0f} s; other processes' share of the CPUs: {contention.describe()}",
         flush=True)
 
-  command = "python benchmarks/bench_pixel.py " + " ".join(argv if argv is not None else sys.argv[1:])
-  if USER_XLA_FLAGS:
-    command = f"XLA_FLAGS='{USER_XLA_FLAGS}' " + command
-  text = render(args, command.strip(), machine, (busy_before, busy_after), (peaks_before, peaks_after),
+  command = report.command_line("bench_pixel.py", argv, USER_XLA_FLAGS)
+  text = render(args, command, machine, (busy_before, busy_after), (peaks_before, peaks_after),
                 checks, adam_rows, lbfgs_rows, ttl, ttl_note, contention, total_s)
-  print(text)
-  if write:
-    print(f"wrote {report.update_section(args.section, text)}")
+  report.publish(args.section, text, write)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ asks for more) and the content batch made of scikit-image photos.
 * JAX: the product's own code -- `train.problem_from_config`, `train.style_targets`,
   `train.loss_weights`, the jitted `train.compiled_step(mesh)` called as `train.run` calls it
   (same shardings), and `jax.jit(stylenet.stylize, static_argnums=0)` for inference.
-* PyTorch: a twin written here: the same network as a `torch.nn.Module` (Conv2d with
-  padding_mode="reflect", F.instance_norm + per-example gamma/beta = style_weights @ rows,
-  nearest x2 upsampling, sigmoid), holding the JAX parameters (HWIO -> OIHW); a VGG16 with the same
-  weights and preprocessing; the same loss; torch.optim.Adam (same defaults as optax.adam).
+* PyTorch: the twins of stylejax/reference/torch_twin.py: the same network as a `torch.nn.Module`
+  (Conv2d with padding_mode="reflect", F.instance_norm + per-example gamma/beta = style_weights @
+  rows, nearest x2 upsampling, sigmoid), holding the JAX parameters (HWIO -> OIHW); a VGG16 with
+  the same weights and preprocessing; the same loss; torch.optim.Adam (same defaults as optax.adam).
 
 Before anything is timed, the twins are checked (the script stops with an error otherwise):
 stylized outputs agree to a max abs difference < 1e-4 at every inference size and at an odd size
@@ -49,260 +49,48 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
 from benchmarks import report  # noqa: E402
-from benchmarks.bench_vgg import TorchPreprocess, conv_flops  # noqa: E402
-from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
-from benchmarks.timing import median, time_interleaved  # noqa: E402
+from benchmarks.bench_vgg import conv_flops  # noqa: E402
+from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
+from benchmarks.stylenet_torch_side import (F64_TOLERANCE, FLIP_TOLERANCE, GRAD_L2_TOLERANCE,  # noqa: E402
+                                            LOSS_TOLERANCE, OUTPUT_TOLERANCE, UPDATE_L2_TOLERANCE,
+                                            TorchTrainer, TwinObjective, blend_weights, check_inference,
+                                            check_training, inference_image, jax_stylize)
+from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
 from stylejax.feedforward import data, train, transfer  # noqa: E402
-from stylejax.io import images, weights
-from stylejax.networks import stylenet, vgg
+from stylejax.io import images, weights  # noqa: E402
+from stylejax.networks import stylenet, vgg  # noqa: E402
+from stylejax.reference.torch_twin import Mismatch, TorchStyleNet, stylenet_convs, to_nchw  # noqa: E402
 
 SECTION = "stylenet"
-OUTPUT_TOLERANCE = 1e-4  # max abs difference of stylized images in [0, 1]
-LOSS_TOLERANCE = 1e-4  # relative, per loss term
-F64_TOLERANCE = 1e-6  # float64 runs: relative error of each loss term and of the parameter gradient
-# float32: relative L2 error of the whole parameter gradient. Not ~1e-6: rounding differences flip
-# near-tied 2x2 max-pool windows in VGG, which moves whole gradient contributions to a neighbouring
-# pixel (at 64 px, 1% of the pixels hold 97% of the JAX-vs-float64 error of dL/d(output)); the
-# flipped pixels' contributions reach every network parameter, so each float32 gradient sits ~1e-3
-# away from the float64 one (the float64 check below is the tight one).
-GRAD_L2_TOLERANCE = 1e-2
-# The first Adam update is -lr * g / (|g| + eps), about -lr * sign(g): an entry with a small gradient
-# may move the other way in the other framework (float32 gradients differ by ~1e-3, concentrated
-# where VGG max-pool windows flip). Checked: the share of entries moved in opposite directions, and
-# the relative L2 error of the update over the other entries.
-FLIP_TOLERANCE = 0.01
-UPDATE_L2_TOLERANCE = 1e-3
 TRAIN_GOAL = 1.2  # JAX training images/s at least 1.2x the twin's
 INFER_GOAL = 1.0  # JAX inference time at most the twin's
-
-
-class BenchmarkMismatch(AssertionError):
-  pass
-
-
-def _pct(x) -> str:
-  return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
 # ----------------------------------------------------------------------------------------------
 # FLOP counts (convolutions only)
 
 
-def _conv_plan(spec: stylenet.NetworkSpec) -> list[tuple[int, int, int, int]]:
-  """(in channels, out channels, kernel, scale of the output vs the padded input) per conv, in order."""
-  c1, c2, c3 = spec.channels
-  plan = [(3, c1, 9, 1), (c1, c2, 3, 2), (c2, c3, 3, 4)]
-  plan += [(c3, c3, 3, 4)] * (2 * spec.n_residual)
-  plan += [(c3, c2, 3, 2), (c2, c1, 3, 1), (c1, 3, 9, 1)]
-  return plan
-
-
 def stylenet_flops(spec: stylenet.NetworkSpec, height: int, width: int) -> float:
   """Forward FLOPs of the network's convolutions on an input padded up to a multiple of 4."""
   d = stylenet.DOWNSAMPLING
   h, w = -(-height // d) * d, -(-width // d) * d
-  return sum(2.0 * (h // s) * (w // s) * cin * cout * k * k for cin, cout, k, s in _conv_plan(spec))
+  return sum(2.0 * (h // c.scale) * (w // c.scale) * c.cin * c.cout * c.kernel ** 2
+             for c in stylenet_convs(spec.channels, spec.n_residual))
 
 
 def train_flops(problem: train.TrainProblem, size: int, batch: int) -> float:
   """One training step: the network forward, its data and weight gradients (3x forward); VGG on the
   output forward and data gradient (2x forward, to the deepest loss layer); VGG on the content
   forward (to the deepest content layer). Adam, norms, losses not counted."""
-  loss_layers = set(problem.content_layers) | set(problem.style_layers)
+  loss_layers = set(problem.loss.content_layers) | set(problem.loss.style_layers)
   per_image = (3 * stylenet_flops(problem.spec, size, size)
-               + 2 * conv_flops(problem.arch, size, vgg.deepest(problem.arch, loss_layers))
-               + conv_flops(problem.arch, size, vgg.deepest(problem.arch, problem.content_layers)))
+               + 2 * conv_flops(problem.loss.arch, size, vgg.deepest(problem.loss.arch, loss_layers))
+               + conv_flops(problem.loss.arch, size, vgg.deepest(problem.loss.arch, problem.loss.content_layers)))
   return batch * per_image
-
-
-# ----------------------------------------------------------------------------------------------
-# The PyTorch twin of the network
-
-
-class TorchStyleNet(torch.nn.Module):
-  """stylenet.StyleNet in torch (NCHW), holding the parameters of a JAX `params` tree."""
-
-  def __init__(self, spec: stylenet.NetworkSpec, params):
-    super().__init__()
-    self.spec = spec
-    self.convs = torch.nn.ModuleList()
-    self.gammas = torch.nn.ParameterList()
-    self.betas = torch.nn.ParameterList()
-    strides = [1, 2, 2] + [1] * (2 * spec.n_residual) + [1, 1, 1]
-    for k, ((cin, cout, kernel, _), stride) in enumerate(zip(_conv_plan(spec), strides)):
-      p = params[f"ReflectConv_{k}"]["Conv_0"]
-      w = np.asarray(p["kernel"], np.float32)
-      if w.shape != (kernel, kernel, cin, cout):
-        raise BenchmarkMismatch(f"ReflectConv_{k}: JAX kernel {w.shape}, twin expects {(kernel, kernel, cin, cout)}")
-      conv = torch.nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, padding_mode="reflect",
-                             bias="bias" in p)
-      with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(w.transpose(3, 2, 0, 1).copy()))
-        if "bias" in p:
-          conv.bias.copy_(torch.from_numpy(np.array(p["bias"], np.float32)))
-      self.convs.append(conv)
-      norm = params[f"ConditionalInstanceNorm_{k}"]
-      self.gammas.append(torch.nn.Parameter(torch.from_numpy(np.array(norm["gamma"], np.float32))))
-      self.betas.append(torch.nn.Parameter(torch.from_numpy(np.array(norm["beta"], np.float32))))
-    n_jax = sum(1 for name in params if name.startswith("ReflectConv_"))
-    if n_jax != len(self.convs):
-      raise BenchmarkMismatch(f"the JAX network has {n_jax} convolutions, the twin {len(self.convs)}")
-
-  def _conv_norm(self, k, x, w, activation=F.relu):
-    x = self.convs[k](x)
-    x = F.instance_norm(x, eps=1e-5)  # biased variance over H, W
-    x = x * (w @ self.gammas[k])[:, :, None, None] + (w @ self.betas[k])[:, :, None, None]
-    return activation(x) if activation is not None else x
-
-  def forward(self, x, w):
-    """x (N, 3, H, W) in [0, 1], H and W multiples of 4; w (N, n_styles)."""
-    x = self._conv_norm(0, x, w)
-    x = self._conv_norm(1, x, w)
-    x = self._conv_norm(2, x, w)
-    k = 3
-    for _ in range(self.spec.n_residual):
-      x = x + self._conv_norm(k + 1, self._conv_norm(k, x, w), w, activation=None)
-      k += 2
-    for _ in range(2):
-      x = F.interpolate(x, scale_factor=2, mode="nearest")
-      x = self._conv_norm(k, x, w)
-      k += 1
-    return self._conv_norm(k, x, w, activation=torch.sigmoid)
-
-  def stylize(self, x, w):
-    """Any H, W: reflect-padded up to a multiple of 4 (edge-padded when a side is <= 4), cropped back."""
-    h, wd = x.shape[2:]
-    pad_h, pad_w = -h % 4, -wd % 4
-    top, left = pad_h // 2, pad_w // 2
-    mode = "reflect" if min(h, wd) > 4 else "replicate"
-    x = F.pad(x, (left, pad_w - left, top, pad_h - top), mode=mode)
-    out = self(x, w)
-    return out[:, :, top:top + h, left:left + wd]
-
-  def jax_tree(self, tensors=None) -> dict:
-    """The twin's parameters (or `tensors(param)`, e.g. their gradients) as a JAX-layout tree."""
-    get = tensors or (lambda p: p)
-    tree = {}
-    for k, conv in enumerate(self.convs):
-      tree[f"ReflectConv_{k}"] = {"Conv_0": {"kernel": get(conv.weight).detach().numpy().transpose(2, 3, 1, 0)}}
-      if conv.bias is not None:
-        tree[f"ReflectConv_{k}"]["Conv_0"]["bias"] = get(conv.bias).detach().numpy()
-      tree[f"ConditionalInstanceNorm_{k}"] = {"gamma": get(self.gammas[k]).detach().numpy(),
-                                              "beta": get(self.betas[k]).detach().numpy()}
-    return tree
-
-
-def to_nchw(batch_nhwc) -> torch.Tensor:
-  return torch.from_numpy(np.ascontiguousarray(np.asarray(batch_nhwc, np.float32).transpose(0, 3, 1, 2)))
-
-
-# ----------------------------------------------------------------------------------------------
-# The PyTorch twin of the training loss
-
-
-class TorchVGG:
-  """VGG (NCHW, F.conv2d 3x3 zero pad 1, ReLU, 2x2 max pool), frozen, with the weights' preprocessing."""
-
-  def __init__(self, loaded: weights.LoadedVGG, dtype=torch.float32):
-    self.arch = loaded.arch
-    self.preprocess = TorchPreprocess(loaded.preprocessing)  # raises on BGR preprocessing
-    self.convs = {}
-    for name in vgg.conv_names(loaded.arch):
-      if name not in loaded.params:
-        continue
-      kernel = np.asarray(loaded.params[name]["kernel"], np.float32)  # (3, 3, Cin, Cout)
-      self.convs[name] = (torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()).to(dtype),
-                          torch.from_numpy(np.array(loaded.params[name]["bias"], np.float32)).to(dtype))
-
-  def features(self, x, layers) -> dict:
-    layers = set(layers)
-    last = vgg.deepest(self.arch, layers)
-    x = self.preprocess(x)
-    out = {}
-    for name in vgg.layer_names(self.arch):
-      if name.startswith("conv"):
-        x = F.conv2d(x, *self.convs[name], padding=1)
-      elif name.startswith("relu"):
-        x = F.relu(x)
-      else:
-        x = F.max_pool2d(x, 2)
-      if name in layers:
-        out[name] = x
-      if name == last:
-        return out
-    return out
-
-
-def batch_gram(feature: torch.Tensor) -> torch.Tensor:
-  """(N, C, H, W) -> (N, C, C): F^T F / (H W) per example."""
-  f = feature.flatten(2)
-  return f @ f.transpose(1, 2) / f.shape[2]
-
-
-class TorchLoss:
-  """train.batch_loss's computation: mean over the batch of content + style + TV terms."""
-
-  def __init__(self, problem: train.TrainProblem, loaded, style_images, weights_, dtype=torch.float32):
-    if (problem.statistic != "gram" or problem.gram_norm != "gatys" or problem.pooling != "max"
-        or problem.padding != "zero"):
-      raise BenchmarkMismatch(f"the twin implements gram/gatys, max pooling, zero padding: {problem}")
-    self.vgg = TorchVGG(loaded, dtype)
-    self.content_layers = {k: float(v) for k, v in weights_["content_layers"].items()}
-    self.style_layers = {k: float(v) for k, v in weights_["style_layers"].items()}
-    self.layers = sorted(set(self.content_layers) | set(self.style_layers))
-    self.w_content, self.w_style, self.w_tv = (float(weights_[k]) for k in ("content", "style", "tv"))
-    with torch.no_grad():
-      feats = self.vgg.features(to_nchw(style_images).to(dtype), self.style_layers)
-      self.style_grams = {k: batch_gram(feats[k]) for k in self.style_layers}  # (n_styles, C, C)
-
-  def terms(self, outputs, content, style_ids) -> dict:
-    feats = self.vgg.features(outputs, self.layers)
-    with torch.no_grad():
-      content_feats = self.vgg.features(content, self.content_layers)
-    content_loss = sum(w * torch.mean((feats[k] - content_feats[k]) ** 2)
-                       for k, w in sorted(self.content_layers.items()))
-    style = 0.0
-    for k, w in sorted(self.style_layers.items()):
-      channels = feats[k].shape[1]
-      diff = batch_gram(feats[k]) - self.style_grams[k][style_ids]
-      style = style + w * (diff ** 2).sum(dim=(1, 2)) / (4.0 * channels ** 2)  # (N,)
-    dy = outputs[:, :, 1:, :] - outputs[:, :, :-1, :]
-    dx = outputs[:, :, :, 1:] - outputs[:, :, :, :-1]
-    tv = torch.mean(dy ** 2) + torch.mean(dx ** 2)
-    style = style.mean()
-    total = self.w_content * content_loss + self.w_style * style + self.w_tv * tv
-    return {"content": content_loss, "style": style, "tv": tv, "total": total}
-
-
-class TorchTrainer:
-  """One twin network + torch.optim.Adam; `.step(ids)` is one full training step."""
-
-  def __init__(self, problem: train.TrainProblem, params, loss: TorchLoss, content_nchw):
-    if problem.schedule != "constant" or problem.warmup_steps or problem.grad_clip:
-      raise BenchmarkMismatch("the twin implements a constant learning rate, no warm-up, no clipping")
-    self.n_styles = problem.spec.n_styles
-    self.net = TorchStyleNet(problem.spec, params)
-    self.loss = loss
-    self.content = content_nchw
-    self.opt = torch.optim.Adam(self.net.parameters(), lr=problem.learning_rate)  # optax.adam's defaults
-    self.generator = torch.Generator().manual_seed(0)
-
-  def random_ids(self) -> torch.Tensor:
-    return torch.randint(self.n_styles, (self.content.shape[0],), generator=self.generator)
-
-  def step(self, style_ids=None) -> dict:
-    ids = self.random_ids() if style_ids is None else torch.tensor(np.asarray(style_ids), dtype=torch.long)
-    self.opt.zero_grad(set_to_none=True)
-    w = F.one_hot(ids, self.n_styles).float()
-    terms = self.loss.terms(self.net.stylize(self.content, w), self.content, ids)
-    terms["total"].backward()
-    self.opt.step()
-    return {k: float(v.detach()) for k, v in terms.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,12 +111,12 @@ class Setup:
       config.optim.batch_size = batch
       config.seed = seed
     self.config, self.size, self.batch, self.styles = config, size, batch, styles
-    self.loaded = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch, fmt=config.vgg.format or None)
+    self.loaded = weights.load_vgg(config.loss.network.weights, arch=config.loss.network.arch, fmt=config.loss.network.format or None)
     self.problem = train.problem_from_config(config, self.loaded, n_styles)
     spec = self.problem.spec
     if spec.channels != (32, 64, 128) or spec.n_residual != 5 or not spec.conditional:
-      raise BenchmarkMismatch(f"expected the paper's network (widths 32/64/128, 5 residual blocks, "
-                              f"conditional), the config gives {spec}")
+      raise Mismatch(f"expected the paper's network (widths 32/64/128, 5 residual blocks, "
+                     f"conditional), the config gives {spec}")
     self.mesh = Mesh(np.asarray(jax.devices()), ("data",))
     if batch % self.mesh.size:
       raise SystemExit(f"--batch {batch} must be a multiple of the {self.mesh.size} devices")
@@ -381,189 +169,29 @@ def perturb_style_rows(params, seed: int):
   return jax.tree.map(jnp.asarray, out)
 
 
-def flat(tree) -> np.ndarray:
-  return np.concatenate([np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)])
-
-
-def rel_l2(a, b) -> float:
-  return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
-
-
-def rel(a: float, b: float) -> float:
-  return abs(a - b) / max(abs(b), 1e-30)
-
-
-# ----------------------------------------------------------------------------------------------
-# Agreement checks
-
-
-jax_stylize = jax.jit(stylenet.stylize, static_argnums=0)
-
-
-def blend_weights(n_styles: int) -> np.ndarray:
-  w = np.zeros(n_styles, np.float32)
-  w[0] += 0.3
-  w[min(1, n_styles - 1)] += 0.7
-  return w
-
-
-def inference_image(height: int, width: int) -> np.ndarray:
-  photo = transfer.square(images.load_image("astronaut"), max(height, width))
-  return photo[None, :height, :width].astype(np.float32)
-
-
-def check_inference(spec, params, twin: TorchStyleNet, shape) -> dict:
-  """Max abs difference of the stylized outputs; also times JAX's first call at this shape."""
-  image = inference_image(*shape)
-  w = blend_weights(spec.n_styles)
-  t0 = time.perf_counter()
-  out_j = np.asarray(jax_stylize(spec, params, jnp.asarray(image), jnp.asarray(w)))
-  first_call_s = time.perf_counter() - t0
-  with torch.inference_mode():
-    out_t = twin.stylize(to_nchw(image), torch.from_numpy(w)[None]).numpy().transpose(0, 2, 3, 1)
-  if out_j.shape != image.shape or out_t.shape != image.shape:
-    raise BenchmarkMismatch(f"{shape}: output shapes JAX {out_j.shape}, torch {out_t.shape}, input {image.shape}")
-  err = float(np.max(np.abs(out_j - out_t)))
-  print(f"[inference {shape[0]}x{shape[1]}] max |JAX - torch| = {err:.1e}", flush=True)
-  if not (np.all(np.isfinite(out_j)) and err < OUTPUT_TOLERANCE):
-    raise BenchmarkMismatch(f"stylized {shape[0]}x{shape[1]} outputs disagree: max abs diff {err:.2e} "
-                            f"(tolerance {OUTPUT_TOLERANCE:g})")
-  return {"err": err, "first_call_s": first_call_s}
-
-
-def loss_and_grads(setup: Setup, loss: TorchLoss, ids: np.ndarray, x64: bool = False):
-  """`train.batch_loss` and its parameter gradient, and the twin's, with the given style ids.
-
-  x64: both in float64 (JAX under enable_x64, style targets recomputed in float64)."""
-  problem = setup.problem
-  dtype = np.float64 if x64 else np.float32
-  content_t = to_nchw(setup.content_np).to(torch.float64 if x64 else torch.float32)
-  with jax.enable_x64(x64):
-    cast = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, dtype), tree)
-    if x64:
-      vgg_params = cast(setup.loaded.params)
-      targets = train.style_targets(problem, vgg_params, jnp.asarray(setup.style_images, dtype))
-      args = (cast(setup.params), vgg_params, jnp.asarray(setup.content_np, dtype), jnp.asarray(ids),
-              targets, cast(setup.weights))
-    else:
-      args = (setup.params, setup.vgg_params, setup.content, jnp.asarray(ids), setup.targets, setup.weights)
-    grad_fn = jax.jit(jax.value_and_grad(train.batch_loss, argnums=1, has_aux=True), static_argnums=0)
-    (_, terms_j), grads_j = grad_fn(problem, *args, jax.random.key(0))
-    terms_j = {k: float(v) for k, v in terms_j.items()}
-    grads_j = flat(grads_j)
-  net = TorchStyleNet(problem.spec, setup.params).to(content_t.dtype)
-  ids_t = torch.from_numpy(ids).long()
-  terms_t = loss.terms(net.stylize(content_t, F.one_hot(ids_t, problem.spec.n_styles).to(content_t.dtype)),
-                       content_t, ids_t)
-  terms_t["total"].backward()
-  terms_t = {k: float(v.detach()) for k, v in terms_t.items()}
-  return terms_j, grads_j, terms_t, flat(net.jax_tree(lambda p: p.grad))
-
-
-def check_training(setup: Setup, loss: TorchLoss) -> dict:
-  """(1) batch_loss and its parameter gradient with fixed ids, in float64 and in float32;
-  (2) the product's first training step against the twin's first Adam step."""
-  problem = setup.problem
-  content_t = to_nchw(setup.content_np)
-  fixed_ids = np.arange(setup.batch) % problem.spec.n_styles
-  loss64 = TorchLoss(problem, setup.loaded, setup.style_images, setup.weights, dtype=torch.float64)
-  tj64, gj64, tt64, gt64 = loss_and_grads(setup, loss64, fixed_ids, x64=True)
-  errs64 = {k: rel(tj64[k], tt64[k]) for k in ("content", "style", "total")}
-  grad_l2_64 = rel_l2(gj64, gt64)
-  print(f"[train {setup.size}px, ids {fixed_ids.tolist()}, float64] JAX total {tj64['total']:.10e}, torch "
-        f"total {tt64['total']:.10e}; rel err " + ", ".join(f"{k} {v:.1e}" for k, v in errs64.items())
-        + f"; grad rel L2 err {grad_l2_64:.1e}", flush=True)
-  if not (max(errs64.values()) < F64_TOLERANCE and grad_l2_64 < F64_TOLERANCE):
-    raise BenchmarkMismatch(f"in float64, the training losses or gradients disagree: loss rel errs {errs64}, "
-                            f"gradient rel L2 err {grad_l2_64:.2e} (tolerance {F64_TOLERANCE:g})")
-
-  terms_j, g_j, terms_t, g_t = loss_and_grads(setup, loss, fixed_ids)
-  errs = {k: rel(terms_j[k], terms_t[k]) for k in ("content", "style", "total")}
-  grad_l2 = rel_l2(g_j, g_t)
-  jax_l2_64, torch_l2_64 = rel_l2(g_j, gj64), rel_l2(g_t, gj64)
-  print(f"[train {setup.size}px, ids {fixed_ids.tolist()}, float32] JAX total {terms_j['total']:.6e} (content "
-        f"{terms_j['content']:.4e}, style {terms_j['style']:.4e}); torch total {terms_t['total']:.6e} "
-        f"(content {terms_t['content']:.4e}, style {terms_t['style']:.4e}); rel err "
-        + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
-        + f"; grad rel L2 err {grad_l2:.1e} (vs float64: JAX {jax_l2_64:.1e}, torch {torch_l2_64:.1e})",
-        flush=True)
-  if not all(np.isfinite(v) for v in list(terms_j.values()) + list(terms_t.values())):
-    raise BenchmarkMismatch(f"non-finite loss (JAX {terms_j}, torch {terms_t})")
-  bad = {k: v for k, v in errs.items() if not v < LOSS_TOLERANCE}
-  if bad:
-    raise BenchmarkMismatch(f"training losses disagree: {bad} > {LOSS_TOLERANCE:g} (JAX {terms_j}, torch {terms_t})")
-  if not grad_l2 < GRAD_L2_TOLERANCE:
-    raise BenchmarkMismatch(f"parameter gradients disagree: rel L2 err {grad_l2:.2e} > {GRAD_L2_TOLERANCE:g}")
-
-  # (2) The product's own first step (this first call also compiles it) against the twin's.
-  state0 = setup.fresh_state()
-  t0 = time.perf_counter()
-  state1, step_terms = setup.step(state0)
-  jax.block_until_ready((state1, step_terms))
-  first_call_s = time.perf_counter() - t0
-  step_terms = {k: float(v) for k, v in step_terms.items()}
-  product_ids = setup.product_style_ids(0)
-  trainer = TorchTrainer(problem, setup.params, loss, content_t)
-  before = flat(trainer.net.jax_tree())
-  twin_terms = trainer.step(product_ids)
-  update_t = flat(trainer.net.jax_tree()) - before
-  update_j = flat(state1["params"]) - flat(state0["params"])
-  grads_t = trainer.net.jax_tree(lambda p: p.grad)  # still held after the step
-  g_t = flat(grads_t)
-  step_err = rel(step_terms["total"], twin_terms["total"])
-  norm_err = rel(step_terms["grad_norm"], float(np.linalg.norm(g_t)))
-  same = np.sign(update_j) == np.sign(update_t)
-  flipped = 1.0 - float(np.mean(same))
-  update_l2 = rel_l2(update_j[same], update_t[same])
-  print(f"[train {setup.size}px, first step, product's ids {product_ids.tolist()}] JAX total "
-        f"{step_terms['total']:.6e}, torch total {twin_terms['total']:.6e}, rel err {step_err:.1e}; "
-        f"gradient norm rel err {norm_err:.1e}; Adam update: {100 * flipped:.2f}% of the entries moved in "
-        f"opposite directions, rel L2 err {update_l2:.1e} over the others (whole update "
-        f"{rel_l2(update_j, update_t):.1e}); JAX first call (compile + step) {first_call_s:.1f} s", flush=True)
-  if not step_err < LOSS_TOLERANCE:
-    raise BenchmarkMismatch(f"first training step: losses disagree, rel err {step_err:.2e} > {LOSS_TOLERANCE:g} "
-                            "(if train.train_step changed how it draws style ids, update "
-                            "Setup.product_style_ids)")
-  if not norm_err < GRAD_L2_TOLERANCE:
-    raise BenchmarkMismatch(f"first training step: gradient norms disagree, rel err {norm_err:.2e} > "
-                            f"{GRAD_L2_TOLERANCE:g}")
-  if not (flipped < FLIP_TOLERANCE and update_l2 < UPDATE_L2_TOLERANCE):
-    raise BenchmarkMismatch(f"first training step: Adam updates disagree: {100 * flipped:.2f}% of the entries "
-                            f"moved in opposite directions (tolerance {100 * FLIP_TOLERANCE:g}%), rel L2 err "
-                            f"{update_l2:.2e} over the others (tolerance {UPDATE_L2_TOLERANCE:g})")
-  return {"ids": fixed_ids.tolist(), "jax": terms_j, "torch": terms_t, "err": errs, "grad_l2": grad_l2,
-          "jax64": tj64, "torch64": tt64, "err64": errs64, "grad_l2_64": grad_l2_64, "jax_l2_64": jax_l2_64,
-          "torch_l2_64": torch_l2_64, "product_ids": product_ids.tolist(), "step_jax": step_terms["total"],
-          "step_torch": twin_terms["total"], "step_err": step_err, "update_l2": update_l2,
-          "norm_err": norm_err, "flipped": flipped,
-          "first_call_s": first_call_s}
-
-
 # ----------------------------------------------------------------------------------------------
 # Timing
 
 
-def bench_train(setup: Setup, loss: TorchLoss, repeats: int, warmup: int, quiet: dict) -> dict:
+def bench_train(setup: Setup, objective: TwinObjective, repeats: int, warmup: int, quiet: dict) -> dict:
   box = {"state": setup.fresh_state()}
-  trainer = TorchTrainer(setup.problem, setup.params, loss, to_nchw(setup.content_np))
+  trainer = TorchTrainer(setup.problem, setup.params, objective, to_nchw(setup.content_np))
 
   def jax_step():
     box["state"], terms = setup.step(box["state"])
     jax.block_until_ready((box["state"], terms))
 
   fns = {"jax": jax_step, "torch": trainer.step}
-  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup), **quiet)
+  times, other = time_quietly(fns, repeats, warmup, quiet)
   flops = train_flops(setup.problem, setup.size, setup.batch)
-  row = {"size": setup.size, "batch": setup.batch, "gflop": flops / 1e9, "other": other}
-  for f, ts in times.items():
-    row[f"{f}_s"] = median(ts)
-    row[f"{f}_spread"] = (min(ts), max(ts))
-    row[f"{f}_ips"] = setup.batch / median(ts)
-    row[f"{f}_gflops"] = flops / median(ts) / 1e9
+  row = {"size": setup.size, "batch": setup.batch, "gflop": flops / 1e9, "other": other,
+         **summarize(times, flops)}
+  for f in times:
+    row[f"{f}_ips"] = setup.batch / row[f"{f}_s"]
   row["ratio"] = row["jax_ips"] / row["torch_ips"]
   print(f"[train {setup.size}px batch {setup.batch}] JAX {1e3 * row['jax_s']:.0f} ms/step "
         f"({row['jax_ips']:.2f} img/s), torch {1e3 * row['torch_s']:.0f} ms/step ({row['torch_ips']:.2f} img/s); "
-        f"JAX/torch images/s {row['ratio']:.2f}; other processes took {_pct(other)} of the machine", flush=True)
+        f"JAX/torch images/s {row['ratio']:.2f}; other processes took {report.pct(other)} of the machine", flush=True)
   return row
 
 
@@ -580,16 +208,13 @@ def bench_inference(spec, params, twin: TorchStyleNet, size: int, repeats: int, 
       twin.stylize(image_t, w_t)
 
   fns = {"jax": lambda: jax_stylize(spec, params, image_j, w_j).block_until_ready(), "torch": torch_call}
-  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup), **quiet)
+  times, other = time_quietly(fns, repeats, warmup, quiet)
   flops = stylenet_flops(spec, size, size)
-  row = {"size": size, "gflop": flops / 1e9, "other": other, "first_call_s": first_call_s}
-  for f, ts in times.items():
-    row[f"{f}_s"] = median(ts)
-    row[f"{f}_spread"] = (min(ts), max(ts))
-    row[f"{f}_gflops"] = flops / median(ts) / 1e9
+  row = {"size": size, "gflop": flops / 1e9, "other": other, "first_call_s": first_call_s,
+         **summarize(times, flops)}
   row["ratio"] = row["jax_s"] / row["torch_s"]
   print(f"[inference {size}px] JAX {1e3 * row['jax_s']:.1f} ms, torch {1e3 * row['torch_s']:.1f} ms; "
-        f"JAX/torch time {row['ratio']:.2f}; other processes took {_pct(other)} of the machine", flush=True)
+        f"JAX/torch time {row['ratio']:.2f}; other processes took {report.pct(other)} of the machine", flush=True)
   return row
 
 
@@ -623,15 +248,11 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
            total_s) -> str:
   spec = setup.problem.spec
   n_params = int(sum(np.size(x) for x in jax.tree.leaves(setup.params)))
-  peak = {f: max(peaks[0][f], peaks[1][f]) for f in peaks[0]} if peaks[1] else peaks[0]
-  lines = [
-      "## Multi-style network (Dumoulin et al., conditional instance norm): stylejax versus a PyTorch twin",
-      "",
-      f"Command: `{command}`",
-      "",
-      f"Machine: {machine}",
-      "",
-      "The machine is shared: other processes took " + " / ".join(_pct(b) for b in busy)
+  peak = best_peaks(*peaks)
+  lines = report.section_start(
+      "Multi-style network (Dumoulin et al., conditional instance norm): stylejax versus a PyTorch twin",
+      command, machine) + [
+      "The machine is shared: other processes took " + " / ".join(report.pct(b) for b in busy)
       + " of it just before / after the run; each timing loop waits for a quiet machine (up to "
       "`--wait-quiet` s) and is retried (up to `--attempts`) when other processes take more than "
       "`--max-other` of it meanwhile; the \"other load\" columns are what they took during the kept "
@@ -647,8 +268,8 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       "",
       "Training problem: configs/cin_multistyle.py — VGG16 with the packaged lpips weights "
       "(`load_vgg(\"vgg16-lpips\")`), LPIPS preprocessing, style loss Σ over "
-      + ", ".join(setup.problem.style_layers) + " of Σ(G−A)²/(4C²) with G = FᵀF/(H·W), content "
-      "loss MSE at " + ", ".join(setup.problem.content_layers)
+      + ", ".join(setup.problem.loss.style_layers) + " of Σ(G−A)²/(4C²) with G = FᵀF/(H·W), content "
+      "loss MSE at " + ", ".join(setup.problem.loss.content_layers)
       + f", style weight {float(setup.weights['style']):g}, content weight "
       f"{float(setup.weights['content']):g}, TV weight {float(setup.weights['tv']):g}, Adam "
       f"{setup.problem.learning_rate:g}; style images {', '.join(setup.styles)} at "
@@ -659,10 +280,10 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       "JAX: the product's code path — `train.problem_from_config`, `train.style_targets`, "
       "`train.loss_weights`, and the jitted `train.compiled_step(mesh)` called with the shardings "
       "`train.run` uses, one call per step, blocking on the new state; inference "
-      "`jax.jit(stylenet.stylize, static_argnums=0)`. torch: a twin written in the benchmark — the "
+      "`jax.jit(stylenet.stylize, static_argnums=0)`. torch: the twins of `stylejax.reference.torch_twin` — the "
       "network as a `torch.nn.Module` (`Conv2d(padding_mode=\"reflect\")`, `F.instance_norm` + "
       "per-example γ/β, `F.interpolate(mode=\"nearest\")`) holding the same parameters (HWIO→OIHW), "
-      "VGG16 with `F.conv2d`/`F.max_pool2d` and the same weights and preprocessing, the same loss, "
+      "VGG16 with `Conv2d`/`F.max_pool2d` and the same weights and preprocessing, the same loss, "
       "`torch.optim.Adam` (optax.adam's defaults); inference under `torch.inference_mode()`; "
       f"torch's default threads ({torch.get_num_threads()}).",
       "",
@@ -724,7 +345,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
         f"({1e3 * r['torch_spread'][0]:.0f}–{1e3 * r['torch_spread'][1]:.0f}) | {r['jax_ips']:.2f} | "
         f"{r['torch_ips']:.2f} | {r['ratio']:.2f}× | {c['first_call_s']:.1f} | {r['jax_gflops']:.1f} "
         f"({100 * r['jax_gflops'] / peak['jax']:.0f}%) | {r['torch_gflops']:.1f} "
-        f"({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {_pct(r['other'])} |",
+        f"({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {report.pct(r['other'])} |",
         "",
     ]
   if infer_rows:
@@ -742,12 +363,12 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
           f"({1e3 * r['jax_spread'][0]:.1f}–{1e3 * r['jax_spread'][1]:.1f}) | {1e3 * r['torch_s']:.1f} "
           f"({1e3 * r['torch_spread'][0]:.1f}–{1e3 * r['torch_spread'][1]:.1f}) | {r['ratio']:.2f} | "
           f"{r['first_call_s']:.2f} | {r['jax_gflops']:.1f} ({100 * r['jax_gflops'] / peak['jax']:.0f}%) | "
-          f"{r['torch_gflops']:.1f} ({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {_pct(r['other'])} |")
+          f"{r['torch_gflops']:.1f} ({100 * r['torch_gflops'] / peak['torch']:.0f}%) | {report.pct(r['other'])} |")
     lines.append("")
   loaded = [r for r in ([train_row] if train_row else []) + infer_rows
             if r["other"] is not None and r["other"] >= args.max_other]
   if loaded:
-    lines += [f"**Warning:** other processes took {', '.join(_pct(r['other']) for r in loaded)} of the "
+    lines += [f"**Warning:** other processes took {', '.join(report.pct(r['other']) for r in loaded)} of the "
               "machine during some timing loops (see \"other load\"). With fewer free cores than "
               "threads, torch's OpenMP parallel regions stall at their barriers (on this 2-core "
               "machine under load, the twin's 64 px inference took ~1.2 s with 2 threads and ~37 ms "
@@ -813,7 +434,7 @@ def main(argv=None):
   setup = Setup(args.styles, args.train_size, args.batch, args.style_size)
   print(f"{args.styles} styles, training {args.train_size} px batch {args.batch}, style images "
         f"{args.style_size} px, inference {infer_sizes} px", flush=True)
-  loss = TorchLoss(setup.problem, setup.loaded, setup.style_images, setup.weights)
+  objective = TwinObjective(setup.problem, setup.loaded, setup.style_images, setup.weights)
   spec, params = setup.problem.spec, setup.params
   twin = TorchStyleNet(spec, params).eval()
   for p in twin.parameters():
@@ -821,17 +442,15 @@ def main(argv=None):
   odd = (min(infer_sizes) + 2, min(infer_sizes) + 3)
   infer_checks = [((s, s), check_inference(spec, params, twin, (s, s))) for s in infer_sizes]
   infer_checks.append((odd, check_inference(spec, params, twin, odd)))
-  checks = check_training(setup, loss)
+  checks = check_training(setup, objective)
 
   peaks, train_row, infer_rows = (None, None), None, []
   if not args.check_only:
-    peaks_before, other = report.run_quietly(lambda: matmul_peaks(args.matmul_n), **quiet)
-    print(f"matmul peak before: {peaks_before} (other processes: {_pct(other)})", flush=True)
-    train_row = bench_train(setup, loss, args.train_repeats, args.warmup, quiet)
+    peaks_before, _ = peaks_quietly(args.matmul_n, quiet, "before")
+    train_row = bench_train(setup, objective, args.train_repeats, args.warmup, quiet)
     infer_rows = [bench_inference(spec, params, twin, s, args.infer_repeats, args.warmup, quiet,
                                   dict(infer_checks)[(s, s)]["first_call_s"]) for s in infer_sizes]
-    peaks_after, other = report.run_quietly(lambda: matmul_peaks(args.matmul_n), **quiet)
-    print(f"matmul peak after: {peaks_after} (other processes: {_pct(other)})", flush=True)
+    peaks_after, _ = peaks_quietly(args.matmul_n, quiet, "after")
     peaks = (peaks_before, peaks_after)
   busy_after = report.cpu_busy_fraction()
   total_s = time.perf_counter() - run_start
@@ -839,14 +458,10 @@ def main(argv=None):
   if args.check_only:
     print("agreement checks passed")
     return
-  command = "python benchmarks/bench_stylenet.py " + " ".join(argv if argv is not None else sys.argv[1:])
-  if USER_XLA_FLAGS:
-    command = f"XLA_FLAGS='{USER_XLA_FLAGS}' " + command
-  text = render(args, command.strip(), machine, (busy_before, busy_after), peaks, setup, checks, infer_checks,
+  command = report.command_line("bench_stylenet.py", argv, USER_XLA_FLAGS)
+  text = render(args, command, machine, (busy_before, busy_after), peaks, setup, checks, infer_checks,
                 train_row, infer_rows, total_s)
-  print(text)
-  if write:
-    print(f"wrote {report.update_section(args.section, text)}")
+  report.publish(args.section, text, write)
 
 
 if __name__ == "__main__":

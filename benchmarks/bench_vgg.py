@@ -6,9 +6,10 @@ For each architecture and size (batch 1, float32, torchvision preprocessing, ran
 weights from `stylejax.networks.vgg.init_params`):
 
 * JAX: `jax.jit(jax.grad(loss))` with loss = sum(conv5_1 ** 2), conv5_1 from `stylejax.networks.vgg.features`.
-* PyTorch: a plain `torch.nn` VGG (Conv2d 3x3 pad 1 + ReLU, MaxPool2d 2), truncated after conv5_1,
-  loaded with the same weights (HWIO -> OIHW), same preprocessing, same loss, gradient by autograd
-  w.r.t. the image only (weights do not require grad); torch threads left at their default.
+* PyTorch: the `torch.nn` VGG twin of stylejax/reference/torch_twin.py (Conv2d 3x3 pad 1 + ReLU,
+  max pool 2), run up to conv5_1, loaded with the same weights (HWIO -> OIHW), same preprocessing,
+  same loss, gradient by autograd w.r.t. the image only (weights do not require grad); torch
+  threads left at their default.
 
 Before timing, the two losses and gradients are checked to agree (relative max error < 1e-3); the
 script fails loudly otherwise. Timings are the median of N calls after warmup, JAX and torch calls
@@ -30,19 +31,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks import report  # noqa: E402
-from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
-from benchmarks.timing import median, time_interleaved  # noqa: E402
+from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
+from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.networks import vgg  # noqa: E402
 from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.reference.torch_twin import (Mismatch, Preprocess, TorchVGG, relative_error, relative_l2,  # noqa: E402
+                                           relative_max, to_nchw)
 
 LAYER = "conv5_1"
 TOLERANCE = 1e-3
 F32_GRAD_L2_TOLERANCE = 1e-2
 GOAL_FRACTION = 0.85
-
-
-class BenchmarkMismatch(AssertionError):
-  pass
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,61 +80,20 @@ def jax_grad_fn(arch: str):
   return jax.jit(loss), jax.jit(jax.grad(loss))
 
 
-class TorchPreprocess(torch.nn.Module):
-  """(x * scale - mean) / std, the constants made in the input's dtype (exact in float64 too)."""
-
-  def __init__(self, pre):
-    super().__init__()
-    if pre.bgr:
-      raise NotImplementedError("BGR preprocessing in the torch twin")
-    self.scale, self.mean, self.std = pre.scale, pre.mean, pre.std
-
-  def forward(self, x):
-    mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * self.scale - mean) / std
+def torch_twin(arch: str, params) -> TorchVGG:
+  """The frozen torch VGG twin (NCHW) with torchvision preprocessing and the weights of `params` (HWIO)."""
+  return TorchVGG.from_hwio(arch, params, preprocess=Preprocess.of(TORCHVISION)).eval()
 
 
-def torch_twin(arch: str, params) -> torch.nn.Sequential:
-  """Plain torch.nn VGG up to conv5_1 (NCHW), holding the same weights as `params` (HWIO)."""
-  layers = [TorchPreprocess(TORCHVISION)]
-  for name in vgg.layer_names(arch):
-    if name.startswith("conv"):
-      kernel = np.asarray(params[name]["kernel"])  # (3, 3, Cin, Cout)
-      conv = torch.nn.Conv2d(kernel.shape[2], kernel.shape[3], 3, padding=1)
-      with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
-        conv.bias.copy_(torch.from_numpy(np.array(params[name]["bias"])))
-      layers.append(conv)
-    elif name.startswith("relu"):
-      layers.append(torch.nn.ReLU())
-    else:
-      layers.append(torch.nn.MaxPool2d(2))
-    if name == LAYER:
-      break
-  model = torch.nn.Sequential(*layers).eval()
-  for p in model.parameters():
-    p.requires_grad_(False)
-  return model
-
-
-def torch_loss_and_grad(model, images_nchw):
+def torch_loss_and_grad(model: TorchVGG, images_nchw):
   x = images_nchw.detach().requires_grad_(True)
-  loss = model(x).square().sum()
+  loss = model.features(x, [LAYER])[LAYER].square().sum()
   (g,) = torch.autograd.grad(loss, x)
   return loss.detach(), g
 
 
 # ----------------------------------------------------------------------------------------------
 # Benchmark
-
-
-def rel_max_err(a: np.ndarray, b: np.ndarray) -> float:
-  return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
-
-
-def rel_l2_err(a: np.ndarray, b: np.ndarray) -> float:
-  return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
 def bench_config(arch: str, size: int, repeats: int, warmup: int, seed: int = 0, quiet=None) -> dict:
@@ -145,7 +103,7 @@ def bench_config(arch: str, size: int, repeats: int, warmup: int, seed: int = 0,
   params = vgg.init_params(pkey, arch)
   images = jax.random.uniform(ikey, (1, size, size, 3), jnp.float32)
   model = torch_twin(arch, params)
-  images_t = torch.from_numpy(np.asarray(images).transpose(0, 3, 1, 2).copy())
+  images_t = to_nchw(images)
 
   # Correctness first, or no timing. (1) float64: both implementations, same weights, same input;
   # the gradient must agree to a relative max error < TOLERANCE (it agrees to ~1e-12). This is
@@ -165,73 +123,60 @@ def bench_config(arch: str, size: int, repeats: int, warmup: int, seed: int = 0,
   loss_t64, grad_t64 = torch_loss_and_grad(model.double(), images_t.double())
   model.float()
   loss_t64, grad_t64 = float(loss_t64), grad_t64.numpy()
-  loss_err64 = abs(loss_j64 - loss_t64) / max(abs(loss_t64), 1e-30)
-  grad_err64 = rel_max_err(grad_j64, grad_t64)
+  loss_err64 = relative_error(loss_j64, loss_t64)
+  grad_err64 = relative_max(grad_j64, grad_t64)
 
   loss_j = float(loss_fn(images, params))
   grad_j = np.asarray(grad_fn(images, params)).transpose(0, 3, 1, 2)
   loss_t, grad_t = torch_loss_and_grad(model, images_t)
   loss_t, grad_t = float(loss_t), grad_t.numpy()
-  loss_err = abs(loss_j - loss_t) / max(abs(loss_t), 1e-30)
-  grad_err = rel_max_err(grad_j, grad_t)
-  grad_l2 = rel_l2_err(grad_j, grad_t)
+  loss_err = relative_error(loss_j, loss_t)
+  grad_err = relative_max(grad_j, grad_t)
+  grad_l2 = relative_l2(grad_j, grad_t)
   print(f"[{arch} {size}px] float64: loss rel err {loss_err64:.1e}, grad rel max err {grad_err64:.1e}; "
         f"float32: loss jax={loss_j:.6e} torch={loss_t:.6e} rel err {loss_err:.1e}, grad rel max err "
-        f"{grad_err:.1e}, rel L2 err {grad_l2:.1e} (vs float64: jax {rel_l2_err(grad_j, grad_t64):.1e}, "
-        f"torch {rel_l2_err(grad_t, grad_t64):.1e})", flush=True)
+        f"{grad_err:.1e}, rel L2 err {grad_l2:.1e} (vs float64: jax {relative_l2(grad_j, grad_t64):.1e}, "
+        f"torch {relative_l2(grad_t, grad_t64):.1e})", flush=True)
   if not (np.isfinite(loss_j) and np.all(np.isfinite(grad_j))):
-    raise BenchmarkMismatch(f"{arch} {size}px: non-finite JAX loss or gradient")
+    raise Mismatch(f"{arch} {size}px: non-finite JAX loss or gradient")
   if loss_err64 > TOLERANCE or grad_err64 > TOLERANCE:
-    raise BenchmarkMismatch(f"{arch} {size}px: in float64, JAX and torch disagree (loss rel err "
-                            f"{loss_err64:.2e}, gradient rel max err {grad_err64:.2e}, tolerance {TOLERANCE:g})")
+    raise Mismatch(f"{arch} {size}px: in float64, JAX and torch disagree (loss rel err "
+                   f"{loss_err64:.2e}, gradient rel max err {grad_err64:.2e}, tolerance {TOLERANCE:g})")
   if loss_err > TOLERANCE or grad_l2 > F32_GRAD_L2_TOLERANCE:
-    raise BenchmarkMismatch(f"{arch} {size}px: in float32, JAX and torch disagree (loss rel err "
-                            f"{loss_err:.2e} (tolerance {TOLERANCE:g}), gradient rel L2 err {grad_l2:.2e} "
-                            f"(tolerance {F32_GRAD_L2_TOLERANCE:g}))")
+    raise Mismatch(f"{arch} {size}px: in float32, JAX and torch disagree (loss rel err "
+                   f"{loss_err:.2e} (tolerance {TOLERANCE:g}), gradient rel L2 err {grad_l2:.2e} "
+                   f"(tolerance {F32_GRAD_L2_TOLERANCE:g}))")
 
   fns = {"jax": lambda: grad_fn(images, params).block_until_ready(),
          "torch": lambda: torch_loss_and_grad(model, images_t)}
-  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup),
-                                    **(quiet or {}))
+  times, other = time_quietly(fns, repeats, warmup, quiet or {})
   flops = grad_flops(arch, size)
   row = {"arch": arch, "size": size, "gflop": flops / 1e9, "loss_err": loss_err, "grad_err": grad_err,
          "grad_l2": grad_l2, "loss_err64": loss_err64, "grad_err64": grad_err64,
-         "jax_l2_64": rel_l2_err(grad_j, grad_t64), "torch_l2_64": rel_l2_err(grad_t, grad_t64),
-         "other": other}
-  for f, ts in times.items():
-    row[f"{f}_s"] = median(ts)
-    row[f"{f}_spread"] = (min(ts), max(ts))
-    row[f"{f}_gflops"] = flops / median(ts) / 1e9
+         "jax_l2_64": relative_l2(grad_j, grad_t64), "torch_l2_64": relative_l2(grad_t, grad_t64),
+         "other": other, **summarize(times, flops)}
   row["speedup"] = row["torch_s"] / row["jax_s"]
   print(f"[{arch} {size}px] jax {1e3 * row['jax_s']:.0f} ms ({row['jax_gflops']:.1f} GFLOP/s), "
         f"torch {1e3 * row['torch_s']:.0f} ms ({row['torch_gflops']:.1f} GFLOP/s), "
-        f"speedup torch/jax {row['speedup']:.2f}x; other processes took {_pct(other)} of the machine",
+        f"speedup torch/jax {row['speedup']:.2f}x; other processes took {report.pct(other)} of the machine",
         flush=True)
   return row
 
 
-def _pct(x) -> str:
-  return "n/a" if x is None else f"{100 * x:.0f}%"
-
-
 def render(rows, peaks_before, peaks_after, peak, matmul_n, command, repeats, warmup, busy) -> str:
-  lines = [
-      "## VGG forward + backward w.r.t. the image, through conv5_1",
-      "",
-      f"Command: `{command}`",
-      "",
-      f"Machine: {report.machine_description()}",
-      "",
-      f"The machine is shared: other processes took {_pct(busy[0])} of it just before the run and "
-      f"{_pct(busy[1])} / {_pct(busy[2])} during the matmul peak measurements before / after; each "
+  lines = report.section_start("VGG forward + backward w.r.t. the image, through conv5_1", command,
+                               report.machine_description()) + [
+      f"The machine is shared: other processes took {report.pct(busy[0])} of it just before the run and "
+      f"{report.pct(busy[1])} / {report.pct(busy[2])} during the matmul peak measurements before / after; each "
       "timing loop waits for a quiet machine and is retried (up to "
       "`--attempts`) when other processes take more than `--max-other` of it meanwhile; the "
       "\"other load\" column is what they took during the kept loop.",
       "",
       "Batch 1, float32, torchvision preprocessing, random He-initialised weights. Loss = "
       "sum(conv5_1²); the gradient is taken w.r.t. the input image only. JAX: "
-      "`jax.jit(jax.grad(loss))` over `stylejax.networks.vgg.features`; torch: a plain `torch.nn` twin "
-      "(NCHW Conv2d 3x3 pad 1 + ReLU, MaxPool2d 2) with the same weights, autograd w.r.t. the "
+      "`jax.jit(jax.grad(loss))` over `stylejax.networks.vgg.features`; torch: the `torch.nn` twin of "
+      "`stylejax.reference.torch_twin` (NCHW Conv2d 3x3 pad 1 + ReLU, max pool 2) with the same weights, "
+      "autograd w.r.t. the "
       f"image, default torch threads. Time: median of {repeats} calls after {warmup} warmup call(s), "
       "JAX and torch calls interleaved.",
       "",
@@ -266,7 +211,7 @@ def render(rows, peaks_before, peaks_after, peak, matmul_n, command, repeats, wa
         f"{100 * r['jax_gflops'] / peak['jax']:.0f}% | {r['torch_gflops']:.1f} | "
         f"{100 * r['torch_gflops'] / peak['torch']:.0f}% | {r['grad_err64']:.0e} | {r['loss_err']:.0e} | "
         f"{r['grad_l2']:.0e} / {r['grad_err']:.0e} | {r['jax_l2_64']:.0e} / {r['torch_l2_64']:.0e} | "
-        f"{_pct(r['other'])} |")
+        f"{report.pct(r['other'])} |")
   lines += ["", "**Goals** (at least as fast as the PyTorch twin, and at least "
             f"{100 * GOAL_FRACTION:.0f}% of the matmul FLOP rate at 512 px on CPU):", ""]
   lines += goal_statements(rows, peak)
@@ -319,23 +264,15 @@ def main(argv=None):
 
   print(report.machine_description(), flush=True)
   busy_before = report.cpu_busy_fraction()
-  peaks_before, other_before = report.run_quietly(lambda: matmul_peaks(args.matmul_n), **quiet)
-  print(f"matmul peak before: {peaks_before} (other processes: {_pct(other_before)})", flush=True)
+  peaks_before, other_before = peaks_quietly(args.matmul_n, quiet, "before")
   rows = [bench_config(a, s, args.repeats, args.warmup, quiet=quiet) for a in archs for s in sizes]
-  peaks_after, other_after = report.run_quietly(lambda: matmul_peaks(args.matmul_n), **quiet)
-  print(f"matmul peak after: {peaks_after} (other processes: {_pct(other_after)})", flush=True)
-  peak = {f: max(peaks_before[f], peaks_after[f]) for f in peaks_before}
+  peaks_after, other_after = peaks_quietly(args.matmul_n, quiet, "after")
   busy = (busy_before, other_before, other_after)
 
-  command = "python benchmarks/bench_vgg.py " + " ".join(argv if argv is not None else sys.argv[1:])
-  flags = os.environ.get("XLA_FLAGS")
-  if flags:
-    command = f"XLA_FLAGS='{flags}' " + command
-  text = render(rows, peaks_before, peaks_after, peak, args.matmul_n, command.strip(), args.repeats,
-                args.warmup, busy)
-  print(text)
-  if not args.no_report:
-    print(f"wrote {report.update_section('vgg', text)}")
+  command = report.command_line("bench_vgg.py", argv, os.environ.get("XLA_FLAGS"))
+  text = render(rows, peaks_before, peaks_after, best_peaks(peaks_before, peaks_after), args.matmul_n,
+                command, args.repeats, args.warmup, busy)
+  report.publish("vgg", text, not args.no_report)
 
 
 if __name__ == "__main__":

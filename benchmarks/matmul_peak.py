@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Mapping
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
+from benchmarks import report  # noqa: E402
 from benchmarks.timing import median, time_interleaved  # noqa: E402
 
 
@@ -52,6 +54,19 @@ def matmul_peaks(n: int = 2048, repeats: int = 7, warmup: int = 2,
   times = time_interleaved(fns, repeats=repeats, warmup=warmup)
   flops = 2.0 * n ** 3
   return {f: flops / median(ts) / 1e9 for f, ts in times.items()}
+
+
+def peaks_quietly(n: int, quiet: Mapping, when: str) -> tuple[dict[str, float], float | None]:
+  """`matmul_peaks(n)` under `report.run_quietly(**quiet)`, printed; returns (peaks, other load)."""
+  peaks, other = report.run_quietly(lambda: matmul_peaks(n), **quiet)
+  print(f"matmul peak {when}: {peaks} (other processes: {report.pct(other)})", flush=True)
+  return peaks, other
+
+
+def best_peaks(*readings: dict[str, float] | None) -> dict[str, float]:
+  """Per framework, the highest of several `matmul_peaks` readings (None readings skipped)."""
+  readings = [r for r in readings if r]
+  return {f: max(r[f] for r in readings) for f in readings[0]}
 
 
 def jax_matmul_peak(n: int = 2048, repeats: int = 7) -> float:

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: write a named section of BENCHMARKS.md, describe the machine.
+"""Helpers shared by the benchmarks: write a named section of BENCHMARKS.md, describe the machine
+and how busy other processes kept it.
 
 Each benchmark owns one section, delimited by `<!-- begin NAME -->` / `<!-- end NAME -->`, and
 rewrites only that section, so benchmarks can be rerun independently.
@@ -6,10 +7,12 @@ rewrites only that section, so benchmarks can be rerun independently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import platform
 import re
+import sys
 import time
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -51,6 +54,30 @@ def update_section(name: str, markdown: str, path: str | os.PathLike = DEFAULT_P
     text = text.rstrip("\n") + "\n\n" + block + "\n"
   path.write_text(text)
   return path
+
+
+def command_line(script: str, argv=None, xla_flags: str | None = None) -> str:
+  """The command that reproduces a run (`argv`: the script's arguments, default sys.argv[1:])."""
+  command = f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+  if xla_flags:
+    command = f"XLA_FLAGS='{xla_flags}' " + command
+  return command.strip()
+
+
+def section_start(title: str, command: str, machine: str) -> list[str]:
+  """The first lines of every section: its title, the command that produced it, the machine."""
+  return [f"## {title}", "", f"Command: `{command}`", "", f"Machine: {machine}", ""]
+
+
+def publish(name: str, markdown: str, write: bool) -> None:
+  """Prints the section; writes it into BENCHMARKS.md too when `write`."""
+  print(markdown)
+  if write:
+    print(f"wrote {update_section(name, markdown)}")
+
+
+def pct(fraction: float | None) -> str:
+  return "n/a" if fraction is None else f"{100 * fraction:.0f}%"
 
 
 def cpu_model() -> str:
@@ -189,3 +216,25 @@ def run_quietly(fn, max_other: float = 0.1, attempts: int = 3, wait_timeout: flo
     if best is None or frac < best[1]:
       best = (result, frac)
   return best
+
+
+class PhaseLoads:
+  """The fraction of the machine other processes took during each named phase of a run.
+
+      loads = PhaseLoads()
+      with loads.phase("Adam step timings"):
+        ...timed work...
+      loads.describe()  # "Adam step timings 3%; ..." (n/a where /proc/stat is absent)
+  """
+
+  def __init__(self):
+    self.fractions: dict[str, float | None] = {}
+
+  @contextlib.contextmanager
+  def phase(self, name: str):
+    with OtherLoad() as load:
+      yield
+    self.fractions[name] = load.fraction
+
+  def describe(self) -> str:
+    return "; ".join(f"{name} {pct(v)}" for name, v in self.fractions.items())

@@ -20,10 +20,11 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks import bench_vgg, report  # noqa: E402
-from benchmarks.timing import median, time_interleaved  # noqa: E402
+from benchmarks import bench_vgg  # noqa: E402
+from benchmarks.timing import median, time_quietly  # noqa: E402
 from stylejax.networks import vgg  # noqa: E402
 from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.reference.torch_twin import relative_max, to_nchw, to_nhwc  # noqa: E402
 
 
 def lax_loss(arch: str, layout: str, precision=None):
@@ -58,6 +59,8 @@ def main(argv=None):
   parser.add_argument("--size", type=int, default=256)
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--variants", default="stylejax,lax_nhwc,lax_nchw,highest,torch")
+  parser.add_argument("--wait-quiet", type=float, default=900.0,
+                      help="seconds to wait, at most, for other processes to leave the CPUs (0: don't)")
   args = parser.parse_args(argv)
   print("XLA_FLAGS =", os.environ.get("XLA_FLAGS"), flush=True)
 
@@ -67,9 +70,8 @@ def main(argv=None):
                  for n, p in params.items()}
   images = jax.random.uniform(ikey, (1, args.size, args.size, 3), jnp.float32)
   model = bench_vgg.torch_twin(args.arch, params)
-  images_t = bench_vgg.torch.from_numpy(np.asarray(images).transpose(0, 3, 1, 2).copy())
-  _, g_ref = bench_vgg.torch_loss_and_grad(model, images_t)
-  g_ref = g_ref.numpy().transpose(0, 2, 3, 1)
+  images_t = to_nchw(images)
+  g_ref = to_nhwc(bench_vgg.torch_loss_and_grad(model, images_t)[1])
 
   _, stylejax_grad = bench_vgg.jax_grad_fn(args.arch)
   jax_variants = {
@@ -84,10 +86,10 @@ def main(argv=None):
       fns[name] = lambda: bench_vgg.torch_loss_and_grad(model, images_t)
       continue
     fn, p = jax_variants[name]
-    err = bench_vgg.rel_max_err(np.asarray(fn(images, p)), g_ref)
+    err = relative_max(np.asarray(fn(images, p)), g_ref)
     print(f"{name}: grad rel max err vs torch {err:.1e}", flush=True)
     fns[name] = (lambda fn=fn, p=p: fn(images, p).block_until_ready())
-  times, other = report.run_quietly(lambda: time_interleaved(fns, repeats=args.repeats, warmup=1))
+  times, other = time_quietly(fns, args.repeats, 1, {"wait_timeout": args.wait_quiet})
   print(f"other processes took {100 * (other or 0):.0f}% of the machine", flush=True)
   flops = bench_vgg.grad_flops(args.arch, args.size)
   t_torch = median(times["torch"]) if "torch" in times else None

@@ -1,10 +1,13 @@
 """The base config of single-image style transfer (pixel optimization). Every field is commented.
 
-Other configs start from `get_base_config()` and change fields; the result is locked, so a typo in an
-override (`--config.optim.stpes=10`) is an error instead of a silently ignored key.
+Other configs start from `get_base_config()` and assign its fields; the result is locked, so a typo in
+a config file or an override (`--config.optim.stpes=10`) is an error instead of a silently new key.
+A config that needs a new field declares it with `configs.fields.add_field` and a doc.
 """
 
 import ml_collections
+
+from configs.loss import get_loss_config
 
 
 def get_base_config() -> ml_collections.ConfigDict:
@@ -18,27 +21,15 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.max_pixels = 100_000_000  # refuse larger input images (decompression-bomb guard)
   c.preserve_color = "none"  # none | luminance | histogram (Gatys et al. 2017)
 
-  c.vgg = ml_collections.ConfigDict()
-  c.vgg.arch = "vgg16"  # vgg16 | vgg19; must match the weights
-  c.vgg.weights = "vgg16-lpips"  # a source name (`stylejax weights list`) or a weight file path
-  c.vgg.format = ""  # weight file format when `weights` is a path with an ambiguous name
-  c.vgg.pooling = "max"  # max | avg (Gatys et al. preferred avg)
-  c.vgg.padding = "zero"  # zero | reflect
-
-  c.loss = ml_collections.ConfigDict()
-  c.loss.content_layers = "relu4_2"  # "layer[:weight],..." e.g. "conv4_2" or "relu3_1:0.5,relu4_1"
-  c.loss.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"  # same syntax, per-layer weights
-  c.loss.content_weight = 1.0  # multiplies the content loss
-  c.loss.style_weight = 1e4  # multiplies the style loss
-  c.loss.tv_weight = 0.0  # multiplies the total-variation loss
-  c.loss.statistic = "gram"  # gram | mean_var | mean_cov | sliced_wasserstein
-  c.loss.gram_norm = "gatys"  # gatys | hw | chw (see stylejax/objectives/losses.py)
-  c.loss.n_projections = 64  # sliced_wasserstein: random directions per layer
+  c.loss = get_loss_config()  # the loss network and loss terms (configs/loss.py)
 
   c.optim = ml_collections.ConfigDict()
-  c.optim.name = "lbfgs"  # lbfgs (with zoom line search) | adam
-  c.optim.learning_rate = 0.02  # adam step size; ignored by lbfgs, whose line search sets it
+  c.optim.name = "lbfgs"  # lbfgs | adam
+  c.optim.learning_rate = 0.02  # adam step size; ignored by lbfgs (see line_search, lbfgs_step)
   c.optim.lbfgs_memory = 10  # lbfgs history size
+  c.optim.line_search = "zoom"  # lbfgs: zoom (optax's strong Wolfe) | none (fixed step lbfgs_step)
+  c.optim.max_linesearch_steps = 20  # lbfgs, zoom: most loss evaluations one line search makes
+  c.optim.lbfgs_step = 1.0  # lbfgs, line_search=none: step size (torch.optim.LBFGS's lr, default 1)
   c.optim.steps = 200  # optimizer steps at the final scale
   c.optim.init = "content"  # content | noise | content_noise | style_mean
   c.optim.init_noise = 0.1  # content_noise: amplitude of the seeded uniform noise added to the photo

@@ -12,9 +12,11 @@ README ("Training data"). `cin_multistyle:runlocal` shrinks it for a laptop look
 from configs.train_base import get_train_base_config
 
 
+ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   c = get_train_base_config()
-  c.unlock()
   c.styles = ("starry_night", "great_wave", "composition_vii", "the_scream")  # give your 32 styles
   c.data.content = "tfds:coco/2014"
   c.data.image_size = 256
@@ -32,5 +34,4 @@ def get_config(arg: str = ""):
     c.log_every = 5
     c.eval_every = 0
     c.eval_size = 128
-  c.lock()
   return c

@@ -3,10 +3,12 @@
 from configs.train_base import get_train_base_config
 
 
+ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   del arg
   c = get_train_base_config()
-  c.unlock()
   c.styles = ("starry_night", "great_wave")
   c.style_size = 48
   c.data.image_size = 32
@@ -22,5 +24,4 @@ def get_config(arg: str = ""):
   c.eval_every = 0
   c.eval_images = ("astronaut",)
   c.eval_size = 32
-  c.lock()
   return c

@@ -13,9 +13,11 @@ keeps a step cheap.
 from configs.train_base import get_train_base_config
 
 
+ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   c = get_train_base_config()
-  c.unlock()
   c.styles = ("starry_night", "great_wave", "composition_vii", "the_scream")
   c.style_size = 128
   c.data.content = "skimage"
@@ -35,5 +37,4 @@ def get_config(arg: str = ""):
     c.optim.steps = 60
     c.checkpoint_every = 30
     c.eval_every = 0
-  c.lock()
   return c

@@ -8,13 +8,15 @@ average pooling, L-BFGS, 512 px, Gram normalised by 1/(4 N^2 M^2), alpha/beta = 
 from configs.base import get_base_config
 
 
+ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   c = get_base_config()
-  c.unlock()
   c.image_size = 512
-  c.vgg.arch = "vgg19"
-  c.vgg.weights = "vgg19-caffe-jcjohnson"
-  c.vgg.pooling = "avg"
+  c.loss.network.arch = "vgg19"
+  c.loss.network.weights = "vgg19-caffe-jcjohnson"
+  c.loss.network.pooling = "avg"
   c.loss.content_layers = "conv4_2"
   c.loss.style_layers = "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1"
   c.loss.gram_norm = "gatys"
@@ -26,5 +28,4 @@ def get_config(arg: str = ""):
   if arg == "runlocal":
     c.image_size = 256
     c.optim.steps = 100
-  c.lock()
   return c

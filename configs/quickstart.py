@@ -10,9 +10,11 @@ stylized image sooner on a laptop. `configs/gatys.py` keeps the paper's L-BFGS.
 from configs.base import get_base_config
 
 
+ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   c = get_base_config()
-  c.unlock()
   c.image_size = 256
   c.optim.name = "adam"
   c.optim.learning_rate = 0.03
@@ -21,5 +23,4 @@ def get_config(arg: str = ""):
   if arg == "runlocal":  # an even quicker look
     c.image_size = 192
     c.optim.steps = 40
-  c.lock()
   return c

@@ -8,12 +8,13 @@ from configs import quickstart, testing
 from stylejax.pixel.sweep import cross, product, zipped
 
 
+ARGS = ("", "testing")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   c = testing.get_config() if arg == "testing" else quickstart.get_config("runlocal")
-  c.unlock()
   c.content, c.styles = "chelsea", ("starry_night",)
   c.optim.init = "noise"  # so that seeds differ for every statistic
-  c.lock()
   return c
 
 

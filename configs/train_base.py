@@ -1,12 +1,15 @@
 """The base config of multi-style network training (Dumoulin et al. 2017). Every field is commented.
 
 Training configs (`cin_multistyle`, `cin_tiny`, `cin_testing`) start from `get_train_base_config()`;
-the result is locked, so a typo in an override is an error. Run one with
+the result is locked, so a typo in a config file or an override is an error (`configs.fields.add_field`
+declares a new field). Run one with
 
   stylejax train --config cin_tiny --workdir workdirs/cin_tiny
 """
 
 import ml_collections
+
+from configs.loss import get_loss_config
 
 
 def get_train_base_config() -> ml_collections.ConfigDict:
@@ -30,22 +33,10 @@ def get_train_base_config() -> ml_collections.ConfigDict:
   c.network.n_residual = 5  # residual blocks at 1/4 resolution
   c.network.conditional = True  # False: plain instance norm, exactly one style (Johnson et al.)
 
-  c.vgg = ml_collections.ConfigDict()
-  c.vgg.arch = "vgg16"  # the loss network; Dumoulin et al. used VGG16
-  c.vgg.weights = "vgg16-lpips"  # a source name (`stylejax weights list`) or a weight file path
-  c.vgg.format = ""  # weight file format when `weights` is a path with an ambiguous name
-  c.vgg.pooling = "max"  # max | avg
-  c.vgg.padding = "zero"  # zero | reflect
-
-  c.loss = ml_collections.ConfigDict()
+  c.loss = get_loss_config()  # the loss network and loss terms (configs/loss.py)
   c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)
   c.loss.style_layers = "relu1_2,relu2_2,relu3_3,relu4_3"  # "conv1".."conv4" block ends
-  c.loss.content_weight = 1.0  # multiplies the content loss
-  c.loss.style_weight = 1e3  # multiplies the style loss
-  c.loss.tv_weight = 0.0  # multiplies the total-variation loss of the output
-  c.loss.statistic = "gram"  # gram | mean_var | mean_cov | sliced_wasserstein (as pixel optimization)
-  c.loss.gram_norm = "gatys"  # gatys | hw | chw (see stylejax/objectives/losses.py)
-  c.loss.n_projections = 64  # sliced_wasserstein: random directions per layer
+  c.loss.style_weight = 1e3
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 1e-3  # Adam peak learning rate

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stylejax import runtime
 from stylejax.errors import StylejaxError
 
 
@@ -216,32 +217,36 @@ def _stylize(args) -> None:
   from stylejax.pixel import stylize
 
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
-  with config.unlocked():
-    config.content = args.content
-    config.styles = tuple(args.styles)
-    if args.style_weights is not None:
-      try:
-        config.style_blend = tuple(float(w) for w in args.style_weights.split(","))
-      except ValueError:
-        raise StylejaxError(f"--style-weights must be comma-separated numbers, got "
-                            f"{args.style_weights!r}") from None
+  config.content = args.content
+  config.styles = tuple(args.styles)
+  if args.style_weights is not None:
+    try:
+      config.style_blend = tuple(float(w) for w in args.style_weights.split(","))
+    except ValueError:
+      raise StylejaxError(f"--style-weights must be comma-separated numbers, got "
+                          f"{args.style_weights!r}") from None
   result = stylize.run(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   print(f"wrote {result.workdir}/final.png")
 
 
-def _split_config_overrides(argv: list[str]) -> list[str]:
-  """Turns absl-style `--config.a.b=v` into `--set a.b=v` so both spellings work."""
-  out = []
-  for arg in argv:
-    if arg.startswith("--config.") and "=" in arg:
-      out += ["--set", arg[len("--config."):]]
-    else:
+def expand_config_overrides(argv: list[str]) -> list[str]:
+  """Turns absl-style `--config.a.b=v` (or `--config.a.b v`) into `--set a.b=v` so both spellings work."""
+  out, rest = [], list(argv)
+  while rest:
+    arg = rest.pop(0)
+    if not arg.startswith("--config."):
       out.append(arg)
+      continue
+    override = arg[len("--config."):]
+    if "=" not in override and rest and not rest[0].startswith("-"):
+      override += "=" + rest.pop(0)
+    out += ["--set", override]  # without a value: apply_overrides says it must look like key=value
   return out
 
 
 def main(argv: list[str] | None = None) -> int:
-  argv = _split_config_overrides(sys.argv[1:] if argv is None else argv)
+  runtime.configure()  # before anything creates a JAX backend
+  argv = expand_config_overrides(sys.argv[1:] if argv is None else argv)
   args = build_parser().parse_args(argv)
   try:
     args.run(args)

@@ -6,20 +6,23 @@ clear line.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import math
+import os
 import sys
 from pathlib import Path
 
 import ml_collections
 
 from stylejax.networks import vgg
-from stylejax.objectives import losses
+from stylejax.objectives import loss_network, losses
 from stylejax.pixel import color
 from stylejax.errors import StylejaxError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 OPTIMIZERS = ("adam", "lbfgs")
+LINE_SEARCHES = ("zoom", "none")
 INITS = ("content", "noise", "content_noise", "style_mean")
 PARAMETRIZATIONS = ("clip", "sigmoid")
 
@@ -29,10 +32,102 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
   name, _, arg = spec.partition(":")
   path = Path(name) if name.endswith(".py") else CONFIG_DIR / f"{name}.py"
   if not path.is_file():
-    known = sorted(p.stem for p in CONFIG_DIR.glob("*.py") if not p.stem.endswith("base"))
+    known = sorted(p.stem for p in CONFIG_DIR.glob("*.py") if is_config_file(p))
     raise StylejaxError(f"config {name!r} not found; known configs: {', '.join(known)} (or a .py path)")
   module = load_module(str(path))
-  return module.get_config(arg) if arg else module.get_config()
+  accepted = getattr(module, "ARGS", None)
+  if accepted is not None and arg not in accepted:
+    raise StylejaxError(f"config {name!r} takes {' or '.join(repr(a) for a in accepted)} after ':', got {arg!r}")
+  try:
+    return module.get_config(arg) if arg else module.get_config()
+  except (AttributeError, KeyError, TypeError) as e:
+    mistake = _locked_field_mistake(e)
+    if mistake is None:
+      raise  # a bug in the config file: keep its traceback
+    raise StylejaxError(mistake) from None
+
+
+def is_config_file(path: Path) -> bool:
+  """A runnable config defines get_config; bases and blocks (base.py, loss.py, fields.py) do not."""
+  return "\ndef get_config(" in path.read_text()
+
+
+def _locked_field_mistake(error: Exception) -> str | None:
+  """The one-line message for a config file that names an undeclared field or assigns a value of the
+  wrong type to a locked ConfigDict; None for any other error (a bug that keeps its traceback)."""
+  frames, tb = [], error.__traceback__
+  while tb is not None:
+    frames.append((tb.tb_frame, tb.tb_lineno))
+    tb = tb.tb_next
+  inside = [_in_configdict(frame) for frame, _ in frames]
+  if not inside[-1] or all(inside):
+    return None
+  caller, line = frames[inside.index(True) - 1]  # the config file's line that names the field
+  accessor = frames[-1][0]  # ConfigDict's __setattr__, __setitem__, __getattr__ or __getitem__
+  block = accessor.f_locals.get("self")
+  name = accessor.f_locals.get("key", accessor.f_locals.get("attribute"))
+  if not isinstance(block, ml_collections.ConfigDict) or not isinstance(name, str):
+    return None
+  root, prefix = _find_root(block, caller.f_locals)
+  where = f"{_shown_path(caller.f_code.co_filename)}:{line}"
+  message, function = str(error), accessor.f_code.co_name
+  if "Could not override field" in message:
+    value = accessor.f_locals.get("value")
+    return f"{where}: {prefix}{name} must be {type(block[name]).__name__}, got {value!r} ({type(value).__name__})"
+  unknown_write = "cannot be added since the config is locked" in message
+  unknown_read = function in ("__getattr__", "__getitem__") and name not in block
+  if not (unknown_write or unknown_read):
+    return None
+  return (f"{where}: {_unknown_key_message(root, prefix + name)} (a config sets the fields its base "
+          f"declares; configs/fields.py's add_field declares a new one)")
+
+
+def _in_configdict(frame) -> bool:
+  return frame.f_code.co_filename == ml_collections.ConfigDict.__init__.__code__.co_filename
+
+
+def _shown_path(path: str) -> str:
+  relative = os.path.relpath(path)
+  return path if relative.startswith("..") else relative
+
+
+def _find_root(block: ml_collections.ConfigDict, scope: dict) -> tuple[ml_collections.ConfigDict, str]:
+  """The outermost ConfigDict among the assigning function's variables that holds `block`, and
+  `block`'s dotted prefix in it ("optim."); (block, "") when none does."""
+  found = [(block, "")]
+  for value in scope.values():
+    if isinstance(value, ml_collections.ConfigDict):
+      prefix = _prefix_of(value, block)
+      if prefix is not None:
+        found.append((value, prefix))
+  return max(found, key=lambda root_prefix: len(root_prefix[1]))
+
+
+def _prefix_of(config: ml_collections.ConfigDict, block: ml_collections.ConfigDict) -> str | None:
+  if config is block:
+    return ""
+  for name, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      inner = _prefix_of(value, block)
+      if inner is not None:
+        return f"{name}.{inner}"
+  return None
+
+
+def dotted_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+  """Every leaf field of `config` as "block.name"."""
+  keys = []
+  for name, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      keys += dotted_keys(value, f"{prefix}{name}.")
+    else:
+      keys.append(f"{prefix}{name}")
+  return keys
+
+
+def _unknown_key_message(config: ml_collections.ConfigDict, key: str) -> str:
+  nearest = difflib.get_close_matches(key, dotted_keys(config), n=1, cutoff=0.0)
+  return f"unknown config key {key!r}" + (f"; did you mean {nearest[0]!r}?" if nearest else "")
 
 
 def load_module(path: str):
@@ -55,12 +150,17 @@ def _parse_value(text: str, current):
       raise ValueError(f"expected true or false, got {text!r}")
     return text.lower() in ("true", "1")
   if isinstance(current, int):
-    return int(text)
+    number = float(text)
+    if not number.is_integer():
+      raise ValueError(f"expected an integer, got {text!r}")
+    return int(number)  # "1e3" too
   if isinstance(current, float):
     return float(text)
   if isinstance(current, tuple):
-    items = [t.strip() for t in text.split(",") if t.strip()]
+    items = [t.strip() for t in text.strip().strip("()[]").split(",") if t.strip()]  # "(0.5, 1)" too
     kinds = {type(x) for x in current}
+    if kinds == {int}:
+      return tuple(int(t) for t in items)
     if kinds == {float} or (not current and all(_is_number(t) for t in items) and items):
       return tuple(float(t) for t in items)
     return tuple(items)
@@ -80,10 +180,10 @@ def _field(config: ml_collections.ConfigDict, key: str):
   parent, field = config, key.split(".")[-1]
   for part in key.split(".")[:-1]:
     if part not in parent or not isinstance(parent[part], ml_collections.ConfigDict):
-      raise StylejaxError(f"unknown config key {key!r}")
+      raise StylejaxError(_unknown_key_message(config, key))
     parent = parent[part]
-  if field not in parent:
-    raise StylejaxError(f"unknown config key {key!r}")
+  if field not in parent or isinstance(parent[field], ml_collections.ConfigDict):
+    raise StylejaxError(_unknown_key_message(config, key))
   return parent, field
 
 
@@ -95,9 +195,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
       raise StylejaxError(f"override {item!r} must look like key=value")
     parent, field = _field(config, key)
     try:
-      value = _parse_value(text, parent[field])
-      with parent.unlocked():
-        parent[field] = value
+      parent[field] = _parse_value(text, parent[field])
     except (ValueError, TypeError) as e:
       raise StylejaxError(f"bad value for {key}: {e}") from None
   return config
@@ -113,31 +211,14 @@ def apply_values(config: ml_collections.ConfigDict, values: dict) -> ml_collecti
       value = tuple([value] if isinstance(value, str) else value)
     if isinstance(parent[field], float) and isinstance(value, int) and not isinstance(value, bool):
       value = float(value)
+    if type(parent[field]) is int and isinstance(value, float) and value.is_integer():  # pylint: disable=unidiomatic-typecheck
+      value = int(value)
     try:
       parent[field] = value
-    except (TypeError, ValueError) as e:
-      raise StylejaxError(f"bad value for {key}: {e}") from None
+    except TypeError:
+      raise StylejaxError(f"bad value for {key}: {value!r} is {type(value).__name__}, the field is "
+                          f"{type(parent[field]).__name__}") from None
   return config
-
-
-def parse_layer_weights(spec: str, arch: str, what: str) -> dict[str, float]:
-  """"relu1_1,relu2_1:0.5" -> {"relu1_1": 1.0, "relu2_1": 0.5}, checked against the arch."""
-  weights = {}
-  for item in (s.strip() for s in spec.split(",")):
-    if not item:
-      continue
-    layer, _, weight = item.partition(":")
-    try:
-      value = float(weight) if weight else 1.0
-    except ValueError:
-      raise StylejaxError(f"{what}: bad weight in {item!r}") from None
-    if not math.isfinite(value) or value < 0:
-      raise StylejaxError(f"{what}: layer weight must be finite and >= 0, got {item!r}")
-    weights[layer.strip()] = value
-  if not weights:
-    raise StylejaxError(f"{what}: no layers given")
-  vgg.check_layers(arch, weights)
-  return weights
 
 
 def _choice(value, choices, key):
@@ -155,17 +236,20 @@ def _positive_int(value, key):
     raise StylejaxError(f"{key} must be a positive integer, got {value!r}")
 
 
-def _validate_vgg_and_loss(c: ml_collections.ConfigDict) -> None:
-  """The `vgg` and `loss` fields, shared by pixel-optimization and training configs."""
-  vgg.check_arch(c.vgg.arch)
-  _choice(c.vgg.pooling, vgg.POOLINGS, "vgg.pooling")
-  _choice(c.vgg.padding, vgg.PADDINGS, "vgg.padding")
+def _validate_loss(c: ml_collections.ConfigDict) -> None:
+  """The `loss` block (configs/loss.py), shared by every method's config."""
+  network = c.loss.network
+  vgg.check_arch(network.arch)
+  _choice(network.pooling, vgg.POOLINGS, "loss.network.pooling")
+  _choice(network.padding, vgg.PADDINGS, "loss.network.padding")
+  _choice(network.precision, loss_network.PRECISIONS, "loss.network.precision")
   _choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
   _choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
-  parse_layer_weights(c.loss.content_layers, c.vgg.arch, "loss.content_layers")
-  parse_layer_weights(c.loss.style_layers, c.vgg.arch, "loss.style_layers")
+  loss_network.layer_weights(c.loss.content_layers, network.arch, "loss.content_layers")
+  loss_network.layer_weights(c.loss.style_layers, network.arch, "loss.style_layers")
   for key in ("content_weight", "style_weight", "tv_weight"):
     _non_negative(c.loss[key], f"loss.{key}")
+  _positive_int(c.loss.n_projections, "loss.n_projections")
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
@@ -173,7 +257,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   if c.get("task") == "train":
     validate_training(c)
     return
-  _validate_vgg_and_loss(c)
+  _validate_loss(c)
   _choice(c.optim.name, OPTIMIZERS, "optim.name")
   _choice(c.optim.init, INITS, "optim.init")
   _choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
@@ -182,8 +266,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
     _positive_int(c[key], key)
   _positive_int(c.optim.steps, "optim.steps")
   _positive_int(c.optim.lbfgs_memory, "optim.lbfgs_memory")
+  _choice(c.optim.line_search, LINE_SEARCHES, "optim.line_search")
+  _positive_int(c.optim.max_linesearch_steps, "optim.max_linesearch_steps")
+  if not (math.isfinite(c.optim.lbfgs_step) and c.optim.lbfgs_step > 0):
+    raise StylejaxError(f"optim.lbfgs_step must be > 0, got {c.optim.lbfgs_step}")
   _non_negative(c.optim.init_noise, "optim.init_noise")
-  _positive_int(c.loss.n_projections, "loss.n_projections")
   _positive_int(c.multiscale.coarse_steps, "multiscale.coarse_steps")
   if c.snapshot_every < 0:
     raise StylejaxError(f"snapshot_every must be >= 0, got {c.snapshot_every}")
@@ -213,7 +300,7 @@ SCHEDULES = ("constant", "cosine")
 
 def validate_training(c: ml_collections.ConfigDict) -> None:
   """The checks of `validate` for a style-network training config (configs/train_base.py)."""
-  _validate_vgg_and_loss(c)
+  _validate_loss(c)
   _choice(c.optim.schedule, SCHEDULES, "optim.schedule")
   _non_negative(c.optim.grad_clip, "optim.grad_clip")
   for key in ("steps", "batch_size"):
@@ -222,7 +309,6 @@ def validate_training(c: ml_collections.ConfigDict) -> None:
     _positive_int(c[key], key)
   for key in ("image_size", "max_side", "prefetch"):
     _positive_int(c.data[key], f"data.{key}")
-  _positive_int(c.loss.n_projections, "loss.n_projections")
   _positive_int(c.network.n_residual, "network.n_residual")
   if not isinstance(c.optim.warmup_steps, int) or c.optim.warmup_steps < 0:
     raise StylejaxError(f"optim.warmup_steps must be an integer >= 0, got {c.optim.warmup_steps!r}")

@@ -2,45 +2,53 @@
 
 Flags and dispatch only: a config with `task = "train"` (configs/cin_*.py) goes to
 `stylejax.feedforward.train.run(config, workdir)`, any other to `stylejax.pixel.stylize.run(config, workdir)`.
-`--config.x=y` overrides come from ml_collections' config_flags.
+The config and its `--config.x=y` overrides are loaded by `stylejax.configuration`, as in the `stylejax`
+command: a typo in either is one line and exit code 2, a bug in a config file keeps its traceback.
 """
 
 import sys
 
 from absl import app, flags
-from ml_collections import config_flags
 
+from stylejax import configuration, runtime
+from stylejax.cli import expand_config_overrides
+from stylejax.errors import StylejaxError
 from stylejax.feedforward import train
 from stylejax.pixel import stylize
-from stylejax.errors import StylejaxError
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a get_config(arg) file.",
-                                          lock_config=True)
+_CONFIG = flags.DEFINE_string("config", None, "A config in configs/ (NAME[:ARG]) or a get_config(arg) "
+                              "file (PATH.py[:ARG]).")
+_SET = flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE (repeatable); --config.KEY=VALUE "
+                                 "is the same.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder that will hold this run.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing workdir.")
 _QUIET = flags.DEFINE_bool("quiet", False, "No progress bar.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def _exit_with_error(message: str) -> None:
+  print(f"stylejax: error: {StylejaxError(message)}", file=sys.stderr)  # StylejaxError squashes it to one line
+  sys.exit(2)
+
+
 def _parse_flags(argv):
-  """absl's parser, but a bad flag or config override is one line and exit code 2."""
+  """absl's parser, but a bad flag is one line and exit code 2."""
   try:
-    return flags.FLAGS(argv)
-  except Exception as e:  # config_flags raises AttributeError/KeyError/TypeError for bad overrides
-    message = " ".join(str(e).replace("\\n", " ").split())
-    print(f"stylejax: error: bad flags: {message}", file=sys.stderr)
-    sys.exit(2)
+    return flags.FLAGS(expand_config_overrides(argv))
+  except flags.Error as e:  # unknown flag, missing required flag, bad flag value
+    _exit_with_error(str(e))
 
 
 def main(argv):
-  del argv
+  runtime.configure()  # before anything creates a JAX backend
+  if len(argv) > 1:
+    _exit_with_error(f"unexpected arguments {argv[1:]}; this entry point takes flags only")
   try:
-    config = _CONFIG.value
+    config = configuration.apply_overrides(configuration.load_config(_CONFIG.value), _SET.value)
     run = train.run if config.get("task") == "train" else stylize.run
     run(config, _WORKDIR.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value)
   except StylejaxError as e:
-    print(f"stylejax: error: {e}", file=sys.stderr)
-    sys.exit(2)
+    _exit_with_error(str(e))
 
 
 if __name__ == "__main__":

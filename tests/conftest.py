@@ -1,18 +1,37 @@
-"""Shared fixtures: an isolated weight cache, and writers that produce each weight format.
+"""Shared fixtures: an isolated weight cache, writers that produce each weight format, no network.
 
-Everything here is made by the tests themselves; nothing needs the network or the shared data folder.
+Everything here is made by the tests themselves; nothing needs the network or the shared data folder,
+and a test that tries to reach another machine fails (tests/hermetic/network_guard.py).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np
 import pytest
 
+from hermetic import network_guard
 from stylejax.networks import vgg
+
+network_guard.install()
+# Python subprocesses the tests start (the CLI, notebook kernels) import the guard at startup.
+_HERMETIC = str(Path(__file__).resolve().parent / "hermetic")
+if _HERMETIC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+  os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_HERMETIC, os.environ.get("PYTHONPATH")) if p)
+
+
+@pytest.fixture(autouse=True)
+def no_network():
+  """Fails a test that tried to reach another machine, even where the code under test caught the error."""
+  before = len(network_guard.refused)
+  yield
+  attempts = network_guard.refused[before:]
+  if attempts:
+    pytest.fail(f"the test tried to use the network: {attempts}")
 
 
 @pytest.fixture(autouse=True)

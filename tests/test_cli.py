@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-STYLEJAX = [sys.executable, "-c", "import sys; from stylejax.cli import main; sys.exit(main())"]
+# Every weight source with a URL points at a file that does not exist, so a run that needs a download
+# fails as it would offline, without trying the network (which tests/conftest.py refuses anyway).
+_OFFLINE_SOURCES = ("import dataclasses; from stylejax.io import weights; weights.SOURCES.update("
+                    "{n: dataclasses.replace(s, url=f'file:///nonexistent/stylejax-tests/{s.filename}') "
+                    "for n, s in weights.SOURCES.items() if s.url}); ")
+STYLEJAX = [sys.executable, "-c",
+            "import sys; " + _OFFLINE_SOURCES + "from stylejax.cli import main; sys.exit(main())"]
 
 
 def _run(args, cwd=None, cache=None, entry=STYLEJAX):
@@ -55,8 +61,8 @@ CASES = [
     (["{root}/good.png", "starry_night"], ["--config.optim.steps=many"], "bad value for optim.steps"),
     (["{root}/good.png", "starry_night"], ["--config=nonexistent"], "config 'nonexistent' not found"),
     (["{root}/good.png", "starry_night", "great_wave"], ["--style-weights=1,-1"], "style_blend weights"),
-    (["{root}/good.png", "starry_night"], ["--config.vgg.weights=vgg19-torchvision",
-                                          "--config.vgg.arch=vgg19"], "stylejax weights import"),
+    (["{root}/good.png", "starry_night"], ["--config.loss.network.weights=vgg19-torchvision",
+                                          "--config.loss.network.arch=vgg19"], "stylejax weights import"),
 ]
 
 

@@ -1,52 +1,190 @@
-"""Every config builds, is locked, validates; overrides are typed; the testing config is tiny."""
+"""Every config (each of its ARGS) builds, is locked, validates and documents every field; a config
+only sets the fields its base declares; overrides are typed; a typo names the nearest known key."""
 
-from pathlib import Path
+import ast
+import io
+import tokenize
 
 import pytest
 
 from stylejax import configuration
 from stylejax.errors import StylejaxError
 
-CONFIGS = sorted(p.stem for p in configuration.CONFIG_DIR.glob("*.py") if not p.stem.endswith("base"))
+REPO = configuration.CONFIG_DIR.parent
+CONFIG_FILES = sorted(p for p in [*configuration.CONFIG_DIR.glob("*.py"), *REPO.glob("experiments/*/config.py")]
+                      if configuration.is_config_file(p))
+BLOCKS = {"base.py": "", "train_base.py": "", "loss.py": "loss."}  # files that declare fields, and where
+add_field = configuration.load_module("fields").add_field
 
 
-@pytest.mark.parametrize("name", CONFIGS)
-@pytest.mark.parametrize("arg", ["", "runlocal"])
-def test_every_config_builds_and_validates(name, arg):
-  config = configuration.load_config(f"{name}:{arg}" if arg else name)
+def _name(path):
+  return str(path.relative_to(REPO))
+
+
+def _attribute_key(node):
+  """`c.optim.steps` -> "optim.steps": the attribute chain without its root variable."""
+  names = []
+  while isinstance(node, ast.Attribute):
+    names.append(node.attr)
+    node = node.value
+  return ".".join(reversed(names)) if names and isinstance(node, ast.Name) else None
+
+
+def _commented_fields(source, prefix):
+  """{key: comment} for every `x.a.b = value  # comment` line."""
+  comments = {t.start[0]: t.string.lstrip("#").strip()
+              for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+  fields = {}
+  for node in ast.walk(ast.parse(source)):
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and comments.get(node.end_lineno):
+      key = _attribute_key(node.targets[0])
+      if key:
+        fields[prefix + key] = comments[node.end_lineno]
+  return fields
+
+
+def _add_field_docs(source):
+  """{key: doc} for every `add_field(config, "key", default, "doc")` call."""
+  docs = {}
+  for node in ast.walk(ast.parse(source)):
+    if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "add_field":
+      args = {**dict(zip(("config", "key", "default", "doc"), node.args)), **{k.arg: k.value for k in node.keywords}}
+      if all(isinstance(args.get(a), ast.Constant) for a in ("key", "doc")):
+        docs[args["key"].value] = args["doc"].value.strip()
+  return docs
+
+
+def _documented_fields():
+  docs = {}
+  for name, prefix in BLOCKS.items():
+    docs.update(_commented_fields((configuration.CONFIG_DIR / name).read_text(), prefix))
+  for path in CONFIG_FILES:
+    docs.update(_add_field_docs(path.read_text()))
+  return {key: doc for key, doc in docs.items() if doc}
+
+
+CASES = [(path, arg) for path in CONFIG_FILES for arg in configuration.load_module(str(path)).ARGS]
+
+
+@pytest.mark.parametrize("path,arg", CASES, ids=[f"{_name(p)}:{a}" for p, a in CASES])
+def test_every_config_builds_validates_and_documents_every_field(path, arg):
+  config = configuration.load_config(f"{path}:{arg}" if arg else str(path))
   configuration.validate(config)
-  with pytest.raises(AttributeError):
-    config.not_a_field = 1  # locked: typos are errors
+  with pytest.raises(AttributeError, match="cannot be added since the config is locked"):
+    config.optim.not_a_field = 1  # locked all the way down: a typo is an error
+  undocumented = set(configuration.dotted_keys(config)) - set(_documented_fields())
+  assert not undocumented, f"fields without a `# comment` in {list(BLOCKS)} or an add_field doc: {undocumented}"
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=_name)
+def test_configs_do_not_unlock_and_declare_the_args_they_read(path):
+  tree = ast.parse(path.read_text())
+  calls = {getattr(n.func, "attr", None) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+  assert not calls & {"unlock", "unlocked"}, "assign declared fields; add_field declares a new one"
+  compared = {c.value for n in ast.walk(tree) if isinstance(n, ast.Compare) and getattr(n.left, "id", "") == "arg"
+              for c in n.comparators if isinstance(c, ast.Constant)}
+  assert compared <= set(configuration.load_module(str(path)).ARGS)
+
+
+def test_an_undeclared_arg_is_refused():
+  with pytest.raises(StylejaxError, match="takes '' or 'runlocal' after ':', got 'runlcal'"):
+    configuration.load_config("quickstart:runlcal")
 
 
 def test_gatys_preset_follows_the_paper():
   c = configuration.load_config("gatys")
-  assert c.vgg.arch == "vgg19" and c.vgg.pooling == "avg" and c.optim.name == "lbfgs"
+  assert c.loss.network.arch == "vgg19" and c.loss.network.pooling == "avg" and c.optim.name == "lbfgs"
+  assert c.loss.network.weights == "vgg19-caffe-jcjohnson" and c.loss.gram_norm == "gatys"
   assert c.loss.content_layers == "conv4_2" and c.image_size == 512
   assert c.loss.style_layers == "conv1_1,conv2_1,conv3_1,conv4_1,conv5_1"
 
 
+def test_a_derived_config_sets_base_values_with_the_types_a_researcher_expects():
+  c = configuration.load_config("testing")
+  c.loss.style_weight = 1000  # an int in a float field becomes a float
+  c.multiscale.scales = [0.5, 1]  # a list in a tuple field becomes a tuple
+  c.image_size = 96
+  assert c.loss.style_weight == 1000.0 and isinstance(c.loss.style_weight, float)
+  assert c.multiscale.scales == (0.5, 1)
+  configuration.validate(c)
+
+
+def _write_config(tmp_path, body):
+  path = tmp_path / "mine.py"
+  path.write_text("from configs.base import get_base_config\n"
+                  "from configs.fields import add_field\n\n\n"
+                  "def get_config(arg=''):\n  c = get_base_config()\n" + body + "  return c\n")
+  return str(path)
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("c.optim.stpes = 3", r"mine.py:7: unknown config key 'optim.stpes'; did you mean 'optim.steps'\?"),
+    ("c.imagesize = 3", r"mine.py:7: unknown config key 'imagesize'; did you mean 'image_size'\?"),
+    ("c.loss.network.pooling = c.loss.network.poling", r"mine.py:7: unknown config key 'loss.network.poling'"),
+    ("c.optim.steps = 2.5", r"mine.py:7: optim.steps must be int, got 2.5 \(float\)")])
+def test_a_typo_in_a_config_file_names_the_line_and_the_nearest_key(tmp_path, line, needle):
+  with pytest.raises(StylejaxError, match=needle) as caught:
+    configuration.load_config(_write_config(tmp_path, f"  {line}\n"))
+  assert "\n" not in str(caught.value)
+
+
+def test_a_bug_in_a_config_file_is_not_a_user_mistake(tmp_path):
+  with pytest.raises(NameError):
+    configuration.load_config(_write_config(tmp_path, "  c.optim.steps = undefined_name\n"))
+
+
+def test_add_field_declares_a_documented_field_and_keeps_the_lock(tmp_path):
+  path = _write_config(tmp_path, "  add_field(c, 'optim.warm_restarts', 2, 'restarts of the schedule')\n")
+  c = configuration.load_config(path)
+  assert c.optim.warm_restarts == 2
+  assert configuration.apply_overrides(c, ["optim.warm_restarts=5"]).optim.warm_restarts == 5
+  with pytest.raises(AttributeError):
+    c.optim.warm_restrats = 1
+  assert _add_field_docs((tmp_path / "mine.py").read_text()) == {"optim.warm_restarts": "restarts of the schedule"}
+
+
+@pytest.mark.parametrize("key,doc,needle", [
+    ("optim.steps", "x", "exists already"), ("optm.knob", "x", "'optm' is not a config block"),
+    ("optim.knob", " ", "needs a doc")])
+def test_add_field_refuses_misuse(key, doc, needle):
+  with pytest.raises(StylejaxError, match=needle):
+    add_field(configuration.load_config("testing"), key, 1, doc)
+
+
 def test_overrides_are_typed():
   c = configuration.apply_overrides(configuration.load_config("testing"),
-                                    ["optim.steps=7", "loss.style_weight=2e3", "multiscale.scales=0.5,1",
-                                     "vgg.pooling=avg"])
-  assert c.optim.steps == 7 and c.loss.style_weight == 2000.0
-  assert c.multiscale.scales == (0.5, 1.0) and c.vgg.pooling == "avg"
+                                    ["optim.steps=7", "loss.style_weight=2e3", "multiscale.scales=(0.5, 1)",
+                                     "loss.network.pooling=avg", "log_every=1e1"])
+  assert c.optim.steps == 7 and c.loss.style_weight == 2000.0 and c.log_every == 10
+  assert c.multiscale.scales == (0.5, 1.0) and c.loss.network.pooling == "avg"
+  train = configuration.apply_overrides(configuration.load_config("cin_testing"), ["network.widths=8,16,32"])
+  assert train.network.widths == (8, 16, 32)
 
 
 @pytest.mark.parametrize("override,needle", [
-    ("optim.stepz=3", "unknown config key"), ("optim.steps=1.5", "bad value"),
-    ("nothing", "key=value")])
+    ("optim.stepz=3", "unknown config key 'optim.stepz'; did you mean 'optim.steps'?"),
+    ("loss.netwrk.arch=vgg19", "unknown config key 'loss.netwrk.arch'; did you mean 'loss.network.arch'?"),
+    ("optim=3", "unknown config key 'optim'"), ("optim.steps=1.5", "bad value"), ("nothing", "key=value")])
 def test_bad_overrides(override, needle):
-  with pytest.raises(StylejaxError, match=needle):
+  with pytest.raises(StylejaxError, match=needle.replace("?", r"\?")):
     configuration.apply_overrides(configuration.load_config("testing"), [override])
+
+
+def test_sweep_values_name_the_nearest_key_and_convert_numbers():
+  base = configuration.load_config("testing")
+  c = configuration.apply_values(base, {"loss.style_weight": 3, "optim.steps": 8.0, "styles": "great_wave"})
+  assert c.loss.style_weight == 3.0 and c.optim.steps == 8 and c.styles == ("great_wave",)
+  with pytest.raises(StylejaxError, match="did you mean 'loss.style_weight'"):
+    configuration.apply_values(base, {"loss.style_wieght": 3})
+  with pytest.raises(StylejaxError, match="bad value for optim.steps: 8.5 is float, the field is int"):
+    configuration.apply_values(base, {"optim.steps": 8.5})
 
 
 @pytest.mark.parametrize("override,needle", [
     ("multiscale.scales=1,0.5", "must increase"), ("style_scale=0", "style_scale"),
     ("optim.learning_rate=0", "learning_rate"), ("preserve_color=sepia", "preserve_color"),
-    ("vgg.padding=mirror", "vgg.padding"), ("loss.gram_norm=l2", "gram_norm"),
-    ("vgg.arch=vgg11", "unknown VGG architecture")])
+    ("loss.network.padding=mirror", "loss.network.padding"), ("loss.gram_norm=l2", "gram_norm"),
+    ("loss.network.arch=vgg11", "unknown VGG architecture")])
 def test_validation_catches_bad_values(override, needle):
   c = configuration.apply_overrides(configuration.load_config("testing"), [override])
   with pytest.raises(StylejaxError, match=needle):

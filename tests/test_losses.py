@@ -1,10 +1,13 @@
 """Losses against numpy references; vmap, grad, invariances, and no retrace when weights change."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from stylejax.errors import StylejaxError
 from stylejax.objectives import losses
 
 RNG = np.random.default_rng(0)
@@ -69,6 +72,90 @@ def test_mean_cov_matches_numpy():
   ours = float(jax.jit(lambda f: losses.layer_style_loss(f, target, "mean_cov"))(x))
   expected = _np_w2(x.reshape(-1, 4).astype(np.float64), y.reshape(-1, 4).astype(np.float64)) / 4
   assert ours == pytest.approx(expected, rel=1e-3, abs=1e-5)
+
+
+def _np_psd_sqrt(m):
+  """Eigenvalues within rounding error of 0 are 0 (as in numpy.linalg.matrix_rank): the root of a
+  1e-17 would put a slope of 1e8 into the central differences below."""
+  values, vectors = np.linalg.eigh(m)
+  values = np.where(values > np.abs(values).max() * len(values) * np.finfo(values.dtype).eps, values, 0.0)
+  return (vectors * np.sqrt(values)) @ vectors.T
+
+
+def _np_w2_eigh(fx, fy):
+  """Gaussian W2^2 with float64 numpy eigh square roots: well defined for singular covariances."""
+  cx = np.cov(fx, rowvar=False, bias=True)
+  cy = np.cov(fy, rowvar=False, bias=True)
+  sy = _np_psd_sqrt(cy)
+  return (((fx.mean(0) - fy.mean(0))**2).sum() + np.trace(cx) + np.trace(cy)
+          - 2 * np.trace(_np_psd_sqrt(sy @ cx @ sy)))
+
+
+@pytest.mark.parametrize("dead_target_channel", [False, True])
+def test_mean_cov_value_and_gradient_match_float64(dead_target_channel):
+  """The value, and the gradient against central differences, of a float64 numpy reference. A dead
+  (all-zero) target channel, as VGG has after ReLU, makes the covariances singular."""
+  x = _features(h=6, w=6, seed=21).astype(np.float64)
+  y = _features(h=7, w=5, seed=22).astype(np.float64)
+  if dead_target_channel:
+    y[..., 1] = 0.0
+  reference = lambda f: _np_w2_eigh(f.reshape(-1, 4), y.reshape(-1, 4)) / 4
+  target = losses.style_target(jnp.asarray(y, jnp.float32), "mean_cov")
+  loss = lambda f: losses.layer_style_loss(f, target, "mean_cov")
+  value, grad = jax.jit(jax.value_and_grad(loss))(jnp.asarray(x, jnp.float32))
+  assert float(value) == pytest.approx(reference(x), rel=1e-4)
+  step, numeric = 1e-6, np.zeros_like(x)
+  for index in np.ndindex(x.shape):
+    delta = np.zeros_like(x)
+    delta[index] = step
+    numeric[index] = (reference(x + delta) - reference(x - delta)) / (2 * step)
+  np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-4 * np.abs(numeric).max())
+
+
+def test_mean_cov_target_sqrt_and_its_gradient_match_float64():
+  y = _features(h=7, w=5, seed=23).astype(np.float64)
+  y[..., 2] = 0.0  # singular: the square root's derivative is clamped there, so perturb elsewhere
+  cov = np.cov(y.reshape(-1, 4), rowvar=False, bias=True)
+  ours = losses.style_target(jnp.asarray(y, jnp.float32), "mean_cov")["cov_sqrt"]
+  np.testing.assert_allclose(ours, _np_psd_sqrt(cov), atol=1e-5)
+  weights = RNG.standard_normal((4, 4))
+  probe = lambda m: (weights * m).sum()  # a scalar of the square root, to differentiate
+  grad = jax.grad(lambda c: probe(losses._psd_sqrt(c)))(jnp.asarray(cov, jnp.float32))
+  direction = np.zeros((4, 4))
+  direction[:2, :2] = [[1.0, 0.3], [0.3, 0.5]]  # symmetric, off the dead channel
+  numeric = (probe(_np_psd_sqrt(cov + 1e-6 * direction)) - probe(_np_psd_sqrt(cov - 1e-6 * direction))) / 2e-6
+  assert float((np.asarray(grad) * direction).sum()) == pytest.approx(numeric, rel=1e-3)
+
+
+def test_vmapped_mean_cov_runs_eigh_one_matrix_at_a_time():
+  """jaxlib 0.10's XLA:CPU spreads a batched eigh over its thread pool and blocks until it is done;
+  two at once (two layers of a vmapped sweep) deadlocked. Under vmap, loss and target loop instead."""
+  if jax.default_backend() != "cpu":
+    pytest.skip("checks the CPU (LAPACK) lowering")
+  batch = jnp.asarray(RNG.standard_normal((3, 5, 5, 4)), jnp.float32)
+  target = losses.style_target(jnp.asarray(_features(seed=24)), "mean_cov")
+  step = jax.vmap(jax.value_and_grad(lambda f: losses.layer_style_loss(f, target, "mean_cov")))
+  targets = jax.vmap(lambda f: losses.style_target(f, "mean_cov"))
+  for fn in (step, targets):
+    text = jax.jit(fn).lower(batch).as_text()
+    batch_dims = re.findall(r'@lapack_\w*syevd\w*\(.*?num_batch_dims = "(\d+)"', text)
+    assert batch_dims and set(batch_dims) == {"0"}, batch_dims
+
+
+def test_user_mistakes_are_stylejax_errors_and_gaps_in_the_code_are_assertions(monkeypatch):
+  f = jnp.asarray(_features(seed=25))
+  target = losses.style_target(f, "gram")
+  with pytest.raises(StylejaxError, match="unknown style statistic"):
+    losses.style_target(f, "l2")
+  with pytest.raises(StylejaxError, match="unknown style statistic"):
+    losses.layer_style_loss(f, target, "l2")
+  with pytest.raises(StylejaxError, match="unknown gram normalisation"):
+    losses.layer_style_loss(f, target, "gram", gram_norm="frobenius")
+  with pytest.raises(StylejaxError, match="PRNG key"):
+    losses.layer_style_loss(f, losses.style_target(f, "sliced_wasserstein"), "sliced_wasserstein")
+  monkeypatch.setattr(losses, "STATISTICS", (*losses.STATISTICS, "new_statistic"))
+  with pytest.raises(AssertionError, match="new_statistic"):
+    losses.layer_style_loss(f, target, "new_statistic")
 
 
 def test_sliced_wasserstein_matches_numpy_and_is_deterministic():

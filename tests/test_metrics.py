@@ -11,6 +11,7 @@ from stylejax.evaluation import metrics
 from stylejax.io import images
 from stylejax.networks import alexnet
 from stylejax.objectives import preprocessing
+from stylejax.reference.torch_twin import hwio_to_oihw, to_nchw, to_nhwc
 
 
 def _pair(seed=0, shape=(64, 80, 3)):
@@ -47,13 +48,13 @@ def test_alexnet_matches_torch():
   x = np.random.default_rng(2).random((1, 96, 112, 3), dtype=np.float32)
   ours = alexnet.features(params, jnp.asarray(x))
   t = preprocessing.LPIPS(jnp.asarray(x))
-  t = torch.from_numpy(np.asarray(t)).permute(0, 3, 1, 2)
+  t = to_nchw(t)
   specs = [(4, 2), (1, 2), (1, 1), (1, 1), (1, 1)]
   for i, (stride, pad) in enumerate(specs):
-    w = torch.from_numpy(params[f"Conv_{i}"]["kernel"].transpose(3, 2, 0, 1).copy())
+    w = hwio_to_oihw(params[f"Conv_{i}"]["kernel"])
     b = torch.from_numpy(params[f"Conv_{i}"]["bias"])
     t = F.relu(F.conv2d(t, w, b, stride=stride, padding=pad))
-    ref = t.permute(0, 2, 3, 1).numpy()
+    ref = to_nhwc(t)
     got = np.asarray(ours[f"relu{i + 1}"])
     np.testing.assert_allclose(got / np.abs(ref).max(), ref / np.abs(ref).max(), atol=2e-5)
     if i < 2:

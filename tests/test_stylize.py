@@ -128,7 +128,7 @@ def test_step_does_not_recompile_when_weights_or_steps_change():
     {"loss.statistic": "mean_cov", "loss.style_layers": "relu1_1,relu2_1"},
     {"loss.statistic": "sliced_wasserstein", "loss.n_projections": 8},
     {"preserve_color": "luminance"},
-    {"preserve_color": "histogram", "vgg.pooling": "avg", "vgg.padding": "reflect"},
+    {"preserve_color": "histogram", "loss.network.pooling": "avg", "loss.network.padding": "reflect"},
     {"multiscale.scales": (0.7, 1.0), "multiscale.coarse_steps": 3, "style_scale": 0.8},
 ])
 def test_options_run_and_lower_the_loss(overrides):

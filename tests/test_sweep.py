@@ -140,17 +140,24 @@ def test_sweep_cli(tmp_path):
   assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
 
 
-def test_mean_cov_sweep_finishes(tmp_path):
-  """Regression: a vmapped batch of mean_cov runs (batched eigh next to convolutions) hung XLA:CPU;
-  on CPU the sweep runs them one per program. Run in a subprocess so a hang fails, not blocks."""
+def test_mean_cov_sweep_runs_vmapped_and_finishes(tmp_path):
+  """Regression: two batched eigh at once (the mean_cov loss of two layers in a vmapped sweep) hung
+  XLA:CPU in jaxlib 0.10; the loss now loops over the batch under vmap (tests/test_losses.py checks
+  the lowering). Twelve runs as one program, in a subprocess so that a hang fails instead of blocking."""
   script = textwrap.dedent(f"""
       from stylejax import configuration
       from stylejax.pixel import sweep
+      chunk_sizes = []
+      run_chunk = sweep._run_chunk_of_runs
+      sweep._run_chunk_of_runs = lambda chunk, size, *rest: (chunk_sizes.append(size), run_chunk(chunk, size, *rest))
       base = configuration.apply_values(configuration.load_config("testing"), {{
           "content": "chelsea", "styles": ("starry_night",), "loss.statistic": "mean_cov",
-          "optim.init": "noise", "optim.steps": 3, "image_size": 96}})
-      dirs = sweep.run_sweep(base, [{{"seed": 0}}, {{"seed": 1}}, {{"seed": 2}}], r"{tmp_path}/mc", quiet=True)
+          "optim.init": "noise", "optim.steps": 3, "image_size": 64}})
+      dirs = sweep.run_sweep(base, [{{"seed": s}} for s in range(12)], r"{tmp_path}/mc", quiet=True)
+      assert chunk_sizes == [12], chunk_sizes
       print("OK", len(dirs))
   """)
-  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO)
-  assert result.returncode == 0 and "OK 3" in result.stdout, result.stderr[-2000:]
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=REPO, env=env)
+  assert result.returncode == 0 and "OK 12" in result.stdout, result.stderr[-2000:]

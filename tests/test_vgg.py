@@ -11,7 +11,7 @@ from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
 
 from conftest import random_params, torchvision_state_dict
-from torch_reference import torch_features
+from stylejax.reference.torch_twin import torch_features
 
 
 def test_layer_names_follow_the_papers():

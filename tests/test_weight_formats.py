@@ -1,7 +1,7 @@
 """Every weight format, written by the test with random weights, against an independent torch VGG.
 
 Each case also checks the preprocessing contract: stylejax is fed RGB [0, 1]; the reference gets
-the source's documented transform written out by hand in torch_reference.py.
+the source's documented transform written out by hand in stylejax/reference/torch_twin.py.
 """
 
 import jax.numpy as jnp
@@ -14,7 +14,7 @@ from stylejax.networks import vgg
 
 from conftest import (random_params, torchvision_state_dict, write_keras_h5, write_lpips_pickle,
                       write_torch)
-from torch_reference import documented_preprocessing, torch_features
+from stylejax.reference.torch_twin import documented_preprocessing, torch_features
 
 CASES = [  # (format, arch, writer, file name)
     ("torchvision", "vgg19", lambda p, a, f: write_torch(p, a, f), "vgg19-dcbb9e9d.pth"),

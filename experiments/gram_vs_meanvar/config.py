@@ -7,11 +7,13 @@
 from configs.base import get_base_config
 
 
+ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
+
+
 def get_config(arg: str = ""):
   c = get_base_config()
-  c.unlock()
   c.image_size = 64 if arg == "runlocal" else 96
-  c.vgg.weights, c.vgg.arch = "vgg16-lpips", "vgg16"
+  c.loss.network.weights, c.loss.network.arch = "vgg16-lpips", "vgg16"
   c.loss.content_layers = "relu4_2"
   c.loss.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
   c.loss.content_weight = 1.0
@@ -24,5 +26,4 @@ def get_config(arg: str = ""):
   c.optim.init_noise = 0.1
   c.log_every = 8 if arg == "runlocal" else 16
   c.sweep_chunk_size = 3  # runs per program (on CPU, mean_cov runs one per program: stylejax/pixel/sweep.py)
-  c.lock()
   return c

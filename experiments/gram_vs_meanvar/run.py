@@ -56,7 +56,7 @@ def pairs(data: Path | None, runlocal: bool):
 
 def calibrate(base, content, style):
   """Per statistic, the factor that gives its style loss at the content image the gram loss's size."""
-  loaded = load_vgg(base.vgg.weights, arch=base.vgg.arch)
+  loaded = load_vgg(base.loss.network.weights, arch=base.loss.network.arch)
   sizes = {}
   for statistic in STATISTICS:
     config = configuration.apply_values(base, {"loss.statistic": statistic, "content": content,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
-import numpy as np  # noqa: E402
-
-from stylejax.io.atomic_io import atomic_write_bytes  # noqa: E402
+from stylejax.io.atomic_io import atomic_write_bytes
 
 
 def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.ndarray,
                    metrics: list[dict], path) -> None:
   panels = [("content", content)] + [(f"style {i + 1}", s) for i, s in enumerate(styles)] + [
       ("result", result)]
-  fig = plt.figure(figsize=(3 * len(panels), 5.6))
+  fig = Figure(figsize=(3 * len(panels), 5.6))  # no pyplot: the user's matplotlib backend is left alone
+  FigureCanvasAgg(fig)
   grid = fig.add_gridspec(2, len(panels), height_ratios=[3, 2])
   for i, (title, image) in enumerate(panels):
     ax = fig.add_subplot(grid[0, i])
@@ -36,5 +35,4 @@ def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.nda
   fig.tight_layout()
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=80)
-  plt.close(fig)
   atomic_write_bytes(path, buffer.getvalue())

@@ -7,15 +7,13 @@ import io
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from stylejax.io.atomic_io import atomic_write_bytes, atomic_write_text  # noqa: E402
-from stylejax.errors import StylejaxError  # noqa: E402
+from stylejax.io.atomic_io import atomic_write_bytes, atomic_write_text
+from stylejax.errors import StylejaxError
 
 LOSS_COLUMNS = ("total", "content", "style", "tv")
 
@@ -73,7 +71,9 @@ def write_grid(records: list[dict], sweep_dir: Path, columns_per_row: int = 6) -
   n = len(records)
   cols = min(columns_per_row, n)
   rows = (n + cols - 1) // cols
-  fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False)
+  fig = Figure(figsize=(2.6 * cols, 2.9 * rows))  # no pyplot: the user's matplotlib backend is left alone
+  FigureCanvasAgg(fig)
+  axes = fig.subplots(rows, cols, squeeze=False)
   for ax in axes.flat:
     ax.axis("off")
   for ax, record in zip(axes.flat, records):
@@ -83,7 +83,6 @@ def write_grid(records: list[dict], sweep_dir: Path, columns_per_row: int = 6) -
   fig.tight_layout()
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=80)
-  plt.close(fig)
   atomic_write_bytes(sweep_dir / "grid.png", buffer.getvalue())
 
 

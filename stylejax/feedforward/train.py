@@ -6,8 +6,11 @@ and the sliced-Wasserstein projections. So a run killed at any point and resumed
 bit-identical (on CPU) to an uninterrupted run.
 
 Data parallel: the global batch is split over every device (and host) with a `NamedSharding` over a
-one-axis mesh ("data"); parameters, VGG weights and style targets are replicated. XLA inserts the
-gradient all-reduce. For several hosts set `multihost=True` (see README, "Multi-host training").
+one-axis mesh ("data"); parameters, VGG weights and style targets are replicated. Each device
+computes the gradient of its rows and `device_mean` averages them in device order, so the same
+devices spread over one or several processes train to the same bits (on CPU: with the same number
+of XLA threads per process, see README). For several processes set `multihost=True` (see
+`_initialize_distributed`, `stylejax.feedforward.launch_local` and README, "Many devices and hosts").
 """
 
 from __future__ import annotations
@@ -26,18 +29,20 @@ import ml_collections
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from stylejax import configuration
 from stylejax.feedforward import data, transfer
 from stylejax.io import images, weights
-from stylejax.networks import stylenet, vgg
-from stylejax.objectives import losses
+from stylejax.networks import stylenet
+from stylejax.objectives import loss_network
+from stylejax.objectives.loss_network import LossNetwork
 from stylejax.io.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
 from stylejax.io.metric_writer import MetricWriter
-from stylejax.objectives.preprocessing import Preprocessing
 
 
 class NonFiniteLoss(StylejaxError):
@@ -48,24 +53,12 @@ class NonFiniteLoss(StylejaxError):
 class TrainProblem:
   """What decides the compiled train step (hashable: a jit static argument)."""
   spec: stylenet.NetworkSpec
-  arch: str
-  preprocessing: Preprocessing
-  pooling: str
-  padding: str
-  content_layers: tuple[str, ...]
-  style_layers: tuple[str, ...]
-  statistic: str
-  gram_norm: str
-  n_projections: int
+  loss: LossNetwork
   learning_rate: float
   schedule: str
   warmup_steps: int
   total_steps: int
   grad_clip: float
-
-  def features(self, vgg_params, images_, layers):
-    return vgg.features(vgg_params, images_, layers, arch=self.arch, preprocessing=self.preprocessing,
-                        pooling=self.pooling, padding=self.padding)
 
   def learning_rate_at(self):
     decay = max(1, self.total_steps - self.warmup_steps)
@@ -90,54 +83,35 @@ def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.Loade
       spec=stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths),
                                 width_multiplier=net.width_multiplier, n_residual=net.n_residual,
                                 conditional=net.conditional),
-      arch=loaded.arch, preprocessing=loaded.preprocessing, pooling=config.vgg.pooling,
-      padding=config.vgg.padding,
-      content_layers=tuple(configuration.parse_layer_weights(config.loss.content_layers, loaded.arch, "")),
-      style_layers=tuple(configuration.parse_layer_weights(config.loss.style_layers, loaded.arch, "")),
-      statistic=config.loss.statistic, gram_norm=config.loss.gram_norm,
-      n_projections=config.loss.n_projections, learning_rate=config.optim.learning_rate,
+      loss=loss_network.from_config(config.loss, loaded), learning_rate=config.optim.learning_rate,
       schedule=config.optim.schedule, warmup_steps=config.optim.warmup_steps,
       total_steps=config.optim.steps, grad_clip=config.optim.grad_clip)
 
 
 def loss_weights(config: ml_collections.ConfigDict, arch: str) -> dict:
   """Numeric loss weights as float32 arrays, so changing one never retraces the step."""
-  as_arrays = lambda d: {k: jnp.float32(v) for k, v in d.items()}
-  return {"content": jnp.float32(config.loss.content_weight),
-          "style": jnp.float32(config.loss.style_weight),
-          "tv": jnp.float32(config.loss.tv_weight),
-          "content_layers": as_arrays(configuration.parse_layer_weights(config.loss.content_layers, arch, "")),
-          "style_layers": as_arrays(configuration.parse_layer_weights(config.loss.style_layers, arch, ""))}
+  return loss_network.loss_weights(config.loss, arch)
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def style_targets(problem: TrainProblem, vgg_params, style_images):
   """The style statistic of every style image, stacked: each leaf has a leading n_styles axis."""
-  per_style = lambda image: losses.style_targets(problem.features(vgg_params, image, problem.style_layers),
-                                                 problem.statistic)
-  return jax.lax.map(per_style, style_images)
+  return jax.lax.map(lambda image: problem.loss.style_targets(vgg_params, image), style_images)
 
 
-def example_terms(problem: TrainProblem, weights_, output_features, content_features, output, target, key):
-  """Loss terms of ONE example: its output's features against its content and its style's target."""
-  content = losses.content_loss(output_features, content_features, weights_["content_layers"])
-  style = losses.style_loss(output_features, target, weights_["style_layers"], problem.statistic,
-                            gram_norm=problem.gram_norm, key=key, n_projections=problem.n_projections)
-  tv = losses.total_variation(output)
-  total = weights_["content"] * content + weights_["style"] * style + weights_["tv"] * tv
-  return {"content": content, "style": style, "tv": tv, "total": total}
-
-
-def batch_loss(problem: TrainProblem, params, vgg_params, content, style_ids, targets, weights_, key):
-  """Mean over the batch of the vmapped per-example loss; each example has its own style id."""
+def batch_loss(problem: TrainProblem, params, vgg_params, content, style_ids, targets, weights_, key,
+               first_example=0):
+  """Mean over the batch of the vmapped per-example loss; each example has its own style id.
+  Example i's key is folded from its index in the global batch, `first_example + i`."""
+  net = problem.loss
   outputs = stylenet.stylize(problem.spec, params, content, stylenet.one_hot(style_ids, problem.spec.n_styles))
-  layers = tuple(sorted(set(problem.content_layers) | set(problem.style_layers)))
-  output_features = problem.features(vgg_params, outputs, layers)
-  content_features = jax.lax.stop_gradient(problem.features(vgg_params, content, problem.content_layers))
+  output_features = net.features(vgg_params, outputs, net.layers)
+  content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
   example_targets = jax.tree.map(lambda t: t[style_ids], targets)
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(content.shape[0]))
-  terms = jax.vmap(functools.partial(example_terms, problem, weights_))(
-      output_features, content_features, outputs, example_targets, keys)
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
+  one_example = lambda feats, content_feats, output, target, k: loss_network.loss_terms(
+      net, weights_, feats, content_feats, (target,), output, k)
+  terms = jax.vmap(one_example)(output_features, content_features, outputs, example_targets, keys)
   terms = jax.tree.map(jnp.mean, terms)
   return terms["total"], terms
 
@@ -146,13 +120,41 @@ def style_ids_for(problem: TrainProblem, key, batch_size: int):
   return jax.random.randint(key, (batch_size,), 0, problem.spec.n_styles)
 
 
-def train_step(problem: TrainProblem, state, content, vgg_params, targets, weights_, base_key):
-  """One Adam step. `state` = {"params", "opt_state", "step"}; randomness is folded from the step."""
+def device_mean(tree, axis: str):
+  """The mean over the devices of `axis` (inside shard_map), added in device order on any layout.
+
+  A psum adds in an order of the collective implementation's choosing (XLA's in-process one on one
+  host, gloo across CPU processes), so the same global batch on 1x4 and 2x2 devices would give
+  gradients that differ in the last bit, and Adam's first steps magnify that to ~learning_rate.
+  Here only exact data movement crosses devices: each device receives one slice of every device's
+  vector (all_to_all), adds them in device order, and the sums are all-gathered: the traffic of a
+  ring all-reduce.
+  """
+  flat, unravel = ravel_pytree(tree)
+  n = jax.lax.axis_size(axis)
+  slices = jnp.pad(flat, (0, -flat.size % n)).reshape(n, -1)
+  from_each_device = jax.lax.all_to_all(slices, axis, 0, 0, tiled=True)
+  summed = jax.lax.all_gather(from_each_device.sum(0), axis, tiled=True)
+  return unravel(summed[:flat.size] / n)
+
+
+def train_step(problem: TrainProblem, state, content, vgg_params, targets, weights_, base_key,
+               axis: str | None = None):
+  """One Adam step. `state` = {"params", "opt_state", "step"}; randomness is folded from the step.
+
+  With `axis` (inside shard_map, see `compiled_step`) `content` holds this device's rows of the
+  global batch, and their loss terms and gradient are averaged over the devices by `device_mean`.
+  """
   key = jax.random.fold_in(base_key, state["step"])
-  style_ids = style_ids_for(problem, jax.random.fold_in(key, 0), content.shape[0])
+  rows = content.shape[0]
+  devices, device = (jax.lax.axis_size(axis), jax.lax.axis_index(axis)) if axis else (1, 0)
+  style_ids = style_ids_for(problem, jax.random.fold_in(key, 0), rows * devices)  # the global batch's
   grad_fn = jax.value_and_grad(batch_loss, argnums=1, has_aux=True)
-  (_, terms), grads = grad_fn(problem, state["params"], vgg_params, content, style_ids, targets, weights_,
-                              jax.random.fold_in(key, 1))
+  (_, terms), grads = grad_fn(problem, state["params"], vgg_params, content,
+                              jax.lax.dynamic_slice_in_dim(style_ids, device * rows, rows), targets,
+                              weights_, jax.random.fold_in(key, 1), device * rows)
+  if axis:
+    grads, terms = device_mean((grads, terms), axis)
   updates, opt_state = problem.optimizer().update(grads, state["opt_state"], state["params"])
   params = optax.apply_updates(state["params"], updates)
   terms["grad_norm"] = optax.tree.norm(grads)
@@ -163,8 +165,18 @@ def train_step(problem: TrainProblem, state, content, vgg_params, targets, weigh
 @functools.lru_cache(maxsize=None)
 def compiled_step(mesh: Mesh):
   """The jitted train step for a mesh: batch sharded over "data", everything else replicated."""
-  replicated = NamedSharding(mesh, PartitionSpec())
-  return jax.jit(train_step, static_argnums=0, out_shardings=(replicated, replicated))
+  replicated = PartitionSpec()
+
+  def step(problem, state, content, vgg_params, targets, weights_, base_key):
+    # check_vma=False: the outputs are the same on every device (they follow `device_mean`'s
+    # all_gather), which shard_map's type check cannot infer.
+    per_device = jax.shard_map(functools.partial(train_step, problem, axis="data"), mesh=mesh,
+                               in_specs=(replicated, PartitionSpec("data"), replicated, replicated,
+                                         replicated, replicated),
+                               out_specs=(replicated, replicated), check_vma=False)
+    return per_device(state, content, vgg_params, targets, weights_, base_key)
+
+  return jax.jit(step, static_argnums=0)
 
 
 def initial_state(problem: TrainProblem, seed: int) -> dict:
@@ -204,13 +216,18 @@ def _flat(d: dict, prefix: str = "") -> dict:
   return out
 
 
+# How a run is started, not what it computes: a run may resume with other values.
+LAUNCH_KEYS = ("multihost",)
+
+
 def open_workdir(workdir: Path, config: ml_collections.ConfigDict, style_files: list[str],
                  overwrite: bool) -> None:
   """Resumes a workdir that holds this config; refuses any other non-empty folder unless overwrite."""
   saved = workdir / "config.json"
   wanted = _config_json(config)
   if saved.exists() and not overwrite:
-    old = json.loads(saved.read_text())
+    without_launch_keys = lambda d: {k: v for k, v in d.items() if k not in LAUNCH_KEYS}
+    old, wanted = without_launch_keys(json.loads(saved.read_text())), without_launch_keys(wanted)
     if old != wanted:
       changed = sorted(k for k in set(_flat(old)) | set(_flat(wanted)) if _flat(old).get(k) != _flat(wanted).get(k))
       raise StylejaxError(f"workdir {workdir} holds a run with another config (differs in: "
@@ -245,11 +262,55 @@ def _check_finite(step_terms: list[tuple[int, dict]], manager, checkpoints: Path
 
 
 def _initialize_distributed() -> None:
-  """jax.distributed with the cluster's auto-detection (TPU, SLURM, ...); on a hand-made cluster,
-  JAX_COORDINATOR_ADDRESS (read by JAX), JAX_NUM_PROCESSES and JAX_PROCESS_ID (read here)."""
-  kwargs = {k: int(os.environ[v]) for k, v in (("num_processes", "JAX_NUM_PROCESSES"),
-                                                 ("process_id", "JAX_PROCESS_ID")) if v in os.environ}
-  jax.distributed.initialize(**kwargs)
+  """Joins the other processes of the run (`multihost=True`) through jax.distributed.
+
+  SLURM, Open MPI and Cloud TPU are detected by jax, which then finds the coordinator, the process
+  count and this process's id itself. Elsewhere every process needs JAX_COORDINATOR_ADDRESS=host:port
+  (read by jax), JAX_NUM_PROCESSES and JAX_PROCESS_ID (read here); `launch_local` sets them. CPU
+  devices of different processes talk through gloo, the CPU collectives jax ships.
+  """
+  if jax.distributed.is_initialized():  # a second run() in the same process
+    return
+  names = {"num_processes": "JAX_NUM_PROCESSES", "process_id": "JAX_PROCESS_ID"}
+  try:
+    kwargs = {k: int(os.environ[v]) for k, v in names.items() if v in os.environ}
+  except ValueError:
+    raise StylejaxError(f"{' and '.join(names.values())} must be integers") from None
+  if jax.config.jax_cpu_collectives_implementation is None:  # jax 0.10 defaults to gloo already
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  try:
+    jax.distributed.initialize(**kwargs)
+  except ValueError as e:  # no cluster detected and settings missing
+    raise StylejaxError(f"multihost=True, but jax.distributed could not start: {e} Outside SLURM, Open "
+                        "MPI and Cloud TPU set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and "
+                        "JAX_PROCESS_ID on every process (README, 'Many devices and hosts')") from None
+
+
+def _first_process_first(work):
+  """`work()` on process 0, then on the others, so that what it writes to a shared cache or the
+  workdir is written once. A StylejaxError of process 0 is raised on every process: they would
+  otherwise wait for it at the next collective."""
+  if jax.process_count() == 1:
+    return work()
+  first, result, error = jax.process_index() == 0, None, None
+  if first:
+    try:
+      result = work()
+    except StylejaxError as e:
+      error = e
+  failed = multihost_utils.broadcast_one_to_all(np.int32(error is not None))
+  if error is not None:
+    raise error
+  if failed:
+    raise StylejaxError("process 0 could not prepare the run (see its error)")
+  return result if first else work()
+
+
+def _on_host(tree):
+  """Numpy copies of (replicated or sharded) global arrays; every process must call it."""
+  if jax.process_count() == 1:
+    return jax.device_get(tree)
+  return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool = False,
@@ -258,20 +319,28 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
   configuration.validate(config)
   if config.multihost:
     _initialize_distributed()
-  mesh = Mesh(np.asarray(jax.devices()), ("data",))
+  # Each process's devices side by side: process p's rows of the batch are one block (`data.batches`).
+  mesh = Mesh(np.asarray(sorted(jax.devices(), key=lambda d: (d.process_index, d.id))), ("data",))
   if config.optim.batch_size % mesh.size:
     raise StylejaxError(f"optim.batch_size {config.optim.batch_size} must be a multiple of the "
                         f"{mesh.size} devices")
   style_files = data.style_image_list(config.styles)
   if not config.network.conditional and len(style_files) != 1:
     raise StylejaxError(f"network.conditional=False trains one style; got {len(style_files)}")
-  style_images = data.load_style_images(style_files, config.style_size)
-  eval_photos = [transfer.square(images.load_image(p), config.eval_size) for p in config.eval_images]
-  loaded = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch, fmt=config.vgg.format or None)
-  source = data.open_source(config.data.content, config.data.tfds_data_dir, config.data.split,
-                            config.data.max_side)
+
+  def load_inputs():  # may fill the cache (downloads, the prepared dataset): process 0 first
+    style_images = data.load_style_images(style_files, config.style_size)
+    eval_photos = [transfer.square(images.load_image(p), config.eval_size) for p in config.eval_images]
+    loaded = loss_network.load_weights(config.loss)
+    source = data.open_source(config.data.content, config.data.tfds_data_dir, config.data.split,
+                              config.data.max_side)
+    return style_images, eval_photos, loaded, source
+
+  style_images, eval_photos, loaded, source = _first_process_first(load_inputs)
   workdir = Path(workdir)
-  open_workdir(workdir, config, style_files, overwrite)
+  # Process 0 prepares (maybe replaces) the workdir; the others then find their config in it.
+  _first_process_first(lambda: open_workdir(workdir, config, style_files,
+                                            overwrite and jax.process_index() == 0))
 
   problem = problem_from_config(config, loaded, len(style_files))
   replicated = NamedSharding(mesh, PartitionSpec())
@@ -294,7 +363,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
   stream = data.batches(data.training_images(source, config.data.image_size, config.seed),
                         config.optim.batch_size, start, total, jax.process_index(), jax.process_count(),
                         config.data.prefetch)
-  progress = tqdm(total=total, initial=start, disable=quiet, desc="train", unit="step")
+  progress = tqdm(total=total, initial=start, disable=quiet or jax.process_index() != 0, desc="train",
+                  unit="step")
   pending, terms_host = [], {}
   last_log, images_since = time.perf_counter(), 0
   try:
@@ -321,9 +391,10 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
       if save_now:
         save_checkpoint(manager, state)
       if eval_now:
-        grid = transfer.style_grid(problem.spec, state["params"], eval_photos)
-        writer.write_image(done, "eval/photos_x_styles", grid)
-        if jax.process_index() == 0:
+        params = _on_host(state["params"])
+        if jax.process_index() == 0:  # the grid runs on this process's own device and is written once
+          grid = transfer.style_grid(problem.spec, params, eval_photos)
+          writer.write_image(done, "eval/photos_x_styles", grid)
           images.save_png(grid, workdir / "eval" / f"grid_{done:06d}.png")
       progress.update(1)
     manager.wait_until_finished()

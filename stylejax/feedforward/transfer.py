@@ -77,6 +77,17 @@ def _find_workdir(checkpoint: str | Path) -> Path:
                       "config.json and checkpoints/")
 
 
+def _checkpoint_fault(error: Exception) -> Exception | None:
+  """What makes a restore fail for a missing, corrupt or mismatched checkpoint, or None for a bug.
+
+  Orbax reports missing items as KeyError, tensorstore reports unreadable or mismatched arrays as
+  ValueError, missing files are OSError; a failed array read comes wrapped in a bare Exception.
+  """
+  while type(error) is Exception and error.__cause__ is not None:  # pylint: disable=unidiomatic-typecheck
+    error = error.__cause__
+  return error if isinstance(error, (OSError, ValueError, KeyError)) else None
+
+
 @dataclasses.dataclass
 class Stylizer:
   spec: stylenet.NetworkSpec
@@ -105,11 +116,19 @@ class Stylizer:
     if step is None or step not in manager.all_steps():
       raise StylejaxError(f"{workdir}: no checkpoint{'' if step is None else f' at step {step}'} "
                           f"(saved steps: {list(manager.all_steps())})")
-    abstract = jax.eval_shape(lambda: stylenet.init_params(spec, jax.random.key(0)))
+    # Onto this process's first device: without a target sharding orbax would reuse the training
+    # run's (several devices, maybe several hosts) and refuse any other device layout.
+    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=local),
+                            jax.eval_shape(lambda: stylenet.init_params(spec, jax.random.key(0))))
     try:
       restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
-    except Exception as e:  # orbax/tensorstore raise many types for a damaged checkpoint
-      raise StylejaxError(f"{workdir}: checkpoint {step} cannot be read ({type(e).__name__})") from None
+    except Exception as e:  # pylint: disable=broad-except; narrowed by _checkpoint_fault
+      fault = _checkpoint_fault(e)
+      if fault is None:
+        raise  # a bug, not a damaged checkpoint: keep the traceback
+      raise StylejaxError(f"{workdir}: checkpoint {step} cannot be read: missing, damaged or saved by "
+                          f"another network ({type(fault).__name__}: {str(fault)[:160]})") from None
     finally:
       manager.close()
     return cls(spec=spec, params=restored["params"], style_names=style_names, step=step)

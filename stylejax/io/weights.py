@@ -189,7 +189,7 @@ def lpips_package_file(net: str = "vgg16") -> str:
 
 def _offline_hint(name: str) -> str:
   return (f"get the file elsewhere and run `stylejax weights import PATH`, or use the offline "
-          f"weights `{OFFLINE_SOURCE}` (--config.vgg.weights={OFFLINE_SOURCE})")
+          f"weights `{OFFLINE_SOURCE}` (--config.loss.network.weights={OFFLINE_SOURCE})")
 
 
 def download(name: str, progress: bool = True) -> Path:

@@ -12,6 +12,7 @@ import numpy as np
 
 from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
+from stylejax.networks import conv
 from stylejax.io.safe_unpickle import load_numpy_pickle
 from stylejax.io.weights import lpips_package_file
 
@@ -25,8 +26,7 @@ class AlexNet(nn.Module):
   def __call__(self, x) -> dict[str, jax.Array]:
     out = {}
     for i, (width, kernel, stride, pad) in enumerate(_CONVS):
-      x = nn.Conv(width, (kernel, kernel), strides=(stride, stride), padding=((pad, pad), (pad, pad)),
-                  name=f"Conv_{i}")(x)
+      x = conv.Conv(width, kernel, stride=stride, padding=((pad, pad), (pad, pad)), name=f"Conv_{i}")(x)
       x = nn.relu(x)
       out[LAYERS[i]] = x
       if i < 2:

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from stylejax.errors import StylejaxError
+from stylejax.networks import conv
 
 DOWNSAMPLING = 4  # two stride-2 convolutions
 
@@ -79,8 +80,8 @@ class ReflectConv(nn.Module):
     pad = self.kernel // 2
     x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
     # No bias: every conv feeds an instance norm, which removes any per-channel constant.
-    return nn.Conv(self.features, (self.kernel, self.kernel), strides=(self.stride, self.stride),
-                   padding="VALID", use_bias=False)(x)
+    # Named as flax auto-named the nn.Conv it replaces, so parameter trees and checkpoints still match.
+    return conv.Conv(self.features, self.kernel, stride=self.stride, use_bias=False, name="Conv_0")(x)
 
 
 class StyleNet(nn.Module):

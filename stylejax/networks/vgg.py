@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from stylejax.errors import StylejaxError
+from stylejax.networks import conv
 from stylejax.objectives.preprocessing import Preprocessing
 
 CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -88,8 +89,8 @@ class VGG(nn.Module):
       if name.startswith("conv"):
         if self.padding == "reflect":
           x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-        x = nn.Conv(conv_shapes(self.arch)[name][1][0], (3, 3),
-                    padding="VALID" if self.padding == "reflect" else ((1, 1), (1, 1)), name=name)(x)
+        x = conv.Conv(conv_shapes(self.arch)[name][1][0], 3,
+                      padding="VALID" if self.padding == "reflect" else ((1, 1), (1, 1)), name=name)(x)
       elif name.startswith("relu"):
         x = nn.relu(x)
       else:
@@ -102,12 +103,13 @@ class VGG(nn.Module):
 
 
 def features(params: Mapping, images: jax.Array, layers: Iterable[str], *, arch: str = "vgg19",
-             preprocessing: Preprocessing, pooling: str = "max", padding: str = "zero"
-             ) -> dict[str, jax.Array]:
+             preprocessing: Preprocessing, pooling: str = "max", padding: str = "zero",
+             compute_dtype=None) -> dict[str, jax.Array]:
   """Named VGG activations of RGB [0, 1] `images`, (N, H, W, 3) or (H, W, 3).
 
   `params` maps conv names to {"kernel": HWIO, "bias": (C,)}; `preprocessing` is the weight
-  source's input contract. Pure: works under jit, vmap and grad.
+  source's input contract. `compute_dtype` (e.g. bfloat16) runs the convolutions in that dtype
+  after the preprocessing, which stays float32. Pure: works under jit, vmap and grad.
   """
   if pooling not in POOLINGS:
     raise StylejaxError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
@@ -116,6 +118,9 @@ def features(params: Mapping, images: jax.Array, layers: Iterable[str], *, arch:
   layers = check_layers(arch, layers)
   single = images.ndim == 3
   x = preprocessing(images[None] if single else images)
+  if compute_dtype is not None:
+    x = x.astype(compute_dtype)
+    params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
   model = VGG(arch=arch, pooling=pooling, padding=padding, last_layer=deepest(arch, layers))
   acts = model.apply({"params": params}, x)
   return {n: acts[n][0] if single else acts[n] for n in layers}

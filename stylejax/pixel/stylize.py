@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from stylejax import configuration
 from stylejax.io import images, weights
+from stylejax.objectives import loss_network
 from stylejax.pixel import color
 from stylejax.errors import StylejaxError
 from stylejax.evaluation.figures import summary_figure
@@ -39,33 +40,20 @@ class NonFiniteLoss(StylejaxError):
 
 def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.LoadedVGG) -> PixelProblem:
   return PixelProblem(
-      arch=loaded.arch, preprocessing=loaded.preprocessing, pooling=config.vgg.pooling,
-      padding=config.vgg.padding,
-      content_layers=tuple(configuration.parse_layer_weights(config.loss.content_layers, loaded.arch, "")),
-      style_layers=tuple(configuration.parse_layer_weights(config.loss.style_layers, loaded.arch, "")),
-      statistic=config.loss.statistic, gram_norm=config.loss.gram_norm,
-      n_projections=config.loss.n_projections, optimizer=config.optim.name,
-      lbfgs_memory=config.optim.lbfgs_memory, parametrization=config.optim.parametrization)
+      loss=loss_network.from_config(config.loss, loaded), optimizer=config.optim.name,
+      lbfgs_memory=config.optim.lbfgs_memory, parametrization=config.optim.parametrization,
+      line_search=config.optim.line_search, max_linesearch_steps=config.optim.max_linesearch_steps,
+      lbfgs_step=float(config.optim.lbfgs_step))
 
 
 def loss_weights(config: ml_collections.ConfigDict, arch: str) -> dict:
   """All numeric loss weights as float32 arrays (a pytree), so changing them never retraces."""
-  n_styles = len(config.styles)
-  blend = np.asarray(config.style_blend or [1.0] * n_styles, np.float32)
-  as_arrays = lambda d: {k: jnp.float32(v) for k, v in d.items()}
-  return {
-      "content": jnp.float32(config.loss.content_weight),
-      "style": jnp.float32(config.loss.style_weight),
-      "tv": jnp.float32(config.loss.tv_weight),
-      "blend": jnp.asarray(blend / blend.sum()),
-      "content_layers": as_arrays(configuration.parse_layer_weights(config.loss.content_layers, arch, "")),
-      "style_layers": as_arrays(configuration.parse_layer_weights(config.loss.style_layers, arch, "")),
-  }
+  return loss_network.loss_weights(config.loss, arch, config.style_blend or [1.0] * len(config.styles))
 
 
-_content_targets = jax.jit(lambda problem, params, image: problem.content_targets(params, image),
+_content_targets = jax.jit(lambda problem, params, image: problem.loss.content_targets(params, image),
                            static_argnums=0)
-_style_targets = jax.jit(lambda problem, params, image: problem.style_targets(params, image),
+_style_targets = jax.jit(lambda problem, params, image: problem.loss.style_targets(params, image),
                          static_argnums=0)
 
 
@@ -84,7 +72,7 @@ def initial_image(config, content, styles, blend, key):
 def load_inputs(config):
   content = images.load_image(config.content, config.max_pixels)
   styles = [images.load_image(s, config.max_pixels) for s in config.styles]
-  loaded = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch, fmt=config.vgg.format or None)
+  loaded = loss_network.load_weights(config.loss)
   return content, styles, loaded
 
 
@@ -209,7 +197,6 @@ def stylize(content, styles, config: str | ml_collections.ConfigDict = "quicksta
   cfg = configuration.load_config(config) if isinstance(config, str) else config
   as_text = lambda v: ",".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
   cfg = configuration.apply_overrides(cfg, [f"{k}={as_text(v)}" for k, v in overrides.items()])
-  with cfg.unlocked():
-    cfg.content = content
-    cfg.styles = tuple([styles] if isinstance(styles, str) else styles)
+  cfg.content = content
+  cfg.styles = tuple([styles] if isinstance(styles, str) else styles)
   return run(cfg, workdir, overwrite=overwrite, quiet=quiet)

@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from stylejax import configuration
 from stylejax.evaluation import metrics
-from stylejax.io import images, weights
+from stylejax.io import images
+from stylejax.objectives import loss_network
 from stylejax.pixel import optimize, stylize
 from stylejax.io.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
@@ -103,10 +104,9 @@ class _Run:
       image_cache[key] = (images.load_image(config.content, config.max_pixels),
                           [images.load_image(s, config.max_pixels) for s in config.styles])
     self.content_full, self.styles_full = image_cache[key]
-    vgg_key = (config.vgg.weights, config.vgg.arch, config.vgg.format)
+    vgg_key = (config.loss.network.weights, config.loss.network.arch, config.loss.network.format)
     if vgg_key not in vgg_cache:
-      vgg_cache[vgg_key] = weights.load_vgg(config.vgg.weights, arch=config.vgg.arch,
-                                            fmt=config.vgg.format or None)
+      vgg_cache[vgg_key] = loss_network.load_weights(config.loss)
     self.loaded = vgg_cache[vgg_key]
     self.problem = stylize.problem_from_config(config, self.loaded)
     self.weights = stylize.loss_weights(config, self.loaded.arch)
@@ -158,10 +158,6 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
     progress = tqdm(total=len(runs), disable=quiet, desc="sweep", unit="run")
     for members in groups.values():
       size = min(chunk_size or members[0].config.sweep_chunk_size or len(members), len(members))
-      if members[0].problem.statistic == "mean_cov" and jax.default_backend() == "cpu":
-        # XLA:CPU (jax 0.10.2) hangs, every thread on a futex, on a vmapped batch of more than one
-        # mean_cov run at >= 96 px (batched eigh among convolutions); one run per device there.
-        size = 1
       size = math.ceil(size / mesh.size) * mesh.size  # the run axis must split evenly over devices
       for start in range(0, len(members), size):
         chunk = members[start:start + size]

@@ -1,0 +1,178 @@
+"""L-BFGS variants on one Gatys problem: loss at equal steps, equal loss evaluations and equal time.
+
+    python benchmarks/lbfgs_variants.py                    # all, 40 steps at 128 px (~20 min, 2 CPUs)
+    python benchmarks/lbfgs_variants.py --steps 80 --variants zoom-refresh,zoom-stale,zoom-project,none-clip
+    python benchmarks/lbfgs_variants.py --steps 5 --size 48    # a quick look
+
+The table in stylejax/pixel/optimize.py (above `make_optimizer`) is the second command's output.
+
+The problem is configs/base.py's (VGG16 with the packaged lpips weights, content relu4_2, Gram
+style loss on relu1_1..relu5_1, style weight 1e4, content init), astronaut + Starry Night at
+--size px. Every variant is the product's jitted `stylejax.pixel.optimize.step`, one call per step;
+the variants run interleaved step by step (rotated order) so load on a shared machine hits all
+alike. Evaluations are counted by the step itself (`OptState.evals`: line-search steps, the first
+step's evaluation, re-evaluations after clipping); the loss reported is the true loss of the
+iterate (`optimize.evaluate`, untimed), also for "stale", whose cached value is not.
+
+Variants (L-BFGS memory 10):
+  zoom-refresh   zoom line search, clip, re-evaluate at the clipped point (stylejax before issue 9)
+  zoom-stale     zoom line search, clip, keep the unclipped point's cached value and gradient
+  zoom-project   zoom line search along the clipped path (the loss is evaluated at clip(x))
+  zoom-sigmoid   zoom line search, image = sigmoid(z): no clipping
+  none-clip      no line search, fixed step 1 (torch.optim.LBFGS's default), clip
+  none-sigmoid   no line search, fixed step 1, image = sigmoid(z)
+  adam           Adam, learning rate 0.03 (configs/quickstart.py), clip: one evaluation per step
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from configs.base import get_base_config  # noqa: E402
+from stylejax.io import images  # noqa: E402
+from stylejax.objectives import loss_network  # noqa: E402
+from stylejax.pixel import optimize, stylize  # noqa: E402
+
+VARIANTS = {  # name: (optimizer, line_search, parametrization, after_clip)
+    "zoom-refresh": ("lbfgs", "zoom", "clip", "refresh"),
+    "zoom-stale": ("lbfgs", "zoom", "clip", "stale"),
+    "zoom-project": ("lbfgs", "zoom", "clip", "project"),
+    "zoom-sigmoid": ("lbfgs", "zoom", "sigmoid", "project"),
+    "none-clip": ("lbfgs", "none", "clip", "project"),
+    "none-sigmoid": ("lbfgs", "none", "sigmoid", "project"),
+    "adam": ("adam", "zoom", "clip", "project"),
+}
+ADAM_LR = 0.03
+BIG = 1 << 30
+
+
+@dataclasses.dataclass
+class Trace:
+  """Per step of one variant: true loss after the step, cumulative evaluations and step seconds."""
+  losses: list
+  evals: list
+  seconds: list
+  bad_pairs: int = 0  # curvature pairs with s.y <= 1e-10 (torch would skip them; optax keeps them)
+
+
+class Setup:
+  def __init__(self, size: int):
+    config = get_base_config()
+    with config.unlocked():
+      config.image_size = size
+    self.config = config
+    self.loaded = loss_network.load_weights(config.loss)
+    content_full = images.load_image(config.content, config.max_pixels)
+    styles_full = [images.load_image(s, config.max_pixels) for s in config.styles]
+    self.content, styles = stylize.images_at_scale(config, content_full, styles_full, 1.0)
+    self.base_problem = stylize.problem_from_config(config, self.loaded)
+    self.weights = stylize.loss_weights(config, self.loaded.arch)
+    self.targets = stylize.targets(self.base_problem, self.loaded.params, self.content, styles)
+    self.key = stylize.run_keys(config.seed)[1]
+
+  def problem(self, name: str):
+    optimizer, line_search, parametrization, after_clip = VARIANTS[name]
+    return dataclasses.replace(self.base_problem, optimizer=optimizer, line_search=line_search,
+                               parametrization=parametrization, after_clip=after_clip)
+
+  def step(self, problem, state, total_steps=BIG):
+    return optimize.step(problem, state, jnp.int32(total_steps), self.loaded.params, *self.targets,
+                         self.weights, jnp.float32(ADAM_LR), self.key)
+
+  def loss(self, problem, state) -> float:
+    return float(optimize.evaluate(problem, state.param, self.loaded.params, *self.targets,
+                                   self.weights, self.key)["total"])
+
+
+def curvature(opt_state):
+  """(params, gradient) L-BFGS stored at the start of the last step, or None for Adam."""
+  inner = opt_state[0]
+  return (inner.params, inner.updates) if hasattr(inner, "diff_params_memory") else None
+
+
+def run(setup: Setup, names, steps: int) -> tuple[dict, dict, float]:
+  problems = {n: setup.problem(n) for n in names}
+  states = {n: optimize.init_state(problems[n], setup.content, ADAM_LR) for n in names}
+  compile_s = {}
+  for n in names:  # a no-op step (total_steps 0) compiles; a second must not compile again
+    t0 = time.perf_counter()
+    jax.block_until_ready(setup.step(problems[n], states[n], 0))
+    compile_s[n] = time.perf_counter() - t0
+  compiled = optimize.step._cache_size()
+  loss0 = setup.loss(problems[names[0]], states[names[0]])
+  traces = {n: Trace([], [], []) for n in names}
+  previous = {n: None for n in names}
+  for i in range(steps):
+    k = i % len(names)
+    for n in names[k:] + names[:k]:
+      t0 = time.perf_counter()
+      states[n], _ = setup.step(problems[n], states[n])
+      jax.block_until_ready(states[n])
+      traces[n].seconds.append(time.perf_counter() - t0)
+      traces[n].evals.append(int(states[n].evals))
+      traces[n].losses.append(setup.loss(problems[n], states[n]))
+      pair = curvature(states[n].opt_state)
+      if pair is not None and previous[n] is not None:
+        ys = float(jnp.vdot(pair[0] - previous[n][0], pair[1] - previous[n][1]))
+        traces[n].bad_pairs += ys <= 1e-10
+      previous[n] = pair
+  if optimize.step._cache_size() != compiled:
+    print(f"warning: the step recompiled ({compiled} -> {optimize.step._cache_size()} programs)")
+  return traces, compile_s, loss0
+
+
+def at_budget(trace: Trace, used: list, budget: float) -> float:
+  """The loss after the last step whose cumulative cost is within `budget` (inf if none is)."""
+  within = [loss for loss, u in zip(trace.losses, used) if u <= budget + 1e-9]
+  return within[-1] if within else float("inf")
+
+
+def table(traces: dict, compile_s: dict, loss0: float, steps: int) -> str:
+  wall = {n: list(np.cumsum(t.seconds)) for n, t in traces.items()}
+  equal_evals = min(t.evals[-1] for t in traces.values())
+  equal_wall = min(w[-1] for w in wall.values())
+  quarter = max(1, steps // 4)
+  header = (f"| variant | loss @{quarter} steps | loss @{steps} steps | evals/step | ms/step | "
+            f"ms/eval | loss @{equal_evals} evals | loss @{equal_wall:.0f} s | bad s.y pairs | "
+            "compile s |")
+  rows = [header, "|" + " --- |" * 10]
+  for n, t in traces.items():
+    ms_step = 1e3 * float(np.median(t.seconds))
+    per_eval = [s / e for s, e in zip(t.seconds, np.diff([0] + t.evals)) if e > 0]
+    rows.append(
+        f"| {n} | {t.losses[quarter - 1]:.4g} | {t.losses[-1]:.4g} | {t.evals[-1] / steps:.2f} | "
+        f"{ms_step:.0f} | {1e3 * float(np.median(per_eval)):.0f} | "
+        f"{at_budget(t, t.evals, equal_evals):.4g} | {at_budget(t, wall[n], equal_wall):.4g} | "
+        f"{t.bad_pairs} | {compile_s[n]:.1f} |")
+  return (f"initial loss {loss0:.4g}; lower is better; loss = true loss of the iterate after the "
+          f"step; ms = median over steps\n\n" + "\n".join(rows))
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--size", type=int, default=128, help="longer side in pixels")
+  parser.add_argument("--steps", type=int, default=40, help="optimizer steps per variant")
+  parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
+  args = parser.parse_args(argv)
+  names = [n.strip() for n in args.variants.split(",")]
+  unknown = sorted(set(names) - set(VARIANTS))
+  if unknown:
+    parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+  setup = Setup(args.size)
+  traces, compile_s, loss0 = run(setup, names, args.steps)
+  print(f"{args.size} px, {args.steps} steps, {jax.devices()[0].platform}, {os.cpu_count()} CPUs\n")
+  print(table(traces, compile_s, loss0, args.steps))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,161 @@
+"""The one 2-D convolution the networks use: NHWC inputs, HWIO kernels, explicit padding.
+
+On GPU/TPU `conv2d` is plain `lax.conv_general_dilated`. On XLA:CPU (jaxlib 0.10, YNNPACK) the
+same math is routed around slow paths that benchmarks/conv_paths.py measures:
+
+- YNNPACK runs a conv fast only when some side is padded and the padding does not grow the image:
+  unpadded (VALID) convs, e.g. the reflect-padded ones, ran 5-24x slower. They get one extra stride
+  of bottom padding and the extra output row is cropped. Big kernels padded past k-1 (the input
+  gradient of a VALID conv) get their excess padding as a separate, unfoldable pad.
+- 3-channel inputs of big kernels (the style network's 9x9 RGB layer) are zero-padded to 4 channels.
+- The VJP is written as ordinary forward convs (flipped, in/out-swapped kernel for the input
+  gradient; batch/feature-swapped operands for the kernel gradient). Inside `while_loop` and `cond`
+  bodies XLA leaves autodiff's transposed convs in kernel layouts that take a slow path (~3x).
+- The kernel gradient of big kernels with few output channels (the 9x9 32->3 layer) is a row-chunked
+  GEMM over shifted copies of the output gradient: as a conv it ran at ~10 GFLOP/s.
+
+Every path computes the same sums as `lax.conv_general_dilated` (tests/test_conv.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence, Union
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Padding = Union[str, Sequence[tuple[int, int]]]
+_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def _pairs(padding: Padding) -> tuple[tuple[int, int], tuple[int, int]]:
+  if isinstance(padding, str):
+    if padding.upper() != "VALID":
+      raise ValueError(f"padding must be 'VALID' or ((top, bottom), (left, right)), got {padding!r}")
+    return ((0, 0), (0, 0))
+  (a, b), (c, d) = padding
+  return ((int(a), int(b)), (int(c), int(d)))
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *, stride: int = 1,
+           padding: Padding = "VALID") -> jax.Array:
+  """`x` (N, H, W, Cin) convolved with `kernel` (kh, kw, Cin, Cout), plus `bias` (Cout,) if given.
+
+  `padding` is "VALID" or ((top, bottom), (left, right)) zeros. Differentiable in all arguments;
+  works under jit, vmap, grad and inside loop bodies.
+  """
+  pads = _pairs(padding)
+  dtype = jnp.result_type(x, kernel)  # as nn.Conv promotes mixed inputs
+  x, kernel = x.astype(dtype), kernel.astype(dtype)
+  if jax.default_backend() == "cpu":
+    y = _cpu_conv(x, kernel, int(stride), pads)
+  else:
+    y = lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=_DIMS)
+  return y if bias is None else y + bias
+
+
+class Conv(nn.Module):
+  """`conv2d` with parameters named and shaped like flax's nn.Conv: `kernel` (HWIO) and `bias`."""
+  features: int
+  kernel_size: int
+  stride: int = 1
+  padding: Padding = "VALID"
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,)) if self.use_bias else None
+    return conv2d(x, kernel, bias, stride=self.stride, padding=self.padding)
+
+
+def _forward(x, kernel, strides, pads, lhs_dilation=(1, 1)):
+  """lax.conv_general_dilated, reshaped where YNNPACK would take a slow path (module docstring)."""
+  kh, kw, cin, cout = kernel.shape
+  if cin == 3 and kh * kw > 9:
+    x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, 1)))
+    kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, 1), (0, 0)))
+  crop = False
+  if lhs_dilation == (1, 1):
+    if pads == ((0, 0), (0, 0)):
+      pads, crop = ((0, strides[0]), (0, 0)), True  # exactly one extra output row
+    elif kh * kw > 9 and any(lo + hi > k - 1 for (lo, hi), k in zip(pads, (kh, kw))):
+      # XLA folds a plain pad back into the conv; the barrier keeps it a separate copy.
+      excess = [(max(0, lo - (k - 1) // 2), max(0, hi - k // 2)) for (lo, hi), k in zip(pads, (kh, kw))]
+      x = lax.optimization_barrier(jnp.pad(x, ((0, 0), excess[0], excess[1], (0, 0))))
+      pads = tuple((lo - e0, hi - e1) for (lo, hi), (e0, e1) in zip(pads, excess))
+  y = lax.conv_general_dilated(x, kernel, strides, pads, lhs_dilation=lhs_dilation,
+                               dimension_numbers=_DIMS)
+  return y[:, :-1] if crop else y
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _cpu_conv(x, kernel, stride, pads):
+  return _forward(x, kernel, (stride, stride), pads)
+
+
+def _cpu_conv_fwd(x, kernel, stride, pads):
+  return _cpu_conv(x, kernel, stride, pads), (x, kernel)
+
+
+def _cpu_conv_bwd(stride, pads, residuals, g):
+  x, kernel = residuals
+  return _input_grad(x.shape, kernel, stride, pads, g), _kernel_grad(x, kernel.shape, stride, pads, g)
+
+
+_cpu_conv.defvjp(_cpu_conv_fwd, _cpu_conv_bwd)
+
+
+def _input_grad(x_shape, kernel, stride, pads, g):
+  """The transposed conv as a forward conv: flipped kernel, in/out swapped, g dilated by the stride."""
+  kh, kw = kernel.shape[:2]
+  t_pads = []
+  for (lo, _), n, n_out, k in zip(pads, x_shape[1:3], g.shape[1:3], (kh, kw)):
+    before = k - 1 - lo
+    t_pads.append((before, n + k - 1 - ((n_out - 1) * stride + 1) - before))
+  flipped = jnp.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))
+  return _forward(g, flipped, (1, 1), tuple(t_pads), lhs_dilation=(stride, stride))
+
+
+def _kernel_grad(x, kernel_shape, stride, pads, g):
+  kh, kw, _, cout = kernel_shape
+  if stride == 1 and cout <= 4 and kh * kw > 9:
+    return _kernel_grad_gemm(x, kernel_shape, pads, g)
+  # Batch and feature axes swapped: x as (Cin, H, W, N) images, g as an (Ho, Wo, N, Cout) kernel.
+  t_pads = [(lo, (n_out - 1) * stride + 1 - n + k - lo - 1)
+            for (lo, _), n, n_out, k in zip(pads, x.shape[1:3], g.shape[1:3], (kh, kw))]
+  out = lax.conv_general_dilated(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(g, (1, 2, 0, 3)),
+                                 (1, 1), t_pads, rhs_dilation=(stride, stride), dimension_numbers=_DIMS)
+  return jnp.transpose(out, (1, 2, 0, 3))
+
+
+def _kernel_grad_gemm(x, kernel_shape, pads, g):
+  """Stride-1 kernel gradient as one GEMM per kernel row, for big kernels with few output channels.
+
+  dk[i, j, c, o] = sum_p x_padded[p + (i, j), c] g[p, o]. With g embedded top-left in the padded
+  grid and every image flattened into one row-major axis, a shift by (i, j) is a 1-D shift by
+  i * Wp + j (what wraps around lands in g's zero border), so kernel row i is
+  (kw * Cout shifted copies of g) @ x_flat. Rows are done one at a time (lax.map) so the shifted
+  copies stay cache-sized.
+  """
+  kh, kw, cin, cout = kernel_shape
+  xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+  n, hp, wp, _ = xp.shape
+  length = n * hp * wp
+  front = (kh - 1) * wp + (kw - 1)
+  g_grid = jnp.pad(g, ((0, 0), (0, hp - g.shape[1]), (0, wp - g.shape[2]), (0, 0)))
+  g_flat = jnp.pad(jnp.transpose(g_grid, (3, 0, 1, 2)).reshape(cout, length), ((0, 0), (front, 0)))
+  x_flat = xp.reshape(length, cin)
+
+  def kernel_row(i):
+    start = front - i * wp
+    shifted = jnp.stack([lax.dynamic_slice_in_dim(g_flat, start - j, length, axis=1) for j in range(kw)],
+                        axis=1)
+    return shifted.reshape(cout * kw, length) @ x_flat  # (Cout * kw, Cin)
+
+  rows = lax.map(kernel_row, jnp.arange(kh))
+  return rows.reshape(kh, cout, kw, cin).transpose(0, 2, 3, 1)

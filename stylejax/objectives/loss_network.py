@@ -1,0 +1,145 @@
+"""The perceptual loss network: one frozen spec, one builder, one function for the loss terms.
+
+Every method that optimizes against VGG features (pixel optimization, the multi-style network, and
+later ones) builds a `LossNetwork` from the config's `loss` block (`configs/loss.py`) and computes
+its terms with `loss_terms`. The spec is structural and hashable (a jit static argument); VGG
+parameters, targets and every weight are arguments, so changing a weight never retraces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from stylejax.errors import StylejaxError
+from stylejax.io import weights as weight_files
+from stylejax.networks import vgg
+from stylejax.objectives import losses
+from stylejax.objectives.preprocessing import Preprocessing
+
+# Compute precision of the loss network's convolutions and matmuls. "float32" asks for full float32
+# everywhere (XLA:GPU would otherwise use TF32 on Ampere and newer); "tf32" allows it; "bf16" runs the
+# network in bfloat16 and hands float32 activations to the statistics.
+PRECISIONS = ("float32", "tf32", "bf16")
+_MATMUL_PRECISION = {"float32": "float32", "tf32": "tensorfloat32", "bf16": "bfloat16"}
+
+
+@dataclasses.dataclass(frozen=True)
+class LossNetwork:
+  """What decides the loss's compiled program: the network, its layers and the style statistic."""
+  arch: str
+  preprocessing: Preprocessing
+  pooling: str
+  padding: str
+  content_layers: tuple[str, ...]
+  style_layers: tuple[str, ...]
+  statistic: str
+  gram_norm: str = "gatys"
+  n_projections: int = 64
+  precision: str = "float32"
+
+  def __post_init__(self):
+    if self.precision not in PRECISIONS:
+      raise StylejaxError(f"unknown loss precision {self.precision!r}; choose one of {PRECISIONS}")
+    losses.check_statistic(self.statistic, self.gram_norm)
+
+  @property
+  def layers(self) -> tuple[str, ...]:
+    return tuple(sorted(set(self.content_layers) | set(self.style_layers)))
+
+  def features(self, params, images, layers) -> dict[str, jax.Array]:
+    """Named activations of RGB [0, 1] images, (N, H, W, 3) or (H, W, 3), always float32."""
+    compute_dtype = jnp.bfloat16 if self.precision == "bf16" else None
+    with jax.default_matmul_precision(_MATMUL_PRECISION[self.precision]):
+      feats = vgg.features(params, images, layers, arch=self.arch, preprocessing=self.preprocessing,
+                           pooling=self.pooling, padding=self.padding, compute_dtype=compute_dtype)
+    return {k: v.astype(jnp.float32) for k, v in feats.items()}
+
+  def content_targets(self, params, content) -> dict[str, jax.Array]:
+    return self.features(params, content, self.content_layers)
+
+  def style_targets(self, params, style) -> dict:
+    """The style statistic of one style image, (H, W, 3), per style layer (computed once)."""
+    return losses.style_targets(self.features(params, style, self.style_layers), self.statistic)
+
+
+def loss_terms(net: LossNetwork, weights: Mapping, features: Mapping, content_targets: Mapping,
+               style_targets: Sequence[Mapping], image: jax.Array, key: jax.Array) -> dict:
+  """{"content", "style", "tv", "total"} of ONE (H, W, 3) output image, given its features.
+
+  `style_targets` holds one target pytree per style image, mixed by `weights["blend"]`;
+  `weights` is the pytree of `loss_weights`. The sliced-Wasserstein projections of style i use
+  `fold_in(key, i)`.
+  """
+  # The statistics' matmuls (Gram, covariance) stay float32 unless TF32 was asked for; bf16 applies
+  # to the network's convolutions only.
+  with jax.default_matmul_precision("float32" if net.precision == "float32" else "tensorfloat32"):
+    content = losses.content_loss(features, content_targets, weights["content_layers"])
+    style = 0.0
+    for i, targets in enumerate(style_targets):
+      style = style + weights["blend"][i] * losses.style_loss(
+          features, targets, weights["style_layers"], net.statistic, gram_norm=net.gram_norm,
+          key=jax.random.fold_in(key, i), n_projections=net.n_projections)
+  tv = losses.total_variation(image)
+  total = weights["content"] * content + weights["style"] * style + weights["tv"] * tv
+  return {"content": content, "style": style, "tv": tv, "total": total}
+
+
+def layer_weights(spec: str, arch: str, what: str) -> dict[str, float]:
+  """"relu1_1,relu2_1:0.5" -> {"relu1_1": 1.0, "relu2_1": 0.5}, checked against the arch."""
+  weights = {}
+  for item in (s.strip() for s in spec.split(",")):
+    if not item:
+      continue
+    layer, _, weight = item.partition(":")
+    try:
+      value = float(weight) if weight else 1.0
+    except ValueError:
+      raise StylejaxError(f"{what}: bad weight in {item!r}") from None
+    if not math.isfinite(value) or value < 0:
+      raise StylejaxError(f"{what}: layer weight must be finite and >= 0, got {item!r}")
+    weights[layer.strip()] = value
+  if not weights:
+    raise StylejaxError(f"{what}: no layers given")
+  vgg.check_layers(arch, weights)
+  return weights
+
+
+def loss_weights(loss: ml_collections.ConfigDict, arch: str, blend: Sequence[float] = (1.0,)) -> dict:
+  """Every numeric weight as float32 arrays (a pytree), so changing one never retraces.
+
+  `blend` mixes several style images (normalised to sum 1); a single style has blend (1.0,).
+  """
+  blend = np.asarray(blend, np.float32)
+  as_arrays = lambda d: {k: jnp.float32(v) for k, v in d.items()}
+  return {
+      "content": jnp.float32(loss.content_weight),
+      "style": jnp.float32(loss.style_weight),
+      "tv": jnp.float32(loss.tv_weight),
+      "blend": jnp.asarray(blend / blend.sum()),
+      "content_layers": as_arrays(layer_weights(loss.content_layers, arch, "loss.content_layers")),
+      "style_layers": as_arrays(layer_weights(loss.style_layers, arch, "loss.style_layers")),
+  }
+
+
+def from_config(loss: ml_collections.ConfigDict, loaded: weight_files.LoadedVGG) -> LossNetwork:
+  """The spec of the config's `loss` block, with the loaded weights' architecture and contract."""
+  return LossNetwork(
+      arch=loaded.arch, preprocessing=loaded.preprocessing, pooling=loss.network.pooling,
+      padding=loss.network.padding,
+      content_layers=tuple(layer_weights(loss.content_layers, loaded.arch, "loss.content_layers")),
+      style_layers=tuple(layer_weights(loss.style_layers, loaded.arch, "loss.style_layers")),
+      statistic=loss.statistic, gram_norm=loss.gram_norm, n_projections=loss.n_projections,
+      precision=loss.network.precision)
+
+
+def load_weights(loss: ml_collections.ConfigDict) -> weight_files.LoadedVGG:
+  """The weights the `loss` block names: explicit path, then the cache, then a download."""
+  network = loss.network
+  return weight_files.load_vgg(network.weights, arch=network.arch, fmt=network.format or None)

@@ -1,0 +1,1 @@
+"""Keeps the tests off the network; see network_guard.py."""

@@ -1,0 +1,93 @@
+"""Importing stylejax changes no global state (environment, XLA_FLAGS, JAX config, matplotlib's
+backend); the entry points add the product's XLA flags (stylejax.runtime), and the user's win."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from stylejax import runtime
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _python(script: str, **env) -> str:
+  result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=300, cwd=REPO, env={**os.environ, "JAX_PLATFORMS": "cpu", **env})
+  assert result.returncode == 0, result.stderr[-3000:]
+  return result.stdout
+
+
+def test_importing_every_module_and_drawing_changes_no_global_state(tmp_path):
+  # svg: a non-Agg backend that needs no display. jax itself sets two environment variables when
+  # imported, so the snapshot is taken after importing it.
+  _python(f"""
+      import importlib, os, pkgutil
+      import jax, matplotlib
+      import numpy as np
+      environ, config = dict(os.environ), dict(jax.config.values)
+      import stylejax
+      for module in pkgutil.walk_packages(stylejax.__path__, "stylejax."):
+        importlib.import_module(module.name)
+      from stylejax.evaluation import figures
+      image = np.full((8, 8, 3), 0.5)
+      figures.summary_figure(image, [image], image, [{{"step": 1, "total": 2.0, "content": 1.0,
+                                                      "style": 1.0, "tv": 0.0}}], r"{tmp_path}/f.png")
+      assert open(r"{tmp_path}/f.png", "rb").read(4) == b"\\x89PNG"
+      assert dict(os.environ) == environ, set(os.environ.items()) ^ set(environ.items())
+      assert dict(jax.config.values) == config
+      assert matplotlib.rcParams["backend"] == "svg" and matplotlib.get_backend() == "svg"
+      """, XLA_FLAGS="--xla_cpu_enable_fast_min_max=true", MPLBACKEND="svg")
+
+
+def test_configure_appends_the_product_flags_and_the_users_win(monkeypatch):
+  monkeypatch.setattr(runtime, "_backend_initialized", lambda: False)
+  monkeypatch.setenv("XLA_FLAGS", "--xla_a=user  --xla_c")
+  runtime.configure(["--xla_a=product", "--xla_b=product"])
+  assert os.environ["XLA_FLAGS"] == "--xla_a=user --xla_c --xla_b=product"
+  runtime.configure(["--xla_a=product", "--xla_b=product"])  # again: nothing is added twice
+  assert os.environ["XLA_FLAGS"] == "--xla_a=user --xla_c --xla_b=product"
+  monkeypatch.delenv("XLA_FLAGS")
+  runtime.configure([])
+  assert "XLA_FLAGS" not in os.environ
+  runtime.configure(["--xla_b=1"])
+  assert os.environ["XLA_FLAGS"] == "--xla_b=1"
+
+
+def test_configure_once_jax_has_a_backend_warns_and_changes_nothing(monkeypatch):
+  import jax  # pylint: disable=import-outside-toplevel
+  jax.devices()  # creates the backend, which has read XLA_FLAGS for good
+  monkeypatch.setenv("XLA_FLAGS", "--xla_c")
+  with pytest.warns(RuntimeWarning, match="already initialised"):
+    runtime.configure(["--xla_b=1"])
+  assert os.environ["XLA_FLAGS"] == "--xla_c"
+
+
+@pytest.mark.parametrize("entry_point", ["cli", "absl"])
+def test_entry_points_apply_the_product_flags_before_jax_starts(entry_point):
+  # Real XLA flags, so that the backend started at the end accepts them; the user's fast_min_max wins.
+  out = _python(f"""
+      import os
+      from stylejax import runtime
+      runtime.XLA_FLAGS = ("--xla_cpu_enable_fast_min_max=false", "--xla_cpu_enable_fast_math=false")
+      if "{entry_point}" == "cli":
+        from stylejax.cli import main
+        assert main(["weights", "list"]) == 0
+      else:
+        from absl import flags
+        from stylejax import main as entry
+        flags.FLAGS(["stylejax", "--config=no_such_config", "--workdir=unused"])
+        try:
+          entry.main(["stylejax"])  # configures, then fails on the config: one line, exit 2
+        except SystemExit as e:
+          assert e.code == 2
+      from jax._src import xla_bridge
+      assert not xla_bridge.backends_are_initialized()
+      print("XLA_FLAGS=" + os.environ["XLA_FLAGS"])
+      import jax
+      jax.devices()
+      """, XLA_FLAGS="--xla_cpu_enable_fast_min_max=true")
+  assert "XLA_FLAGS=--xla_cpu_enable_fast_min_max=true --xla_cpu_enable_fast_math=false" in out
