@@ -69,15 +69,22 @@ def section_start(title: str, command: str, machine: str) -> list[str]:
   return [f"## {title}", "", f"Command: `{command}`", "", f"Machine: {machine}", ""]
 
 
-def publish(name: str, markdown: str, write: bool) -> None:
-  """Prints the section; writes it into BENCHMARKS.md too when `write`."""
+def publish(name: str, markdown: str, write: bool, path: str | os.PathLike = DEFAULT_PATH) -> None:
+  """Prints the section; writes it into `path` (BENCHMARKS.md) too when `write`."""
   print(markdown)
   if write:
-    print(f"wrote {update_section(name, markdown)}")
+    print(f"wrote {update_section(name, markdown, path)}")
 
 
 def pct(fraction: float | None) -> str:
   return "n/a" if fraction is None else f"{100 * fraction:.0f}%"
+
+
+def goal_verdict(ratio: float, must: float, aim: float) -> str:
+  """How a measured ratio (lower is better) stands against a goal: must reach `must`, aim for `aim`."""
+  if ratio <= aim:
+    return "met, aim met too"
+  return "met, aim not met" if ratio <= must else "**not met**"
 
 
 def cpu_model() -> str:

@@ -1,9 +1,10 @@
 """Process-wide settings of the stylejax programs, in one place.
 
 Importing stylejax changes no global state. The entry points (`stylejax.cli.main`, the absl
-`stylejax.main.main`) call `configure()` before anything touches JAX: it appends the product's XLA
-flags to `XLA_FLAGS`, which XLA reads once, when JAX creates its first backend. A library user who
-wants the same flags calls `configure()` first, or sets `XLA_FLAGS` themselves.
+`stylejax.main.main`) call `configure()` before anything starts JAX's backend: it appends the
+product's XLA flags to `XLA_FLAGS`, which XLA reads once, when JAX creates its first backend, and
+sets the product's environment variables. What the user has set wins. A library user who wants the
+same settings calls `configure()` first, or sets them themselves.
 """
 
 from __future__ import annotations
@@ -11,12 +12,22 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Sequence
+from typing import Mapping, Sequence
 
 # The XLA flags the product runs with, each with the reason it is here. None today: the CPU
 # scheduler flag that `import stylejax` used to set guarded a mean_cov hang that is now avoided in
 # the loss itself (stylejax/objectives/losses.py, `_eigh`).
 XLA_FLAGS: tuple[str, ...] = ()
+
+# Environment variables the product sets unless the user has, with the module whose import loads
+# the library that reads them (once, at load).
+ENVIRONMENT: Mapping[str, tuple[str, str]] = {
+    # jaxlib's CPU eigh (the mean_cov loss) calls LAPACK in scipy's OpenBLAS from inside XLA's own
+    # thread pool. OpenBLAS's threads on top made a 512x512 eigh 6-8x slower, a 256x256 one 20-60x,
+    # on 2 busy cores, and a 12-run mean_cov sweep took 1.3x to 17x a gram sweep's time (1.5x in one
+    # thread).
+    "OPENBLAS_NUM_THREADS": ("1", "scipy.linalg"),
+}
 
 
 def _flag_name(flag: str) -> str:
@@ -36,19 +47,31 @@ def _backend_initialized() -> bool:
   return xla_bridge.backends_are_initialized()
 
 
-def configure(flags: Sequence[str] | None = None) -> None:
-  """Appends the product's XLA flags (default `XLA_FLAGS`) to the environment's, keeping the user's.
+def _too_late(what: str, since: str) -> None:
+  warnings.warn(f"{since}, so stylejax's {what} cannot take effect; call stylejax.runtime.configure() "
+                "first", RuntimeWarning, stacklevel=3)
 
-  Call it first in a program. Once JAX has a backend, new flags would be silently ignored, so this
-  then warns and changes nothing.
+
+def configure(flags: Sequence[str] | None = None,
+              environment: Mapping[str, tuple[str, str]] | None = None) -> None:
+  """Appends the product's XLA flags (default `XLA_FLAGS`) to the environment's and sets the
+  product's environment variables (default `ENVIRONMENT`), keeping whatever the user has set.
+
+  Call it first in a program. A setting that would come too late (its reader has started: JAX's
+  backend, or the library a variable is for) is not applied; that warns.
   """
+  for name, (value, reader) in (ENVIRONMENT if environment is None else environment).items():
+    if name in os.environ:
+      continue  # the user's, or an earlier call's
+    if reader in sys.modules:
+      _too_late(f"{name}={value}", f"{reader} is already loaded")
+    else:
+      os.environ[name] = value
   current = os.environ.get("XLA_FLAGS", "")
   missing = missing_flags(current, XLA_FLAGS if flags is None else flags)
   if not missing:
     return  # set already, by the user or by an earlier call
   if _backend_initialized():
-    warnings.warn(f"JAX's backend is already initialised, so the XLA flags {missing} cannot take "
-                  "effect; call stylejax.runtime.configure() before using JAX", RuntimeWarning,
-                  stacklevel=2)
+    _too_late(f"XLA flags {missing}", "JAX's backend is already initialised")
     return
   os.environ["XLA_FLAGS"] = " ".join([*current.split(), *missing])

@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _python(script: str, **env) -> str:
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", **env}
+  env = {name: value for name, value in env.items() if value is not None}  # None: unset
   result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                          timeout=300, cwd=REPO, env={**os.environ, "JAX_PLATFORMS": "cpu", **env})
+                          timeout=300, cwd=REPO, env=env)
   assert result.returncode == 0, result.stderr[-3000:]
   return result.stdout
 
@@ -46,24 +48,36 @@ def test_importing_every_module_and_drawing_changes_no_global_state(tmp_path):
 def test_configure_appends_the_product_flags_and_the_users_win(monkeypatch):
   monkeypatch.setattr(runtime, "_backend_initialized", lambda: False)
   monkeypatch.setenv("XLA_FLAGS", "--xla_a=user  --xla_c")
-  runtime.configure(["--xla_a=product", "--xla_b=product"])
+  runtime.configure(["--xla_a=product", "--xla_b=product"], environment={})
   assert os.environ["XLA_FLAGS"] == "--xla_a=user --xla_c --xla_b=product"
-  runtime.configure(["--xla_a=product", "--xla_b=product"])  # again: nothing is added twice
+  runtime.configure(["--xla_a=product", "--xla_b=product"], environment={})  # again: nothing added twice
   assert os.environ["XLA_FLAGS"] == "--xla_a=user --xla_c --xla_b=product"
   monkeypatch.delenv("XLA_FLAGS")
-  runtime.configure([])
+  runtime.configure([], environment={})
   assert "XLA_FLAGS" not in os.environ
-  runtime.configure(["--xla_b=1"])
+  runtime.configure(["--xla_b=1"], environment={})
   assert os.environ["XLA_FLAGS"] == "--xla_b=1"
 
 
-def test_configure_once_jax_has_a_backend_warns_and_changes_nothing(monkeypatch):
+def test_configure_sets_environment_variables_the_user_has_not(monkeypatch):
+  monkeypatch.setenv("STYLEJAX_TEST_USER", "user")
+  monkeypatch.delenv("STYLEJAX_TEST_NEW", raising=False)
+  runtime.configure([], environment={"STYLEJAX_TEST_USER": ("product", "no_such_module"),
+                                     "STYLEJAX_TEST_NEW": ("product", "no_such_module")})
+  assert os.environ["STYLEJAX_TEST_USER"] == "user" and os.environ["STYLEJAX_TEST_NEW"] == "product"
+
+
+def test_configure_too_late_warns_and_changes_nothing(monkeypatch):
   import jax  # pylint: disable=import-outside-toplevel
   jax.devices()  # creates the backend, which has read XLA_FLAGS for good
   monkeypatch.setenv("XLA_FLAGS", "--xla_c")
-  with pytest.warns(RuntimeWarning, match="already initialised"):
-    runtime.configure(["--xla_b=1"])
+  with pytest.warns(RuntimeWarning, match="backend is already initialised"):
+    runtime.configure(["--xla_b=1"], environment={})
   assert os.environ["XLA_FLAGS"] == "--xla_c"
+  monkeypatch.delenv("STYLEJAX_TEST_NEW", raising=False)
+  with pytest.warns(RuntimeWarning, match="os is already loaded"):
+    runtime.configure([], environment={"STYLEJAX_TEST_NEW": ("product", "os")})
+  assert "STYLEJAX_TEST_NEW" not in os.environ
 
 
 @pytest.mark.parametrize("entry_point", ["cli", "absl"])
@@ -87,7 +101,9 @@ def test_entry_points_apply_the_product_flags_before_jax_starts(entry_point):
       from jax._src import xla_bridge
       assert not xla_bridge.backends_are_initialized()
       print("XLA_FLAGS=" + os.environ["XLA_FLAGS"])
+      print("OPENBLAS_NUM_THREADS=" + os.environ["OPENBLAS_NUM_THREADS"])
       import jax
       jax.devices()
-      """, XLA_FLAGS="--xla_cpu_enable_fast_min_max=true")
+      """, XLA_FLAGS="--xla_cpu_enable_fast_min_max=true", OPENBLAS_NUM_THREADS=None)
   assert "XLA_FLAGS=--xla_cpu_enable_fast_min_max=true --xla_cpu_enable_fast_math=false" in out
+  assert "OPENBLAS_NUM_THREADS=1" in out

@@ -149,7 +149,10 @@ def test_mean_cov_sweep_runs_vmapped_and_finishes(tmp_path):
       from stylejax.pixel import sweep
       chunk_sizes = []
       run_chunk = sweep._run_chunk_of_runs
-      sweep._run_chunk_of_runs = lambda chunk, size, *rest: (chunk_sizes.append(size), run_chunk(chunk, size, *rest))
+      def recording_run_chunk(chunk, size, *rest):
+        chunk_sizes.append(size)
+        run_chunk(chunk, size, *rest)
+      sweep._run_chunk_of_runs = recording_run_chunk
       base = configuration.apply_values(configuration.load_config("testing"), {{
           "content": "chelsea", "styles": ("starry_night",), "loss.statistic": "mean_cov",
           "optim.init": "noise", "optim.steps": 3, "image_size": 64}})
@@ -157,7 +160,7 @@ def test_mean_cov_sweep_runs_vmapped_and_finishes(tmp_path):
       assert chunk_sizes == [12], chunk_sizes
       print("OK", len(dirs))
   """)
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  env = dict(os.environ, JAX_PLATFORMS="cpu", OPENBLAS_NUM_THREADS="1")  # as stylejax.runtime sets it
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           cwd=REPO, env=env)
   assert result.returncode == 0 and "OK 12" in result.stdout, result.stderr[-2000:]

@@ -25,5 +25,5 @@ def get_config(arg: str = ""):
   c.optim.init = "content_noise"
   c.optim.init_noise = 0.1
   c.log_every = 8 if arg == "runlocal" else 16
-  c.sweep_chunk_size = 3  # runs per program (on CPU, mean_cov runs one per program: stylejax/pixel/sweep.py)
+  c.sweep_chunk_size = 3  # runs per program
   return c
