@@ -7,6 +7,7 @@ and a test that tries to reach another machine fails (tests/hermetic/network_gua
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -14,12 +15,15 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np
 import pytest
 
-from hermetic import network_guard
-from stylejax.networks import vgg
+# One copy of the guard module per process, imported by the same name everywhere: pytest-xdist's
+# workers (and every other subprocess) already imported it through sitecustomize.py.
+_HERMETIC = str(Path(__file__).resolve().parent / "hermetic")
+sys.path.insert(0, _HERMETIC)
+import network_guard  # noqa: E402
+from stylejax.networks import vgg  # noqa: E402
 
 network_guard.install()
 # Python subprocesses the tests start (the CLI, notebook kernels) import the guard at startup.
-_HERMETIC = str(Path(__file__).resolve().parent / "hermetic")
 if _HERMETIC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
   os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_HERMETIC, os.environ.get("PYTHONPATH")) if p)
 

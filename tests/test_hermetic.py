@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hermetic import network_guard
+import network_guard  # tests/hermetic, put on sys.path by conftest.py
 
 
 def test_other_machines_are_refused_and_recorded():

@@ -167,9 +167,11 @@ def step(problem: PixelProblem, state: OptState, total_steps, vgg_params, conten
 def run_chunk(problem: PixelProblem, chunk: int, state: OptState, *args):
   """`chunk` steps queued on the device without a host sync; returns the state and their losses.
 
-  Not a `lax.scan`: on XLA:CPU, convolutions inside a loop body ran about 2x slower than the same
-  step dispatched on its own (measured: 2.2 s vs 0.9 s per Adam step, VGG16 at 256 px, 2 cores).
-  JAX dispatch is asynchronous, so the host only waits when the caller reads the losses.
+  Not a `lax.scan`: with plain `lax.conv`, XLA:CPU ran convolutions inside a loop body about 2x
+  slower than the same step dispatched on its own (2.2 s vs 0.9 s per Adam step, VGG16 at 256 px).
+  `stylejax.networks.conv` now removes most of that gap (benchmarks/conv_paths.py); a scan has not
+  been re-measured. JAX dispatch is asynchronous, so the host only waits when the caller reads the
+  losses.
   """
   values = []
   for _ in range(chunk):

@@ -1,1 +1,0 @@
-"""Keeps the tests off the network; see network_guard.py."""
