@@ -1,4 +1,4 @@
-"""The one exception type that the CLI turns into a one-line message and exit code 2."""
+"""User-facing errors: the CLI turns a StylejaxError (and its subclasses) into one line and exit code 2."""
 
 
 class StylejaxError(Exception):
@@ -10,3 +10,7 @@ class StylejaxError(Exception):
 
   def __init__(self, message: str):
     super().__init__(" ".join(str(message).split()))
+
+
+class NonFiniteLoss(StylejaxError):
+  """A loss or gradient became NaN or inf: the run stops, keeping its last finite state."""

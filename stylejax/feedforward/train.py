@@ -41,12 +41,8 @@ from stylejax.networks import stylenet
 from stylejax.objectives import loss_network
 from stylejax.objectives.loss_network import LossNetwork
 from stylejax.io.atomic_io import atomic_write_text
-from stylejax.errors import StylejaxError
+from stylejax.errors import NonFiniteLoss, StylejaxError
 from stylejax.io.metric_writer import MetricWriter
-
-
-class NonFiniteLoss(StylejaxError):
-  pass
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ from stylejax import configuration
 from stylejax.io import images, weights
 from stylejax.objectives import loss_network
 from stylejax.pixel import color
-from stylejax.errors import StylejaxError
+from stylejax.errors import NonFiniteLoss, StylejaxError
 from stylejax.evaluation.figures import summary_figure
 from stylejax.pixel.optimize import PixelProblem, evaluate, init_state, run_chunk
 from stylejax.io.workdir import Workdir
@@ -32,10 +32,6 @@ class StylizeResult:
   image: np.ndarray  # (H, W, 3) float32 in [0, 1]
   metrics: list[dict]
   workdir: Path | None
-
-
-class NonFiniteLoss(StylejaxError):
-  pass
 
 
 def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.LoadedVGG) -> PixelProblem:
