@@ -1,6 +1,9 @@
 """Sweep throughput: K runs as one vmapped program against the same K runs one after another.
 
-  python benchmarks/bench_sweep.py [--size 96] [--steps 20] [--ks 1,4,8]
+  python benchmarks/bench_sweep.py [--size 96] [--steps 20] [--ks 1,4,8] [--statistic-runs 12]
+
+A second table times one sweep of `--statistic-runs` runs per style statistic (one vmapped program
+each, no special case for any statistic), against gram's.
 
 Both sides are warmed up first (compiled programs are cached), so the times are steady-state
 optimization plus the per-run host work (image preparation, targets, writing outputs).
@@ -15,6 +18,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from stylejax import runtime  # noqa: E402
+
+runtime.configure()  # the product's process settings (OPENBLAS_NUM_THREADS for mean_cov's eigh)
 
 from benchmarks import report  # noqa: E402
 from benchmarks.matmul_peak import jax_matmul_peak  # noqa: E402
@@ -53,6 +60,8 @@ def main():
   parser.add_argument("--size", type=int, default=96)
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--ks", default="1,4,8")
+  parser.add_argument("--statistics", default="gram,mean_var,mean_cov,sliced_wasserstein")
+  parser.add_argument("--statistic-runs", type=int, default=12)
   parser.add_argument("--wait-quiet", type=float, default=0.0,
                       help="first wait up to this many seconds for the machine to be idle")
   args = parser.parse_args()
@@ -65,6 +74,11 @@ def main():
       swept, sequential = time_sweep(base, k, tmp), time_sequential(base, k)
       rows.append((k, swept, sequential))
       print(f"K={k}: sweep {swept:.2f} s, sequential {sequential:.2f} s", flush=True)
+    stat_rows = []
+    for statistic in args.statistics.split(","):
+      stat_base = configuration.apply_values(base, {"loss.statistic": statistic, "sweep_chunk_size": 0})
+      stat_rows.append((statistic, time_sweep(stat_base, args.statistic_runs, Path(tmp) / statistic)))
+      print(f"{statistic}: {args.statistic_runs} runs in one program {stat_rows[-1][1]:.2f} s", flush=True)
   peak_after, after = jax_matmul_peak(), report.cpu_busy_fraction()
   command = "python benchmarks/bench_sweep.py " + " ".join(sys.argv[1:])
   lines = ["## Sweeps: K runs in one vmapped program vs K sequential runs", "",
@@ -77,6 +91,13 @@ def main():
   for k, swept, sequential in rows:
     lines.append(f"| {k} | {swept:.2f} | {sequential:.2f} | {k / swept:.3f} | {k / sequential:.3f} | "
                  f"{sequential / swept:.2f}x |")
+  gram_s = dict(stat_rows).get("gram")
+  lines += ["", f"One sweep of {args.statistic_runs} runs per style statistic, all in one vmapped "
+            "program (same size, steps and runs as above; steady state):", "",
+            "| statistic | one program (s) | time / gram's |", "|---|---|---|"]
+  for statistic, seconds in stat_rows:
+    ratio = f"{seconds / gram_s:.2f}x" if gram_s else "-"
+    lines.append(f"| {statistic} | {seconds:.2f} | {ratio} |")
   busy = lambda f: "unknown" if f is None else f"{100 * f:.0f}%"
   lines += ["", f"JAX float32 matmul peak (2048×2048) before / after: {peak_before:.1f} / {peak_after:.1f} "
             f"GFLOP/s. Machine busy before / after the run: {busy(before)} / {busy(after)}.", "",
