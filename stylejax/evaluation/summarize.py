@@ -65,21 +65,31 @@ def write_table(records: list[dict], sweep_dir: Path) -> None:
   atomic_write_text(sweep_dir / "summary.csv", buffer.getvalue())
 
 
+def _label(value) -> str:
+  """A grid caption: file names shortened to their stems (a full path is unreadable at image size)."""
+  if isinstance(value, str) and ("/" in value or "." in Path(value).name):
+    return Path(value).stem
+  if isinstance(value, (list, tuple)):
+    return "+".join(_label(v) for v in value)
+  return _text(value)
+
+
 def write_grid(records: list[dict], sweep_dir: Path, columns_per_row: int = 6) -> None:
   varying = [k for k in _columns(records) if k not in ("run", "steps", "status") and not k.startswith(
       ("loss_", "content_", "style_", "wall", "runs_"))]
   n = len(records)
   cols = min(columns_per_row, n)
   rows = (n + cols - 1) // cols
-  fig = Figure(figsize=(2.6 * cols, 2.9 * rows))  # no pyplot: the user's matplotlib backend is left alone
+  # No pyplot: the user's matplotlib backend is left alone.
+  fig = Figure(figsize=(3.0 * cols, (2.6 + 0.25 * len(varying)) * rows))
   FigureCanvasAgg(fig)
   axes = fig.subplots(rows, cols, squeeze=False)
   for ax in axes.flat:
     ax.axis("off")
   for ax, record in zip(axes.flat, records):
     ax.imshow(np.asarray(Image.open(sweep_dir / record["run"] / "final.png")))
-    label = "\n".join(f"{k.split('.')[-1]}={_text(record[k])}" for k in varying if k in record)
-    ax.set_title(label, fontsize=7)
+    label = "\n".join(f"{k.split('.')[-1]}={_label(record[k])}" for k in varying if k in record)
+    ax.set_title(label, fontsize=10)
   fig.tight_layout()
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=80)
