@@ -19,7 +19,7 @@ def _weights_list(args) -> None:
   for source in weights.SOURCES.values():
     cached = "cached" if weights.cache_path(source.name).exists() else (
         "packaged" if source.url is None else "-")
-    print(f"  {source.name:24s} {source.arch}  {source.format:16s} {cached}")
+    print(f"  {source.name:32s} {source.arch:17s}  {source.format:16s} {cached}")
 
 
 def _weights_download(args) -> None:
@@ -104,7 +104,59 @@ def build_parser() -> argparse.ArgumentParser:
   su.add_argument("sweep_dir")
   su.set_defaults(run=_summarize)
   _add_network_commands(commands)
+  _add_retrieval_commands(commands)
   return parser
+
+
+def _add_retrieval_commands(commands) -> None:
+  e = commands.add_parser("embed", help="add a collection's style and content embeddings to an index (resumable)")
+  e.add_argument("source", help="folder of images, list file (one path a line), image, or tfds:NAME[:SPLIT]")
+  e.add_argument("--index", required=True, help="index folder (created, or extended with the new images)")
+  e.add_argument("--config", default="retrieval", help="retrieval config name or path, optionally NAME:ARG")
+  e.add_argument("--quiet", action="store_true", help="no progress bar")
+  e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  e.set_defaults(run=_embed)
+  q = commands.add_parser("search", help="images of an index nearest to query images, by style or content")
+  q.add_argument("index", help="index folder made by `stylejax embed`")
+  q.add_argument("queries", nargs="+", help="query image files (or folders of them)")
+  q.add_argument("--by", default="style", help="style | content | style-not-content")
+  q.add_argument("--k", type=int, default=10, help="results per query")
+  q.add_argument("--content-threshold", type=float, default=None,
+                 help="style-not-content: content cosine above which a result is the query's scene and goes last")
+  q.add_argument("--json", action="store_true", help="print the results as JSON")
+  q.add_argument("--sheet", default=None, metavar="PNG", help="also write a contact sheet (query + results)")
+  q.set_defaults(run=_search)
+
+
+def _embed(args) -> None:
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  from stylejax import retrieval
+
+  config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
+  if config.get("task") != "embed":
+    raise StylejaxError(f"config {args.config!r} is not a retrieval config (see configs/retrieval.py)")
+  result = retrieval.embed(args.source, args.index, config, quiet=args.quiet)
+  print(f"embedded {result.added} new image(s) into {result.index_dir}: {result.total} in the index, "
+        f"{result.already} already there, {result.unreadable} unreadable")
+
+
+def _search(args) -> None:
+  import json  # pylint: disable=import-outside-toplevel
+  from stylejax import retrieval
+
+  threshold = retrieval.CONTENT_THRESHOLD if args.content_threshold is None else args.content_threshold
+  retrieval.check_request(args.by, args.k, threshold)  # before the index is opened
+  results = retrieval.search(args.index, args.queries, by=args.by, k=args.k, content_threshold=threshold)
+  if args.sheet:
+    retrieval.contact_sheet(results, args.sheet)
+  if args.json:
+    print(json.dumps(retrieval.to_json(results), indent=1))
+    return
+  for result in results:
+    print(f"{result.query} (by {result.by}):")
+    for hit in result.hits:
+      note = "  (same content)" if hit.pushed_down else ""
+      print(f"  {hit.rank:3d}. style {hit.style:.3f}  content {hit.content:.3f}  {hit.path}{note}")
 
 
 def _add_network_commands(commands) -> None:
@@ -115,9 +167,16 @@ def _add_network_commands(commands) -> None:
   t.add_argument("--quiet", action="store_true")
   t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
   t.set_defaults(run=_train)
-  a = commands.add_parser("apply", help="stylize photos (files or folders) with a trained network")
+  a = commands.add_parser("apply", help="stylize photos (files or folders) with a trained network, or with "
+                          "any painting (--style-image, the pretrained arbitrary-style model)")
   a.add_argument("inputs", nargs="+", help="image files or folders of images")
-  a.add_argument("--checkpoint", required=True, help="training workdir (or its checkpoints/ folder)")
+  a.add_argument("--checkpoint", default=None, help="training workdir (or its checkpoints/ folder)")
+  a.add_argument("--style-image", nargs="+", default=None, metavar="PAINTING",
+                 help="without --checkpoint: any painting(s), through Magenta's pretrained arbitrary-style model")
+  a.add_argument("--style-weights", default="", help="with several --style-image: blend weights (0.7,0.3)")
+  a.add_argument("--alpha", type=float, default=1.0, help="with --style-image: 1 the painting's style, 0 the photo's own")
+  a.add_argument("--mask", default=None, help="with --style-image: an image whose dark..light bands get "
+                 "style image 1..K (one style: dark keeps the photo)")
   a.add_argument("--style", default="0", help="style index (3) or blend (3:0.5,7:0.5)")
   a.add_argument("-o", "--output", required=True, help="output folder")
   a.add_argument("--strength", type=float, default=1.0, help="1: stylized only, 0: the original")
@@ -154,6 +213,19 @@ def _train(args) -> None:
 def _apply(args) -> None:
   from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
 
+  if args.style_image:
+    if args.checkpoint:
+      raise StylejaxError("--style-image uses the pretrained arbitrary-style model; drop --checkpoint")
+    from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
+
+    written = arbitrary.apply_to_files(
+        transfer.image_files(args.inputs), args.style_image, args.output, style_weights=args.style_weights,
+        alpha=args.alpha, mask=args.mask, preserve_color=args.preserve_color, size=args.size,
+        overwrite=args.overwrite)
+    print(f"wrote {len(written)} image(s) to {args.output}")
+    return
+  if not args.checkpoint:
+    raise StylejaxError("apply needs --checkpoint (a trained network) or --style-image (any painting)")
   written = transfer.apply_to_files(
       args.inputs, args.checkpoint, args.output, style=args.style, strength=args.strength,
       preserve_color=args.preserve_color, size=args.size, batch_size=args.batch_size, step=args.step,
@@ -217,6 +289,8 @@ def _stylize(args) -> None:
   from stylejax.pixel import stylize
 
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
+  if config.get("task") in ("train", "embed"):
+    raise StylejaxError(f"config {args.config!r} is for `stylejax {config.task}`, not `stylejax stylize`")
   config.content = args.content
   config.styles = tuple(args.styles)
   if args.style_weights is not None:

@@ -257,6 +257,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
   if c.get("task") == "train":
     validate_training(c)
     return
+  if c.get("task") == "embed":
+    validate_retrieval(c)
+    return
   _validate_loss(c)
   _choice(c.optim.name, OPTIMIZERS, "optim.name")
   _choice(c.optim.init, INITS, "optim.init")
@@ -328,3 +331,28 @@ def validate_training(c: ml_collections.ConfigDict) -> None:
     raise StylejaxError(f"network.conditional=False trains one style; got {len(c.styles)} styles")
   if not c.eval_images:
     raise StylejaxError("eval_images is empty")
+
+
+def validate_retrieval(c: ml_collections.ConfigDict) -> None:
+  """The checks of `validate` for an embedding config (configs/retrieval.py)."""
+  # Imported here: the retrieval modules load faiss, which no other config needs.
+  from stylejax.retrieval import embedder, embeddings, index  # pylint: disable=import-outside-toplevel
+
+  _validate_loss(c)
+  _choice(c.embed.network, embedder.NETWORKS, "embed.network")
+  _choice(c.loss.statistic, embeddings.STATISTICS, "loss.statistic (of an embedding)")
+  _choice(c.embed.reduction, index.REDUCTIONS, "embed.reduction")
+  _choice(c.index.method, index.METHODS, "index.method")
+  for key in ("image_size", "batch_size", "style_dim", "pca_input_dim", "n_quantiles", "content_grid",
+              "flush_every", "workers"):
+    _positive_int(c.embed[key], f"embed.{key}")
+  for key in ("hnsw_m", "ef_search", "nprobe"):
+    _positive_int(c.index[key], f"index.{key}")
+  for key in ("approximate_above", "ivf_lists"):
+    if not isinstance(c.index[key], int) or c.index[key] < 0:
+      raise StylejaxError(f"index.{key} must be an integer >= 0, got {c.index[key]!r}")
+  if c.embed.image_size < 32:
+    raise StylejaxError(f"embed.image_size must be at least 32 px, got {c.embed.image_size}")
+  if c.embed.reduction == "pca" and c.embed.pca_input_dim < c.embed.style_dim:
+    raise StylejaxError(f"embed.pca_input_dim ({c.embed.pca_input_dim}) must be >= embed.style_dim "
+                        f"({c.embed.style_dim}): PCA reduces the stored vectors to style_dim")
