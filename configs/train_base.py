@@ -24,10 +24,12 @@ def get_train_base_config() -> ml_collections.ConfigDict:
   c.data.tfds_data_dir = ""  # for tfds:NAME; empty: $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.data.split = "train"  # for tfds:NAME
   c.data.image_size = 256  # training crops are image_size x image_size
+  c.data.crop_scale = (1.0, 1.5)  # before a crop, the image's shorter side is resized to crop x U(lo, hi)
   c.data.max_side = 512  # folder datasets store images with the longer side at most this
   c.data.prefetch = 2  # batches prepared ahead by grain threads
 
   c.network = ml_collections.ConfigDict()
+  c.network.kind = "cin"  # cin (Dumoulin et al.: a fixed set of styles) | adain (Huang & Belongie: any painting)
   c.network.widths = (32, 64, 128)  # channels at full, 1/2 and 1/4 resolution (the paper's)
   c.network.width_multiplier = 1.0  # scales every width; 0.5 gives a ~4x cheaper network
   c.network.n_residual = 5  # residual blocks at 1/4 resolution

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
   i = wc.add_parser("import", help="convert a local weight file into the cache")
   i.add_argument("path")
   i.add_argument("--format", default=None,
-                 help="torchvision | keras | caffe-jcjohnson | caffe-pystiche | lpips | stylejax")
+                 help="torchvision | keras | caffe-jcjohnson | caffe-pystiche | lpips | adain-vgg | stylejax")
   i.add_argument("--name", default=None, help="cache name (default: the known source or file stem)")
   i.add_argument("--arch", default=None, choices=["vgg16", "vgg19"])
   i.set_defaults(run=_weights_import)

@@ -299,6 +299,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
 
 
 SCHEDULES = ("constant", "cosine")
+NETWORK_KINDS = ("cin", "adain")
 
 
 def validate_training(c: ml_collections.ConfigDict) -> None:
@@ -327,10 +328,28 @@ def validate_training(c: ml_collections.ConfigDict) -> None:
     raise StylejaxError(f"data.image_size must be a multiple of 4 and at least 16, got {c.data.image_size}")
   if not c.styles:
     raise StylejaxError("no style images given")
-  if not c.network.conditional and len(c.styles) != 1:
+  _choice(c.network.kind, NETWORK_KINDS, "network.kind")
+  scale = tuple(c.data.crop_scale)
+  if len(scale) != 2 or not all(math.isfinite(v) for v in scale) or not 1.0 <= scale[0] <= scale[1]:
+    raise StylejaxError(f"data.crop_scale must be (lo, hi) with 1 <= lo <= hi, got {scale}")
+  if c.network.kind == "cin" and not c.network.conditional and len(c.styles) != 1:
     raise StylejaxError(f"network.conditional=False trains one style; got {len(c.styles)} styles")
+  if c.network.kind == "adain":
+    _validate_adain(c)
   if not c.eval_images:
     raise StylejaxError("eval_images is empty")
+
+
+def _validate_adain(c: ml_collections.ConfigDict) -> None:
+  """AdaIN's content target is at relu4_1 and its decoder upsamples x8, back to the photo's size."""
+  content_layers = loss_network.layer_weights(c.loss.content_layers, c.loss.network.arch, "loss.content_layers")
+  if list(content_layers) != ["relu4_1"]:
+    raise StylejaxError(f"network.kind=adain: loss.content_layers must be relu4_1 (where AdaIN's target "
+                        f"is), got {c.loss.content_layers!r}")
+  for key, value in (("data.image_size", c.data.image_size), ("style_size", c.style_size),
+                     ("eval_size", c.eval_size)):
+    if value % 8 or value < 16:
+      raise StylejaxError(f"network.kind=adain: {key} must be a multiple of 8 and at least 16, got {value}")
 
 
 def validate_retrieval(c: ml_collections.ConfigDict) -> None:

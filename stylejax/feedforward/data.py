@@ -137,16 +137,21 @@ def open_source(spec: str, tfds_data_dir: str = "", split: str = "train", max_si
   raise StylejaxError(f"data.content must be 'skimage', 'folder:PATH' or 'tfds:NAME', got {spec!r}")
 
 
-def random_crop(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
-  """Resizes the shorter side to crop * U(SCALE_RANGE), then takes a random crop x crop square."""
+def random_crop(image: np.ndarray, crop: int, rng: np.random.Generator, flip: bool = False,
+                scale_range: tuple[float, float] = SCALE_RANGE) -> np.ndarray:
+  """Resizes the shorter side to crop * U(scale_range), then takes a random crop x crop square,
+  mirrored left-right with probability 1/2 when `flip`."""
   h, w = image.shape[:2]
-  short = crop * rng.uniform(*SCALE_RANGE)
+  short = crop * rng.uniform(*scale_range)
   scale = short / min(h, w)
   size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
   resized = np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
   top = rng.integers(0, size[0] - crop + 1)
   left = rng.integers(0, size[1] - crop + 1)
-  return resized[top:top + crop, left:left + crop].astype(np.float32) / 255.0
+  out = resized[top:top + crop, left:left + crop]
+  if flip and rng.random() < 0.5:  # drawn last, so streams without flips keep their crops
+    out = out[:, ::-1]
+  return out.astype(np.float32) / 255.0
 
 
 class _Decoded:
@@ -173,10 +178,11 @@ class _Decoded:
     raise StylejaxError("no decodable image in the training data")
 
 
-def training_images(source, crop: int, seed: int) -> grain.MapDataset:
+def training_images(source, crop: int, seed: int, flip: bool = False,
+                    scale_range: tuple[float, float] = SCALE_RANGE) -> grain.MapDataset:
   """An endless, seeded, random-access dataset of (crop, crop, 3) float32 training images."""
   return (grain.MapDataset.source(_Decoded(source)).seed(seed).shuffle().repeat()
-          .random_map(lambda image, rng: random_crop(image, crop, rng)))
+          .random_map(lambda image, rng: random_crop(image, crop, rng, flip, scale_range)))
 
 
 def batches(elements: grain.MapDataset, batch_size: int, start_step: int, num_steps: int,
@@ -198,8 +204,13 @@ def batches(elements: grain.MapDataset, batch_size: int, start_step: int, num_st
 
 
 def style_image_list(styles) -> list[str]:
-  """Style specs from a list of files/names, or a single folder of images (sorted by name)."""
+  """Style specs from a list of files/names, or a single folder of images (sorted by name), given
+  as its path or as "folder:PATH"."""
   styles = [styles] if isinstance(styles, str) else list(styles)
+  if len(styles) == 1 and styles[0].startswith("folder:"):
+    styles = [styles[0][len("folder:"):]]
+    if not Path(styles[0]).is_dir():
+      raise StylejaxError(f"style folder {styles[0]} does not exist or is not a folder")
   if len(styles) == 1 and Path(styles[0]).is_dir():
     files = _image_files(Path(styles[0]))
     if not files:
@@ -220,3 +231,18 @@ def load_style_images(styles, size: int) -> np.ndarray:
     top, left = (h - side) // 2, (w - side) // 2
     out.append(images.resize(image[top:top + side, left:left + side], (size, size)))
   return np.stack(out)
+
+
+def open_style_source(styles, max_side: int = 512):
+  """Style images for training a network on many paintings (AdaIN), read like content images: a
+  tfds data source for "folder:PATH" (any number of paintings), else the listed files/names in memory."""
+  styles = [styles] if isinstance(styles, str) else list(styles)
+  if len(styles) == 1 and styles[0].startswith("folder:"):
+    return prepare_folder(styles[0][len("folder:"):], max_side)
+  loaded = []
+  for spec in style_image_list(styles):
+    image = images.load_image(spec)
+    if max(image.shape[:2]) > max_side:
+      image = images.resize(image, max_side)
+    loaded.append({"image": images.to_uint8(image)})
+  return loaded

