@@ -177,6 +177,17 @@ def test_workdir_with_another_config_is_refused(tmp_path):
   assert int(again.state["step"]) == 2
 
 
+def test_a_workdir_from_before_a_new_base_field_still_resumes(tmp_path):
+  train.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
+  saved = json.loads((tmp_path / "run" / "config.json").read_text())
+  del saved["network"]["kind"]  # as written before network.kind existed
+  (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+  again = train.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
+  assert int(again.state["step"]) == 2
+  with pytest.raises(StylejaxError, match="another config.*data.crop_scale"):  # a non-default value is a change
+    train.run(cin_testing_config(**{"optim.steps": 2, "data.crop_scale": (1.0, 2.0)}), tmp_path / "run", quiet=True)
+
+
 def _params_at(workdir: Path, step: int):
   manager = ocp.CheckpointManager((workdir / "checkpoints").absolute(), item_names=("params", "train"))
   restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))

@@ -241,8 +241,13 @@ def open_workdir(workdir: Path, config: ml_collections.ConfigDict, style_files: 
   if saved.exists() and not overwrite:
     without_launch_keys = lambda d: {k: v for k, v in d.items() if k not in LAUNCH_KEYS}
     old, wanted = without_launch_keys(json.loads(saved.read_text())), without_launch_keys(wanted)
-    if old != wanted:
-      changed = sorted(k for k in set(_flat(old)) | set(_flat(wanted)) if _flat(old).get(k) != _flat(wanted).get(k))
+    # A field added to the base config after the run was written, left at its default, is no change.
+    defaults = _flat(_config_json(configuration.load_module(
+        str(configuration.CONFIG_DIR / "train_base.py")).get_train_base_config()))
+    flat_old, flat_wanted = _flat(old), _flat(wanted)
+    changed = sorted(k for k in set(flat_old) | set(flat_wanted) if flat_old.get(k) != flat_wanted.get(k)
+                     and not (k not in flat_old and k in defaults and flat_wanted[k] == defaults[k]))
+    if changed:
       raise StylejaxError(f"workdir {workdir} holds a run with another config (differs in: "
                           f"{', '.join(changed[:6])}); pass --overwrite to replace it, or choose another --workdir")
     return
