@@ -56,7 +56,7 @@ def loss_curves(workdir: Path, records, statistics, out: Path) -> None:
     relative = curves[:, :, 1] / curves[:, :1, 1]
     ax.plot(curves[0, :, 0], relative.mean(0), color=COLOURS.get(statistic), label=statistic)
     ax.fill_between(curves[0, :, 0], relative.min(0), relative.max(0), color=COLOURS.get(statistic), alpha=0.15)
-  ax.set_xlabel("L-BFGS step")
+  ax.set_xlabel("optimizer step")
   ax.set_ylabel("total loss / first logged value")
   ax.set_yscale("log")
   ax.legend(fontsize=8)

@@ -143,8 +143,10 @@ def write(records, baselines, saved, config, out: Path, tag: str, wall_s: float)
   pairs = saved["pairs"]
   matched_lines, verdicts = _matched_tables(rows, statistics, levels, resamples)
   lines = [
-      f"Protocol `{tag}`: {config.image_size} px, {config.optim.name} ({config.optim.line_search}) "
-      f"{config.optim.steps} steps, init content_noise ±{config.optim.init_noise}, "
+      f"Protocol `{tag}`: {config.image_size} px, {config.optim.name} "
+      + (f"({config.optim.line_search} line search) " if config.optim.name == "lbfgs"
+         else f"(lr {config.optim.learning_rate:g}) ")
+      + f"{config.optim.steps} steps, init content_noise ±{config.optim.init_noise}, "
       f"{len(pairs)} photo × painting pairs in two disjoint painting sets "
       f"(A: {len([p for p in pairs if p['image_set'] == 'A'])}, B: {len([p for p in pairs if p['image_set'] == 'B'])}), "
       f"{study.seeds} seed(s) per pair, style weight = calibrated centre × {list(study.multipliers)}. "
