@@ -23,9 +23,9 @@ from stylejax.errors import StylejaxError
 from stylejax.io import onnx_import, weights
 from stylejax.networks import magenta_arbitrary as ma
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-skimage_data = pytest.importorskip("skimage.data")
+import onnx  # noqa: E402  (the test extra installs onnxruntime; a missing one must fail, not skip)
+import onnxruntime as ort  # noqa: E402
+from skimage import data as skimage_data  # noqa: E402
 
 ASSETS = os.path.join(os.path.dirname(ma.__file__), "..", "assets")
 PAINTINGS = ("starry_night", "great_wave", "the_scream", "composition_vii")
