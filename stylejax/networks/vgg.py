@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from stylejax.errors import StylejaxError
 from stylejax.networks import conv
+from stylejax.networks.pooling import max_pool_2x2
 from stylejax.objectives.preprocessing import Preprocessing
 
 CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -94,8 +95,8 @@ class VGG(nn.Module):
       elif name.startswith("relu"):
         x = nn.relu(x)
       else:
-        pool = nn.max_pool if self.pooling == "max" else nn.avg_pool
-        x = pool(x, (2, 2), strides=(2, 2))
+        x = (max_pool_2x2(x) if self.pooling == "max"
+             else nn.avg_pool(x, (2, 2), strides=(2, 2)))
       out[name] = x
       if name == self.last_layer:
         break
