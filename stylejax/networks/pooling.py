@@ -24,20 +24,15 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
   return _pool(x[:, :h // 2 * 2, :w // 2 * 2])
 
 
-def _windows(x: jax.Array) -> jax.Array:
-  """(N, 2h, 2w, C) -> (N, h, w, 4, C): each 2x2 window's elements in row-major order."""
-  n, h2, w2, c = x.shape
-  return x.reshape(n, h2 // 2, 2, w2 // 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h2 // 2, w2 // 2, 4, c)
-
-
-def _unwindows(x: jax.Array) -> jax.Array:
-  n, h, w, _, c = x.shape
-  return x.reshape(n, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, c)
+def _corners(x: jax.Array) -> tuple[jax.Array, ...]:
+  """Each 2x2 window's four elements in row-major order, as four (N, H/2, W/2, C) strided slices."""
+  return x[:, 0::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 0::2], x[:, 1::2, 1::2]
 
 
 @jax.custom_vjp
 def _pool(x):
-  return _windows(x).max(axis=3)
+  a, b, c, d = _corners(x)
+  return jnp.maximum(jnp.maximum(a, b), jnp.maximum(c, d))
 
 
 def _pool_fwd(x):
@@ -47,9 +42,17 @@ def _pool_fwd(x):
 
 def _pool_bwd(residuals, g):
   x, y = residuals
-  is_max = _windows(x) == y[:, :, :, None, :]
-  first_max = is_max & (jnp.cumsum(is_max, axis=3, dtype=jnp.int32) == 1)
-  return (_unwindows(jnp.where(first_max, g[:, :, :, None, :], jnp.zeros((), g.dtype))),)
+  zero = jnp.zeros((), g.dtype)
+  taken = jnp.zeros(y.shape, bool)
+  grads = []
+  for corner in _corners(x):  # the first maximum in window order takes the gradient
+    first = (corner == y) & ~taken
+    taken = taken | first
+    grads.append(jnp.where(first, g, zero))
+  n, h, w, c = y.shape
+  top = jnp.stack(grads[:2], axis=3)     # (N, h, w, 2, C): row 0 of each window
+  bottom = jnp.stack(grads[2:], axis=3)
+  return (jnp.stack([top, bottom], axis=2).reshape(n, 2 * h, 2 * w, c),)
 
 
 _pool.defvjp(_pool_fwd, _pool_bwd)
