@@ -2,8 +2,8 @@
 
 `flax.linen.max_pool` is a `reduce_window`; its gradient is a `select_and_scatter_add`, which
 XLA:CPU runs as a slow scalar loop: about a tenth of VGG16's forward + backward time at 256 px
-(benchmarks/bench_vgg.py). Here the window is a reshape and the gradient an elementwise mask that
-fuses with its neighbours. Ties go to the first maximum in row-major window order, as
+(benchmarks/bench_vgg.py). Here the window is four strided slices and the gradient elementwise masks
+that fuse with their neighbours. Ties go to the first maximum in row-major window order, as
 `select_and_scatter_add` (and torch's max_pool2d) route them, so the values and gradients equal
 `nn.max_pool`'s exactly (tests/test_pooling.py). Odd trailing rows/columns are dropped, as VALID
 pooling does. Other backends keep `nn.max_pool`.
