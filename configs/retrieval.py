@@ -27,7 +27,8 @@ def get_retrieval_base_config() -> ml_collections.ConfigDict:
   c.loss.content_layers = "relu5_3"  # provisional: deep enough that another style of the scene still matches
 
   c.embed = ml_collections.ConfigDict()
-  c.embed.network = "loss"  # loss: the VGG of the loss block | alexnet: AlexNet, LPIPS weights, relu1..5
+  c.embed.network = "loss"  # loss: the VGG of the loss block | alexnet: AlexNet, LPIPS weights, relu1..5 | ghiasi
+  c.embed.checkpoint = ""  # embed.network=ghiasi: a style-prediction training workdir; its embedding is the style vector
   c.embed.image_size = 256  # each image: centre square crop, resized to image_size x image_size
   c.embed.batch_size = 16  # images per compiled step (rounded up to a multiple of the devices)
   c.embed.style_dim = 512  # length of the style vector (after the sketch, or after PCA)

@@ -30,10 +30,14 @@ def get_train_base_config() -> ml_collections.ConfigDict:
 
   c.network = ml_collections.ConfigDict()
   c.network.kind = "cin"  # cin (Dumoulin et al.: a fixed set of styles) | adain (Huang & Belongie: any painting)
+  #                        | ghiasi (Ghiasi et al.: a style network predicts the cin norms; any painting)
   c.network.widths = (32, 64, 128)  # channels at full, 1/2 and 1/4 resolution (the paper's)
   c.network.width_multiplier = 1.0  # scales every width; 0.5 gives a ~4x cheaper network
   c.network.n_residual = 5  # residual blocks at 1/4 resolution
   c.network.conditional = True  # False: plain instance norm, exactly one style (Johnson et al.)
+  c.network.style_features = "vgg16"  # ghiasi: frozen features under the style network: vgg16 | alexnet
+  c.network.embedding_dim = 100  # ghiasi: length of the style embedding (the paper's 100)
+  c.network.transformer = "stylenet"  # ghiasi: stylenet (from scratch) | magenta (fine-tune the pretrained lite model)
 
   c.loss = get_loss_config()  # the loss network and loss terms (configs/loss.py)
   c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)
@@ -45,6 +49,7 @@ def get_train_base_config() -> ml_collections.ConfigDict:
   c.optim.schedule = "constant"  # constant | cosine (decay to 0 at the last step)
   c.optim.warmup_steps = 0  # linear warm-up from 0 before the schedule
   c.optim.grad_clip = 0.0  # clip the global gradient norm to this; 0: no clipping
+  c.optim.style_lr_scale = 1.0  # ghiasi: the style network's and norm head's learning rate / learning_rate
   c.optim.steps = 40_000  # training steps
   c.optim.batch_size = 16  # global batch, split over all devices (and hosts)
 

@@ -6,6 +6,7 @@ Any `StylejaxError` becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from stylejax import runtime
@@ -115,6 +116,8 @@ def _add_retrieval_commands(commands) -> None:
   e.add_argument("--config", default="retrieval", help="retrieval config name or path, optionally NAME:ARG")
   e.add_argument("--quiet", action="store_true", help="no progress bar")
   e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  e.add_argument("--checkpoint", default=None, metavar="WORKDIR",
+                 help="style vectors from a trained style-prediction run (network.kind=ghiasi): its embedding")
   e.set_defaults(run=_embed)
   q = commands.add_parser("search", help="images of an index nearest to query images, by style or content")
   q.add_argument("index", help="index folder made by `stylejax embed`")
@@ -132,7 +135,8 @@ def _embed(args) -> None:
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
   from stylejax import retrieval
 
-  config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
+  checkpoint = [] if args.checkpoint is None else ["embed.network=ghiasi", f"embed.checkpoint={args.checkpoint}"]
+  config = configuration.apply_overrides(configuration.load_config(args.config), checkpoint + args.set)
   if config.get("task") != "embed":
     raise StylejaxError(f"config {args.config!r} is not a retrieval config (see configs/retrieval.py)")
   result = retrieval.embed(args.source, args.index, config, quiet=args.quiet)
@@ -168,35 +172,69 @@ def _add_network_commands(commands) -> None:
   t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
   t.set_defaults(run=_train)
   a = commands.add_parser("apply", help="stylize photos (files or folders) with a trained network, or with "
-                          "any painting (--style-image, the pretrained arbitrary-style model)")
+                          "any painting (--style-image: an AdaIN or ghiasi checkpoint, or the pretrained "
+                          "arbitrary-style model)")
   a.add_argument("inputs", nargs="+", help="image files or folders of images")
-  a.add_argument("--checkpoint", default=None, help="training workdir (or its checkpoints/ folder)")
+  a.add_argument("--checkpoint", default=None,
+                 help="training workdir (or its checkpoints/ folder), or the AdaIN release's decoder.pth")
   a.add_argument("--style-image", nargs="+", default=None, metavar="PAINTING",
-                 help="without --checkpoint: any painting(s), through Magenta's pretrained arbitrary-style model")
+                 help="any painting(s): with an AdaIN or ghiasi checkpoint, or without --checkpoint through Magenta's "
+                 "pretrained arbitrary-style model")
   a.add_argument("--style-weights", default="", help="with several --style-image: blend weights (0.7,0.3)")
-  a.add_argument("--alpha", type=float, default=1.0, help="with --style-image: 1 the painting's style, 0 the photo's own")
+  a.add_argument("--alpha", type=float, default=None,
+                 help="with --style-image: 1 the painting's style (default), 0 the photo's own")
   a.add_argument("--mask", default=None, help="with --style-image: an image whose dark..light bands get "
                  "style image 1..K (one style: dark keeps the photo)")
-  a.add_argument("--style", default="0", help="style index (3) or blend (3:0.5,7:0.5)")
+  a.add_argument("--encoder", default=None, metavar="VGG_NORMALISED",
+                 help="with the release's decoder.pth: its vgg_normalised.pth (default: beside it)")
+  a.add_argument("--style", default=None, help="CIN: style index (3) or blend (3:0.5,7:0.5); default 0")
   a.add_argument("-o", "--output", required=True, help="output folder")
-  a.add_argument("--strength", type=float, default=1.0, help="1: stylized only, 0: the original")
+  a.add_argument("--strength", type=float, default=None, help="CIN: 1 stylized only (default), 0 the original")
   a.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
   a.add_argument("--size", type=int, default=0, help="resize the longer side to this first (0: keep)")
   a.add_argument("--batch-size", type=int, default=4)
   a.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
   a.add_argument("--overwrite", action="store_true", help="replace existing output files")
   a.set_defaults(run=_apply)
-  g = commands.add_parser("grid", help="eval photos x all styles, or a style interpolation strip")
+  g = commands.add_parser("grid", help="photos x styles (a CIN network's, or paintings), or an "
+                          "interpolation or alpha strip")
   g.add_argument("inputs", nargs="*", help="photos (default: the training run's eval_images)")
-  g.add_argument("--checkpoint", required=True)
+  g.add_argument("--checkpoint", default=None,
+                 help="training workdir, or the AdaIN release's decoder.pth; without: --style-image through "
+                 "the pretrained arbitrary-style model")
+  g.add_argument("--style-image", nargs="+", default=None, metavar="PAINTING",
+                 help="arbitrary-style models: the paintings (default: the run's first three)")
   g.add_argument("-o", "--output", required=True, help="output .png")
   g.add_argument("--size", type=int, default=256)
   g.add_argument("--interpolate", default=None, metavar="A,B",
-                 help="a strip from style A to style B (indices or blends separated by ';' e.g. '0;1:0.5,2:0.5')")
-  g.add_argument("--steps", type=int, default=5, help="interpolation steps")
+                 help="a strip from style A to style B: indices of the trained styles (CIN) or of the paintings, "
+                 "or blends separated by ';' e.g. '0;1:0.5,2:0.5'")
+  g.add_argument("--alpha-strip", action="store_true",
+                 help="arbitrary-style models: a strip of alpha from 0 to 1 (paintings blended by --style-weights)")
+  g.add_argument("--style-weights", default=None, help="with --alpha-strip: blend weights of the paintings")
+  g.add_argument("--encoder", default=None, metavar="VGG_NORMALISED",
+                 help="with the release's decoder.pth: its vgg_normalised.pth (default: beside it)")
+  g.add_argument("--steps", type=int, default=5, help="cells of a strip")
   g.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
   g.add_argument("--overwrite", action="store_true")
   g.set_defaults(run=_grid)
+
+
+def _refuse(args, names: tuple[str, ...], why: str) -> None:
+  """A user error naming the first option of `names` given (not None / empty / False)."""
+  for name in names:
+    value = getattr(args, name)
+    if not (value is None or value is False or value == ""):
+      raise StylejaxError(f"--{name.replace('_', '-')} {why}")
+
+
+def _arbitrary_model(args, checkpoint):
+  """A zero-argument loader of the arbitrary-style model: the checkpoint's, or the pretrained one."""
+  if checkpoint is not None:
+    return functools.partial(checkpoint.load, args.step, args.encoder)
+  _refuse(args, ("step", "encoder"), "goes with --checkpoint")
+  from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
+  return arbitrary.ArbitraryStylizer
 
 
 def _train(args) -> None:
@@ -211,30 +249,37 @@ def _train(args) -> None:
 
 
 def _apply(args) -> None:
-  from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import models, transfer  # pylint: disable=import-outside-toplevel
 
-  if args.style_image:
-    if args.checkpoint:
-      raise StylejaxError("--style-image uses the pretrained arbitrary-style model; drop --checkpoint")
+  checkpoint = models.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  if checkpoint is None or checkpoint.arbitrary:
+    if not args.style_image:
+      raise StylejaxError("apply needs --checkpoint (a trained network) or --style-image (any painting)"
+                          if checkpoint is None else
+                          f"{args.checkpoint} is an {checkpoint.kind} network: give the painting(s) with --style-image")
+    _refuse(args, ("style", "strength"), "goes with a CIN checkpoint; for paintings use --style-weights and --alpha")
     from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
 
     written = arbitrary.apply_to_files(
         transfer.image_files(args.inputs), args.style_image, args.output, style_weights=args.style_weights,
-        alpha=args.alpha, mask=args.mask, preserve_color=args.preserve_color, size=args.size,
-        overwrite=args.overwrite)
+        alpha=1.0 if args.alpha is None else args.alpha, mask=args.mask, preserve_color=args.preserve_color,
+        size=args.size, overwrite=args.overwrite, model=_arbitrary_model(args, checkpoint))
     print(f"wrote {len(written)} image(s) to {args.output}")
     return
-  if not args.checkpoint:
-    raise StylejaxError("apply needs --checkpoint (a trained network) or --style-image (any painting)")
+  if args.style_image:
+    raise StylejaxError(f"{args.checkpoint} is a CIN network of fixed styles: choose one with --style; --style-image "
+                        "takes an AdaIN or ghiasi checkpoint, or none (the pretrained arbitrary-style model)")
+  _refuse(args, ("style_weights", "alpha", "mask", "encoder"), "goes with --style-image; a CIN network blends "
+          "with --style 0:0.5,1:0.5 and fades with --strength")
   written = transfer.apply_to_files(
-      args.inputs, args.checkpoint, args.output, style=args.style, strength=args.strength,
-      preserve_color=args.preserve_color, size=args.size, batch_size=args.batch_size, step=args.step,
-      overwrite=args.overwrite)
+      args.inputs, args.checkpoint, args.output, style="0" if args.style is None else args.style,
+      strength=1.0 if args.strength is None else args.strength, preserve_color=args.preserve_color,
+      size=args.size, batch_size=args.batch_size, step=args.step, overwrite=args.overwrite)
   print(f"wrote {len(written)} image(s) to {args.output}")
 
 
 def _grid(args) -> None:
-  from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import models, transfer  # pylint: disable=import-outside-toplevel
 
   interpolate = None
   if args.interpolate is not None:
@@ -242,8 +287,27 @@ def _grid(args) -> None:
     if len(ends) != 2:
       raise StylejaxError(f"--interpolate takes two styles, A,B or A;B for blends, got {args.interpolate!r}")
     interpolate = tuple(ends)
-  transfer.grid_to_file(args.inputs, args.checkpoint, args.output, size=args.size, interpolate=interpolate,
-                        steps=args.steps, step=args.step, overwrite=args.overwrite)
+  if args.style_weights is not None and not args.alpha_strip:
+    raise StylejaxError("--style-weights goes with --alpha-strip (the grid shows each painting alone)")
+  checkpoint = models.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  if checkpoint is not None and not checkpoint.arbitrary:
+    if args.style_image:
+      raise StylejaxError(f"{args.checkpoint} is a CIN network of fixed styles; --style-image takes an AdaIN "
+                          "or ghiasi checkpoint, or none (the pretrained arbitrary-style model)")
+    _refuse(args, ("alpha_strip", "encoder"), "goes with an arbitrary-style model (an AdaIN or ghiasi checkpoint, or "
+            "--style-image without --checkpoint)")
+    transfer.grid_to_file(args.inputs, args.checkpoint, args.output, size=args.size, interpolate=interpolate,
+                          steps=args.steps, step=args.step, overwrite=args.overwrite)
+  else:
+    from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
+
+    if checkpoint is None and not args.style_image:
+      raise StylejaxError("grid needs --checkpoint (a trained network) or --style-image (any painting)")
+    paintings = args.style_image or (checkpoint.paintings if checkpoint else ())
+    photos = args.inputs or (checkpoint.eval_images if checkpoint else ())
+    arbitrary.grid_to_file(photos, paintings, args.output, size=args.size, interpolate=interpolate,
+                           alpha_strip_weights=(args.style_weights or "") if args.alpha_strip else None,
+                           steps=args.steps, overwrite=args.overwrite, model=_arbitrary_model(args, checkpoint))
   print(f"wrote {args.output}")
 
 

@@ -299,7 +299,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
 
 
 SCHEDULES = ("constant", "cosine")
-NETWORK_KINDS = ("cin", "adain")
+NETWORK_KINDS = ("cin", "adain", "ghiasi")
+STYLE_FEATURES = ("vgg16", "alexnet")  # under Ghiasi et al.'s style network
 
 
 def validate_training(c: ml_collections.ConfigDict) -> None:
@@ -336,6 +337,8 @@ def validate_training(c: ml_collections.ConfigDict) -> None:
     raise StylejaxError(f"network.conditional=False trains one style; got {len(c.styles)} styles")
   if c.network.kind == "adain":
     _validate_adain(c)
+  if c.network.kind == "ghiasi":
+    _validate_ghiasi(c)
   if not c.eval_images:
     raise StylejaxError("eval_images is empty")
 
@@ -350,6 +353,21 @@ def _validate_adain(c: ml_collections.ConfigDict) -> None:
                      ("eval_size", c.eval_size)):
     if value % 8 or value < 16:
       raise StylejaxError(f"network.kind=adain: {key} must be a multiple of 8 and at least 16, got {value}")
+
+
+def _validate_ghiasi(c: ml_collections.ConfigDict) -> None:
+  """The style network pools its features of the paintings (style_size crops, eval_size squares)."""
+  _choice(c.network.style_features, STYLE_FEATURES, "network.style_features")
+  _positive_int(c.network.embedding_dim, "network.embedding_dim")
+  _choice(c.network.transformer, ("stylenet", "magenta"), "network.transformer")
+  if c.network.transformer == "magenta" and c.network.embedding_dim != 100:
+    raise StylejaxError(f"network.transformer=magenta has a 100-d embedding; got network.embedding_dim="
+                        f"{c.network.embedding_dim}")
+  if not (math.isfinite(c.optim.style_lr_scale) and c.optim.style_lr_scale > 0):
+    raise StylejaxError(f"optim.style_lr_scale must be > 0, got {c.optim.style_lr_scale}")
+  for key, value in (("style_size", c.style_size), ("eval_size", c.eval_size)):
+    if value < 32:
+      raise StylejaxError(f"network.kind=ghiasi: {key} must be at least 32 px, got {value}")
 
 
 def validate_retrieval(c: ml_collections.ConfigDict) -> None:
@@ -372,6 +390,9 @@ def validate_retrieval(c: ml_collections.ConfigDict) -> None:
       raise StylejaxError(f"index.{key} must be an integer >= 0, got {c.index[key]!r}")
   if c.embed.image_size < 32:
     raise StylejaxError(f"embed.image_size must be at least 32 px, got {c.embed.image_size}")
+  if c.embed.reduction == "pca" and c.embed.network == "ghiasi":
+    raise StylejaxError("embed.reduction=pca compresses style statistics; embed.network=ghiasi stores the "
+                        "style-prediction embedding as it is (use the default embed.reduction=sketch)")
   if c.embed.reduction == "pca" and c.embed.pca_input_dim < c.embed.style_dim:
     raise StylejaxError(f"embed.pca_input_dim ({c.embed.pca_input_dim}) must be >= embed.style_dim "
                         f"({c.embed.style_dim}): PCA reduces the stored vectors to style_dim")

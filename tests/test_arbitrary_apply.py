@@ -112,3 +112,71 @@ def test_cli_bad_input_is_one_line_and_exit_2(files, tmp_path, extra, needle):
   assert done.returncode == 2, done.stderr
   assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+# --- a trained style-prediction (ghiasi) run through the same commands ---------------------------
+
+@pytest.fixture(scope="module")
+def ghiasi_run(tmp_path_factory):
+  """A tiny ghiasi_tiny workdir with one checkpoint of random parameters (Flax's init of the whole
+  network compiles for ~30 s on busy CPUs; the commands only need some parameters)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp
+  from stylejax import configuration
+  from stylejax.feedforward import data, train
+  from stylejax.io import weights
+  from stylejax.networks import style_prediction
+
+  root = tmp_path_factory.mktemp("ghiasi") / "run"
+  config = configuration.apply_values(configuration.load_config("ghiasi_tiny"), {
+      "style_size": 32, "network.width_multiplier": 0.125, "network.n_residual": 1,
+      "network.style_features": "alexnet", "network.embedding_dim": 8, "styles": ("great_wave", "the_scream"),
+      "eval_images": ("astronaut",), "eval_size": 32})
+  configuration.validate(config)
+  problem = train.problem_from_config(config, weights.load_vgg("vgg16-lpips"), 2)
+  train.open_workdir(root, config, data.style_image_list(config.styles), overwrite=False)
+  rng = np.random.default_rng(0)
+  draw = lambda s: (rng.normal(0, np.sqrt(2 / np.prod(s.shape[:-1])), s.shape) if len(s.shape) > 1
+                    else rng.normal(0.5, 0.5, s.shape))  # biases, the head's among them: gammas of order 1
+  params = jax.tree.map(lambda s: jnp.asarray(draw(s), jnp.float32),
+                        jax.eval_shape(lambda: style_prediction.init_params(problem.spec, jax.random.key(0))))
+  manager = train.checkpoint_manager(root / "checkpoints", 2)
+  train.save_checkpoint(manager, {"params": params, "opt_state": problem.optimizer().init(params),
+                                  "step": jnp.int32(2)})
+  manager.wait_until_finished()
+  manager.close()
+  return root
+
+
+def test_a_ghiasi_run_applies_any_painting_with_the_same_controls(ghiasi_run, files, tmp_path, monkeypatch, capsys):
+  from stylejax import cli  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import models
+
+  folder, photo = files
+  opened = models.open_checkpoint(ghiasi_run / "checkpoints")
+  assert opened.kind == "ghiasi" and opened.arbitrary and opened.paintings == ("great_wave", "the_scream")
+  model = opened.load()
+  wave, noise = images.load_image("great_wave"), images.load_image(str(folder / "noise_painting.png"))
+  one = np.ones(1, np.float32)
+  single = model.apply(photo, [wave], one)
+  assert single.shape == photo.shape and single.std() > 1e-3
+  tol = 1e-4  # paintings embedded one or two at a time: differently fused programs
+  np.testing.assert_allclose(model.apply(photo, [wave, noise], np.array([1.0, 0.0], np.float32)), single, atol=tol)
+  assert np.abs(model.apply(photo, [noise], one) - single).mean() > 1e-4
+  own = model.apply(photo, [wave], one, alpha=0.0)  # alpha 0: the photo's own embedding
+  np.testing.assert_allclose(model.apply(photo, [noise], one, alpha=0.0), own, atol=tol)
+  masked = model.apply(photo, [wave], one, mask=images.load_image(str(folder / "mask.png")))
+  np.testing.assert_array_equal(masked[:, :30], photo[:, :30])  # one painting: the dark band keeps the photo
+
+  monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what runtime.configure would set
+  out = tmp_path / "out"
+  code = cli.main(["apply", str(folder / "photo.png"), "--checkpoint", str(ghiasi_run), "--style-image", "great_wave",
+                   str(folder / "noise_painting.png"), "--style-weights", "1,3", "--alpha", "0.7", "-o", str(out)])
+  assert code == 0, capsys.readouterr().err
+  assert images.load_image(str(out / "photo_great_wave+noise_painting.png")).shape == photo.shape
+  code = cli.main(["grid", "--checkpoint", str(ghiasi_run), "--size", "32", "-o", str(tmp_path / "g.png")])
+  assert code == 0, capsys.readouterr().err
+  assert images.load_image(str(tmp_path / "g.png")).shape == (32 * 2, 32 * 3, 3)  # paintings' row + astronaut
+  code = cli.main(["apply", str(folder / "photo.png"), "--checkpoint", str(ghiasi_run), "-o", str(tmp_path / "none")])
+  err = capsys.readouterr().err
+  assert code == 2 and "--style-image" in err and len(err.strip().splitlines()) == 1

@@ -11,8 +11,13 @@ from stylejax import configuration
 from stylejax.errors import StylejaxError
 
 REPO = configuration.CONFIG_DIR.parent
-CONFIG_FILES = sorted(p for p in [*configuration.CONFIG_DIR.glob("*.py"), *REPO.glob("experiments/*/config.py")]
-                      if configuration.is_config_file(p))
+# An experiment's config is a product config (built on a configs/ base, validated like one) or a
+# standalone one of its own fields (e.g. experiments/style_retrieval's protocol).
+_builds_on_product = lambda p: "from configs." in p.read_text()
+_EXPERIMENT_CONFIGS = sorted(p for p in REPO.glob("experiments/*/config.py") if configuration.is_config_file(p))
+CONFIG_FILES = sorted([*(p for p in configuration.CONFIG_DIR.glob("*.py") if configuration.is_config_file(p)),
+                       *filter(_builds_on_product, _EXPERIMENT_CONFIGS)])
+STANDALONE_CONFIGS = [p for p in _EXPERIMENT_CONFIGS if not _builds_on_product(p)]
 BLOCKS = {"base.py": "", "train_base.py": "", "loss.py": "loss.", "retrieval.py": ""}  # files that declare fields, and where
 add_field = configuration.load_module("fields").add_field
 
@@ -74,6 +79,16 @@ def test_every_config_builds_validates_and_documents_every_field(path, arg):
     config.loss.network.not_a_field = 1  # locked all the way down: a typo is an error
   undocumented = set(configuration.dotted_keys(config)) - set(_documented_fields())
   assert not undocumented, f"fields without a `# comment` in {list(BLOCKS)} or an add_field doc: {undocumented}"
+
+
+@pytest.mark.parametrize("path", STANDALONE_CONFIGS, ids=_name)
+def test_standalone_experiment_configs_build_locked_and_comment_every_field(path):
+  for arg in configuration.load_module(str(path)).ARGS:
+    config = configuration.load_config(f"{path}:{arg}" if arg else str(path))
+    with pytest.raises(AttributeError, match="cannot be added since the config is locked"):
+      config.not_a_field = 1
+    undocumented = set(configuration.dotted_keys(config)) - set(_commented_fields(path.read_text(), ""))
+    assert not undocumented, f"{_name(path)}: fields without a `# comment`: {undocumented}"
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=_name)

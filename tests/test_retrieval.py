@@ -275,8 +275,8 @@ def test_a_torn_manifest_line_is_ignored_then_cut(tmp_path):
 @pytest.mark.parametrize("override,needle", [
     ("loss.statistic=mean_cov", "loss.statistic"), ("embed.reduction=svd", "embed.reduction"),
     ("embed.image_size=16", "at least 32"), ("index.method=lsh", "index.method"),
-    ("embed.network=resnet", "embed.network")])
+    ("embed.network=resnet", "embed.network"), ("embed.network=ghiasi,embed.reduction=pca", "stores the")])
 def test_retrieval_config_validation(override, needle):
-  c = configuration.apply_overrides(configuration.load_config("retrieval"), [override])
+  c = configuration.apply_overrides(configuration.load_config("retrieval"), override.split(","))
   with pytest.raises(StylejaxError, match=needle):
     configuration.validate(c)

@@ -97,6 +97,23 @@ def test_style_images_from_a_folder(tmp_path):
     data.load_style_images([str(tmp_path / "nope.jpg")], 32)
 
 
+def test_paintings_from_a_prepared_tfds_dataset(tmp_path, isolated_cache):
+  # A folder prepared once is an array_record tfds dataset: the form a large painting collection takes.
+  data.prepare_folder(write_photos(tmp_path / "paintings", n=3), max_side=64)
+  (prepared,) = (isolated_cache / "tfds").iterdir()
+  assert data.style_image_list("tfds:content_folder") == ["tfds:content_folder"]
+  source = data.open_style_source(("tfds:content_folder",), max_side=64, tfds_data_dir=str(prepared))
+  folder = data.open_style_source(f"folder:{tmp_path / 'paintings'}", max_side=64)
+  assert len(source) == len(folder) == 3
+  np.testing.assert_array_equal(source[1]["image"], folder[1]["image"])
+  with pytest.raises(StylejaxError, match="not prepared"):
+    data.open_style_source("tfds:no_such_paintings", tfds_data_dir=str(tmp_path))
+  config = cin_testing_config(**{"styles": "tfds:content_folder"})
+  with pytest.raises(StylejaxError, match="arbitrary-style kinds"):
+    train.run(config, tmp_path / "run", quiet=True)
+  assert not (tmp_path / "run").exists()
+
+
 # --- training -----------------------------------------------------------------------------------
 
 def test_two_steps_on_mock_data_lower_the_loss_and_write_the_workdir(tmp_path):

@@ -25,13 +25,13 @@ def get_config(arg: str = ""):
   c.stylized.bundled_photos = True  # add the package's scikit-image photos not already in content/
   # What is compared.
   c.networks = ("loss", "alexnet")  # loss: VGG16 (lpips weights, the retrieval default) | alexnet
-  c.statistics = ("gram", "mean_var", "sliced_wasserstein")
+  c.statistics = ("gram", "mean_var", "sliced_wasserstein")  # style statistics compared (loss.statistic names)
   c.sketch_dims = (128, 512)  # count-sketch sizes (512: the product default)
   c.pca_dim = 512  # reduction=pca: PCA of the pca_input_dim sketch, fitted on the collection
-  c.batch_size = 16
+  c.batch_size = 16  # images per compiled embedding step
   # Metrics.
-  c.ks = (1, 5, 10)
-  c.bootstrap_resamples = 2000
+  c.ks = (1, 5, 10)  # recall@k cut-offs
+  c.bootstrap_resamples = 2000  # percentile bootstrap over queries (and over paintings for differences)
   c.thresholds = tuple(round(0.05 * i, 2) for i in range(21))  # style-not-content sweep, set B
   c.provisional_threshold = 0.5  # the product's default before this benchmark, shown for comparison
   c.threshold_k = 10  # the k of the "similar, not identical" share the threshold maximises

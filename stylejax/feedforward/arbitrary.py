@@ -1,4 +1,7 @@
-"""Any painting in one forward pass: `stylejax apply --style-image` with the pretrained Magenta model.
+"""Any painting in one forward pass: `stylejax apply --style-image` and `stylejax grid` for every
+arbitrary-style model (`ArbitraryModel`: the pretrained Magenta model here, a trained AdaIN decoder
+(`stylejax.feedforward.adain_stylizer`), a trained style-prediction run (`stylejax.networks.
+style_prediction.GhiasiModel`); `stylejax.feedforward.models` loads the one a checkpoint holds).
 
 The model (Ghiasi et al. 2017, stylejax.networks.magenta_arbitrary) maps a painting to a style
 embedding and a photo plus an embedding to the stylized photo. The inference controls:
@@ -14,12 +17,14 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
+from typing import Callable, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from stylejax.errors import StylejaxError
+from stylejax.feedforward import transfer
 from stylejax.io import images
 from stylejax.networks import magenta_arbitrary
 from stylejax.pixel import color
@@ -56,26 +61,36 @@ def region_labels(mask: np.ndarray, shape: tuple[int, int], n_regions: int) -> n
   return np.minimum((gray * n_regions).astype(np.int32), n_regions - 1)
 
 
-class ArbitraryStylizer:
-  """The pretrained model with its paintings' embeddings; `apply` stylizes photos."""
+class ArbitraryModel(Protocol):
+  """What `apply_to_files` and the grids need of a model that takes any painting."""
 
-  def __init__(self, params=None):
-    self.params = params if params is not None else magenta_arbitrary.load_params()
+  def apply(self, photo: np.ndarray, paintings: list[np.ndarray], weights: np.ndarray, alpha: float = 1.0,
+            mask: np.ndarray | None = None, preserve_color: bool = False) -> np.ndarray:
+    """The (H, W, 3) [0, 1] photo in the paintings' style, blended by `weights` (normalised), or
+    painting k on the k-th luminance band of `mask` (an (h, w, 3) image, any size)."""
+
+
+class EmbeddingStylizer:
+  """The controls of a model that maps a painting to a style embedding and a photo plus an embedding
+  to pixels (Ghiasi et al.'s; the pretrained model below). Subclasses give `embedding` and
+  `stylize`. Its conditional norms are spatially uniform, so a mask's regions are stylized
+  separately and composited."""
 
   def embedding(self, painting: np.ndarray) -> jax.Array:
-    return _embed(self.params, jnp.asarray(painting))
+    raise NotImplementedError
+
+  def stylize(self, photo: np.ndarray, embedding: jax.Array) -> np.ndarray:
+    raise NotImplementedError
 
   def apply(self, photo: np.ndarray, paintings: list[np.ndarray], weights: np.ndarray, alpha: float = 1.0,
             mask: np.ndarray | None = None, preserve_color: bool = False) -> np.ndarray:
     """Without a mask: the paintings' weighted style. With one: painting k on mask band k (bands of
     equal width over the mask's luminance, dark to light); one painting: dark keeps the photo."""
-    if not (math.isfinite(alpha) and 0 <= alpha <= 1):
-      raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
+    _check_alpha(alpha)
     own = self.embedding(photo)
     styles = [self.embedding(p) for p in paintings]
     if mask is None:
-      mixed = magenta_arbitrary.interpolate(jnp.stack(styles), jnp.asarray(weights))
-      result = self._one(photo, own, mixed, alpha)
+      result = self._one(photo, own, _mix(styles, weights), alpha)
     else:
       layers = [self._one(photo, own, s, alpha) for s in styles]
       if len(layers) == 1:
@@ -85,23 +100,41 @@ class ArbitraryStylizer:
     return color.transfer_luminance(result, photo) if preserve_color else result
 
   def _one(self, photo, own, style, alpha) -> np.ndarray:
-    embedding = magenta_arbitrary.interpolate(jnp.stack([own, style]), jnp.asarray([1 - alpha, alpha]))
-    return np.clip(np.asarray(_stylize(self.params, jnp.asarray(photo), embedding)), 0, 1)
+    return np.clip(np.asarray(self.stylize(photo, _mix([own, style], [1 - alpha, alpha]))), 0, 1)
+
+
+def _mix(embeddings, weights) -> jax.Array:
+  """sum_k w_k e_k / sum_k w_k: interpolating embeddings interpolates styles (both papers' models)."""
+  return magenta_arbitrary.interpolate(jnp.stack(embeddings), jnp.asarray(weights, jnp.float32))
+
+
+class ArbitraryStylizer(EmbeddingStylizer):
+  """The pretrained model with its paintings' embeddings; `apply` stylizes photos."""
+
+  def __init__(self, params=None):
+    self.params = params if params is not None else magenta_arbitrary.load_params()
+
+  def embedding(self, painting: np.ndarray) -> jax.Array:
+    return _embed(self.params, jnp.asarray(painting))
+
+  def stylize(self, photo: np.ndarray, embedding: jax.Array) -> np.ndarray:
+    return np.asarray(_stylize(self.params, jnp.asarray(photo), embedding))
 
 
 def apply_to_files(photos: list[Path], style_images: list[str], output: str | Path, *, style_weights: str = "",
                    alpha: float = 1.0, mask: str | None = None, preserve_color: bool = False, size: int = 0,
-                   overwrite: bool = False) -> list[Path]:
-  """Stylizes photo files into `output`/<photo>_<painting(s)>.png. Every input is read and checked
-  before anything is written; an existing output is kept unless `overwrite`."""
+                   overwrite: bool = False,
+                   model: Callable[[], ArbitraryModel] = ArbitraryStylizer) -> list[Path]:
+  """Stylizes photo files into `output`/<photo>_<painting(s)>.png with `model()` (default: the
+  pretrained Magenta model). Every input is read and checked, and the model loaded, before anything
+  is written; an existing output is kept unless `overwrite`."""
   if size < 0:
     raise StylejaxError("--size must be >= 0")
   weights = parse_weights(style_weights, len(style_images))
   if mask is not None and style_weights:
     raise StylejaxError("--mask places each style image on its own region; --style-weights blends them: "
                         "use one or the other")
-  if not (math.isfinite(alpha) and 0 <= alpha <= 1):
-    raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
+  _check_alpha(alpha)
   tag = "+".join(Path(s).stem for s in style_images)
   targets = [Path(output) / f"{p.stem}_{tag}.png" for p in photos]
   if len(set(targets)) != len(targets):
@@ -114,8 +147,92 @@ def apply_to_files(photos: list[Path], style_images: list[str], output: str | Pa
   loaded = [images.load_image(str(p)) for p in photos]
   if size:
     loaded = [images.resize(p, size) for p in loaded]
-  stylizer = ArbitraryStylizer()
+  stylizer = model()
   results = [stylizer.apply(p, paintings, weights, alpha, mask_image, preserve_color) for p in loaded]
   for target, image in zip(targets, results):
     images.save_png(image, target)
   return targets
+
+
+def _check_alpha(alpha: float) -> None:
+  if not (math.isfinite(alpha) and 0 <= alpha <= 1):
+    raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
+
+
+def painting_grid(model: ArbitraryModel, photos: list[np.ndarray], paintings: list[np.ndarray]) -> np.ndarray:
+  """Photos x paintings, every cell the size of the (same-size) photos: a first row of the paintings
+  (squared; white corner), then per photo the photo and its stylizations. (H*(1+P), W*(1+K), 3)."""
+  h, w, _ = photos[0].shape
+  one = np.ones(1, np.float32)
+  header = [np.ones((h, w, 3), np.float32)] + [_fill(p, h, w) for p in paintings]
+  rows = [header] + [[photo] + [model.apply(photo, [p], one) for p in paintings] for photo in photos]
+  return np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
+
+
+def _fill(image: np.ndarray, h: int, w: int) -> np.ndarray:
+  """The largest centred crop of the aspect h:w, resized to (h, w)."""
+  ih, iw = image.shape[:2]
+  ch, cw = min(ih, round(iw * h / w)), min(iw, round(ih * w / h))
+  top, left = (ih - ch) // 2, (iw - cw) // 2
+  return images.resize(image[top:top + ch, left:left + cw], (h, w))
+
+
+def alpha_strip(model: ArbitraryModel, photo: np.ndarray, paintings: list[np.ndarray], weights: np.ndarray,
+                steps: int = 5) -> np.ndarray:
+  """The photo, then the paintings' blend at alpha going linearly from 0 to 1 in `steps` cells."""
+  _check_steps(steps)
+  return np.concatenate([photo] + [model.apply(photo, paintings, weights, alpha=float(a))
+                                   for a in np.linspace(0, 1, steps)], axis=1)
+
+
+def interpolation_strip(model: ArbitraryModel, photo: np.ndarray, paintings: list[np.ndarray], start: str,
+                        end: str, steps: int = 5) -> np.ndarray:
+  """The photo, then `steps` blends going linearly from style `start` to style `end`: indices of
+  `paintings` or blends of them ("0:0.5,2:0.5"), as `transfer.parse_style` reads them."""
+  _check_steps(steps)
+  owner = "the list of paintings"
+  a, b = transfer.parse_style(start, len(paintings), owner), transfer.parse_style(end, len(paintings), owner)
+  return np.concatenate([photo] + [model.apply(photo, paintings, (1 - t) * a + t * b)
+                                   for t in np.linspace(0, 1, steps)], axis=1)
+
+
+def _check_steps(steps: int) -> None:
+  if steps < 2:
+    raise StylejaxError(f"a strip needs at least 2 steps, got {steps}")
+
+
+def grid_to_file(photos: Sequence[str], style_images: Sequence[str], output: str | Path, *, size: int = 256,
+                 interpolate: tuple[str, str] | None = None, alpha_strip_weights: str | None = None,
+                 steps: int = 5, overwrite: bool = False,
+                 model: Callable[[], ArbitraryModel] = ArbitraryStylizer) -> np.ndarray:
+  """One PNG of `size` px square cells: photos x paintings, or per photo an interpolation strip
+  (`interpolate`) or an alpha strip of the paintings blended by `alpha_strip_weights` ("" for equal)."""
+  output = Path(output)
+  if output.exists() and not overwrite:
+    raise StylejaxError(f"{output} exists; pass --overwrite to replace it")
+  if size < 32:
+    raise StylejaxError(f"--size must be at least 32, got {size}")
+  if interpolate is not None and alpha_strip_weights is not None:
+    raise StylejaxError("one strip at a time: --interpolate or --alpha-strip")
+  if not photos:
+    raise StylejaxError("give the photos for the grid")
+  if not style_images:
+    raise StylejaxError("give the paintings for the grid with --style-image")
+  if interpolate is not None or alpha_strip_weights is not None:
+    _check_steps(steps)
+  weights = None if alpha_strip_weights is None else parse_weights(alpha_strip_weights, len(style_images))
+  if interpolate is not None:
+    for end in interpolate:
+      transfer.parse_style(end, len(style_images), "the list of paintings")
+  cells = [transfer.square(images.load_image(str(p)), size) for p in transfer.image_files(list(photos))]
+  paintings = [images.load_image(str(s)) for s in style_images]
+  stylizer = model()
+  if interpolate is not None:
+    grid = np.concatenate([interpolation_strip(stylizer, p, paintings, *interpolate, steps=steps)
+                           for p in cells], axis=0)
+  elif weights is not None:
+    grid = np.concatenate([alpha_strip(stylizer, p, paintings, weights, steps) for p in cells], axis=0)
+  else:
+    grid = painting_grid(stylizer, cells, paintings)
+  images.save_png(grid, output)
+  return grid

@@ -207,6 +207,8 @@ def style_image_list(styles) -> list[str]:
   """Style specs from a list of files/names, or a single folder of images (sorted by name), given
   as its path or as "folder:PATH"."""
   styles = [styles] if isinstance(styles, str) else list(styles)
+  if len(styles) == 1 and styles[0].startswith("tfds:"):
+    return styles  # a painting dataset, read by `open_style_source`
   if len(styles) == 1 and styles[0].startswith("folder:"):
     styles = [styles[0][len("folder:"):]]
     if not Path(styles[0]).is_dir():
@@ -233,10 +235,13 @@ def load_style_images(styles, size: int) -> np.ndarray:
   return np.stack(out)
 
 
-def open_style_source(styles, max_side: int = 512):
-  """Style images for training a network on many paintings (AdaIN), read like content images: a
-  tfds data source for "folder:PATH" (any number of paintings), else the listed files/names in memory."""
+def open_style_source(styles, max_side: int = 512, tfds_data_dir: str = "", split: str = "train"):
+  """Style images for training a network on many paintings (AdaIN, Ghiasi), read like content images:
+  a tfds data source for "folder:PATH" or "tfds:NAME" (any number of paintings; a prepared dataset
+  with an "image" feature), else the listed files/names in memory."""
   styles = [styles] if isinstance(styles, str) else list(styles)
+  if len(styles) == 1 and styles[0].startswith("tfds:"):
+    return open_source(styles[0], tfds_data_dir, split, max_side)
   if len(styles) == 1 and styles[0].startswith("folder:"):
     return prepare_folder(styles[0][len("folder:"):], max_side)
   loaded = []

@@ -2,6 +2,8 @@
 
 `network.kind = "adain"` trains AdaIN's decoder instead (Huang & Belongie 2017, any painting at test
 time): each step pairs every photo with a random crop of a random painting (stylejax.networks.adain).
+`network.kind = "ghiasi"` trains Ghiasi et al.'s style-prediction network jointly with the multi-style
+transformer, on the same (photo, painting) pairs (stylejax.networks.style_prediction).
 
 `run(config, workdir)` trains, or resumes from the workdir's latest checkpoint. Everything that
 varies per step comes from (seed, step): the batch (see `stylejax.feedforward.data`), the style of each example
@@ -40,7 +42,7 @@ from tqdm import tqdm
 from stylejax import configuration
 from stylejax.feedforward import data, transfer
 from stylejax.io import images, weights
-from stylejax.networks import adain, stylenet
+from stylejax.networks import adain, style_prediction, stylenet
 from stylejax.objectives import loss_network
 from stylejax.objectives.loss_network import LossNetwork
 from stylejax.io.atomic_io import atomic_write_text
@@ -51,13 +53,14 @@ from stylejax.io.metric_writer import MetricWriter
 @dataclasses.dataclass(frozen=True)
 class TrainProblem:
   """What decides the compiled train step (hashable: a jit static argument)."""
-  spec: stylenet.NetworkSpec | adain.DecoderSpec  # the network kind: CIN, or AdaIN's decoder
+  spec: stylenet.NetworkSpec | adain.DecoderSpec | style_prediction.GhiasiSpec  # CIN, AdaIN, Ghiasi
   loss: LossNetwork
   learning_rate: float
   schedule: str
   warmup_steps: int
   total_steps: int
   grad_clip: float
+  style_lr_scale: float = 1.0  # ghiasi: the style network's and head's rate, a fraction of the rest's
 
   def learning_rate_at(self):
     decay = max(1, self.total_steps - self.warmup_steps)
@@ -72,6 +75,11 @@ class TrainProblem:
 
   def optimizer(self) -> optax.GradientTransformation:
     adam = optax.adam(self.learning_rate_at())
+    if isinstance(self.spec, style_prediction.GhiasiSpec):
+      # No norm follows the head: a step moves every gamma/beta by about lr x the embedding's L1 norm,
+      # where the transformer's convs (each followed by a norm) and CIN's own rows move by lr.
+      slower = lambda params: {name: name != "transformer" for name in params}
+      adam = optax.chain(adam, optax.masked(optax.scale(self.style_lr_scale), slower))
     return optax.chain(optax.clip_by_global_norm(self.grad_clip), adam) if self.grad_clip else adam
 
 
@@ -80,6 +88,8 @@ def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.Loade
   net = config.network
   if net.kind == "adain":
     spec = adain.DecoderSpec(width_multiplier=net.width_multiplier)
+  elif net.kind == "ghiasi":
+    spec = style_prediction.spec_from_config(net)
   else:
     spec = stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths),
                                 width_multiplier=net.width_multiplier, n_residual=net.n_residual,
@@ -88,7 +98,8 @@ def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.Loade
       spec=spec,
       loss=loss_network.from_config(config.loss, loaded), learning_rate=config.optim.learning_rate,
       schedule=config.optim.schedule, warmup_steps=config.optim.warmup_steps,
-      total_steps=config.optim.steps, grad_clip=config.optim.grad_clip)
+      total_steps=config.optim.steps, grad_clip=config.optim.grad_clip,
+      style_lr_scale=config.optim.style_lr_scale)
 
 
 def loss_weights(config: ml_collections.ConfigDict, arch: str) -> dict:
@@ -147,7 +158,8 @@ def train_step(problem: TrainProblem, state, content, vgg_params, targets, weigh
 
   With `axis` (inside shard_map, see `compiled_step`) `content` holds this device's rows of the
   global batch, and their loss terms and gradient are averaged over the devices by `device_mean`.
-  For AdaIN `content` is {"content", "style"}: a painting per photo, and `targets` is unused.
+  For AdaIN `content` is {"content", "style"}: a painting per photo, and `targets` is unused; so for
+  Ghiasi et al., where `targets` holds the style network's frozen feature-network parameters.
   """
   key = jax.random.fold_in(base_key, state["step"])
   rows = jax.tree.leaves(content)[0].shape[0]
@@ -156,6 +168,11 @@ def train_step(problem: TrainProblem, state, content, vgg_params, targets, weigh
     grad_fn = jax.value_and_grad(adain.batch_loss, argnums=2, has_aux=True)
     (_, terms), grads = grad_fn(problem.loss, problem.spec, state["params"], vgg_params, content["content"],
                                 content["style"], weights_, jax.random.fold_in(key, 1), device * rows)
+  elif isinstance(problem.spec, style_prediction.GhiasiSpec):
+    grad_fn = jax.value_and_grad(style_prediction.batch_loss, argnums=2, has_aux=True)
+    (_, terms), grads = grad_fn(problem.loss, problem.spec, state["params"], vgg_params, targets,
+                                content["content"], content["style"], weights_, jax.random.fold_in(key, 1),
+                                device * rows)
   else:
     style_ids = style_ids_for(problem, jax.random.fold_in(key, 0), rows * devices)  # the global batch's
     grad_fn = jax.value_and_grad(batch_loss, argnums=1, has_aux=True)
@@ -192,6 +209,8 @@ def initial_state(problem: TrainProblem, seed: int) -> dict:
   key = jax.random.fold_in(jax.random.key(seed), 1)
   if isinstance(problem.spec, adain.DecoderSpec):
     params = adain.init_params(problem.spec, key)
+  elif isinstance(problem.spec, style_prediction.GhiasiSpec):
+    params = style_prediction.init_params(problem.spec, key)
   else:
     params = stylenet.init_params(problem.spec, key)
   return {"params": params, "opt_state": problem.optimizer().init(params), "step": jnp.int32(0)}
@@ -344,21 +363,28 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
                         f"{mesh.size} devices")
   style_files = data.style_image_list(config.styles)
   is_adain = config.network.kind == "adain"
-  if not is_adain and not config.network.conditional and len(style_files) != 1:
+  is_ghiasi = config.network.kind == "ghiasi"
+  paintings_per_step = is_adain or is_ghiasi  # any painting: drawn at random each step
+  if config.network.kind == "cin" and style_files[0].startswith("tfds:"):
+    raise StylejaxError(f"styles={style_files[0]!r}: a painting dataset trains the arbitrary-style kinds "
+                        "(network.kind=adain or ghiasi); the cin network takes a list or folder of styles")
+  if config.network.kind == "cin" and not config.network.conditional and len(style_files) != 1:
     raise StylejaxError(f"network.conditional=False trains one style; got {len(style_files)}")
 
   def load_inputs():  # may fill the cache (downloads, the prepared dataset): process 0 first
-    if is_adain:  # paintings are drawn at random each step; the first few make the eval grid
-      style_images = data.open_style_source(config.styles, config.data.max_side)
+    if paintings_per_step:  # paintings are drawn at random each step; the first few make the eval grid
+      style_images = data.open_style_source(config.styles, config.data.max_side, config.data.tfds_data_dir)
     else:
       style_images = data.load_style_images(style_files, config.style_size)
     eval_photos = [transfer.square(images.load_image(p), config.eval_size) for p in config.eval_images]
     loaded = loss_network.load_weights(config.loss)
     source = data.open_source(config.data.content, config.data.tfds_data_dir, config.data.split,
                               config.data.max_side)
-    return style_images, eval_photos, loaded, source
+    features_params = (style_prediction.load_features_params(style_prediction.spec_from_config(config.network))
+                       if is_ghiasi else {})
+    return style_images, eval_photos, loaded, source, features_params
 
-  style_images, eval_photos, loaded, source = _first_process_first(load_inputs)
+  style_images, eval_photos, loaded, source, features_params = _first_process_first(load_inputs)
   workdir = Path(workdir)
   # Process 0 prepares (maybe replaces) the workdir; the others then find their config in it.
   _first_process_first(lambda: open_workdir(workdir, config, style_files,
@@ -368,8 +394,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
   replicated = NamedSharding(mesh, PartitionSpec())
   batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
   vgg_params = jax.device_put(loaded.params, replicated)
-  if is_adain:
-    style_source, targets = style_images, {}
+  if paintings_per_step:
+    # Ghiasi: the style network's frozen feature network rides in the `targets` slot of the step.
+    style_source, targets = style_images, jax.device_put(features_params, replicated)
     eval_styles = [transfer.square(np.asarray(style_source[i]["image"], np.float32) / 255.0, config.eval_size)
                    for i in range(min(3, len(style_source)))]
   else:
@@ -391,7 +418,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
   stream = data.batches(data.training_images(source, config.data.image_size, config.seed, scale_range=scale_range),
                         config.optim.batch_size, start, total, jax.process_index(), jax.process_count(),
                         config.data.prefetch)
-  if is_adain:  # a painting per photo: random crops and flips of the style images, seeded apart
+  if paintings_per_step:  # a painting per photo: random crops and flips of the style images, seeded apart
     paintings = data.batches(data.training_images(style_source, config.style_size, config.seed + 1, flip=True,
                                                   scale_range=scale_range),
                              config.optim.batch_size, start, total, jax.process_index(), jax.process_count(),
@@ -428,8 +455,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path, overwrite: bool 
       if eval_now:
         params = _on_host(state["params"])
         if jax.process_index() == 0:  # the grid runs on this process's own device and is written once
-          grid = (adain.style_grid(problem.loss, problem.spec, params, loaded.params, eval_photos, eval_styles)
-                  if is_adain else transfer.style_grid(problem.spec, params, eval_photos))
+          if is_adain:
+            grid = adain.style_grid(problem.loss, problem.spec, params, loaded.params, eval_photos, eval_styles)
+          elif is_ghiasi:
+            grid = style_prediction.style_grid(problem.spec, params, features_params, eval_photos, eval_styles)
+          else:
+            grid = transfer.style_grid(problem.spec, params, eval_photos)
           writer.write_image(done, "eval/photos_x_styles", grid)
           images.save_png(grid, workdir / "eval" / f"grid_{done:06d}.png")
       progress.update(1)

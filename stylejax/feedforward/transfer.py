@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylejax.feedforward import checkpoints
 from stylejax.io import images
 from stylejax.networks import stylenet
 from stylejax.pixel import color
@@ -33,8 +33,9 @@ def square(image: np.ndarray, size: int) -> np.ndarray:
   return images.resize(image[top:top + side, left:left + side], (size, size))
 
 
-def parse_style(spec: str | int, n_styles: int) -> np.ndarray:
-  """"3" or 3 -> one-hot; "3:0.5,7:0.5" -> normalised blend weights, (n_styles,) float32."""
+def parse_style(spec: str | int, n_styles: int, owner: str = "this network") -> np.ndarray:
+  """"3" or 3 -> one-hot; "3:0.5,7:0.5" -> normalised blend weights, (n_styles,) float32.
+  `owner` names what holds the styles in the error messages."""
   weights = np.zeros(n_styles, np.float32)
   for item in str(spec).split(","):
     index, _, weight = item.strip().partition(":")
@@ -43,7 +44,7 @@ def parse_style(spec: str | int, n_styles: int) -> np.ndarray:
     except ValueError:
       raise StylejaxError(f"bad style {spec!r}: use an index like 3 or a blend like 3:0.5,7:0.5") from None
     if not 0 <= i < n_styles:
-      raise StylejaxError(f"style index {i} is out of range: this network has {n_styles} styles (0..{n_styles - 1})")
+      raise StylejaxError(f"style index {i} is out of range: {owner} has {n_styles} styles (0..{n_styles - 1})")
     if not math.isfinite(w) or w < 0:
       raise StylejaxError(f"blend weights must be finite and >= 0, got {w} for style {i}")
     weights[i] += w
@@ -68,26 +69,6 @@ def style_grid(spec: stylenet.NetworkSpec, params, photos: list[np.ndarray]) -> 
   return cells.transpose(0, 2, 1, 3, 4).reshape(n * h, m * w, 3)
 
 
-def _find_workdir(checkpoint: str | Path) -> Path:
-  path = Path(checkpoint)
-  for candidate in (path, path.parent):
-    if (candidate / "config.json").is_file() and (candidate / "checkpoints").is_dir():
-      return candidate
-  raise StylejaxError(f"no trained network at {checkpoint}: expected a training workdir with "
-                      "config.json and checkpoints/")
-
-
-def _checkpoint_fault(error: Exception) -> Exception | None:
-  """What makes a restore fail for a missing, corrupt or mismatched checkpoint, or None for a bug.
-
-  Orbax reports missing items as KeyError, tensorstore reports unreadable or mismatched arrays as
-  ValueError, missing files are OSError; a failed array read comes wrapped in a bare Exception.
-  """
-  while type(error) is Exception and error.__cause__ is not None:  # pylint: disable=unidiomatic-typecheck
-    error = error.__cause__
-  return error if isinstance(error, (OSError, ValueError, KeyError)) else None
-
-
 @dataclasses.dataclass
 class Stylizer:
   spec: stylenet.NetworkSpec
@@ -98,42 +79,22 @@ class Stylizer:
   @classmethod
   def load(cls, checkpoint: str | Path, step: int | None = None) -> "Stylizer":
     """From a training workdir (or its checkpoints/ folder); the latest checkpoint by default."""
-    import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
-
-    workdir = _find_workdir(checkpoint)
+    workdir = checkpoints.find_workdir(checkpoint)
+    kind = checkpoints.network_kind(workdir)
+    if kind != "cin":
+      raise StylejaxError(f"{workdir} trained an {kind} network, not a CIN one (stylejax.feedforward.models "
+                          "loads every kind)")
     try:
-      config = json.loads((workdir / "config.json").read_text())
-      style_names = json.loads((workdir / "styles.json").read_text())
-      net = config["network"]
-      if net.get("kind", "cin") != "cin":
-        raise StylejaxError(f"{workdir} trained an {net['kind']} network; apply and grid read CIN runs only")
+      net = checkpoints.read_json(workdir, "config.json")["network"]
+      style_names = checkpoints.read_json(workdir, "styles.json")
       spec = stylenet.NetworkSpec(n_styles=len(style_names), widths=tuple(net["widths"]),
                                   width_multiplier=net["width_multiplier"], n_residual=net["n_residual"],
                                   conditional=net["conditional"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (KeyError, TypeError) as e:
       raise StylejaxError(f"{workdir}: unreadable config.json/styles.json ({type(e).__name__}: {e})") from None
-    manager = ocp.CheckpointManager((workdir / "checkpoints").absolute(), item_names=("params", "train"),
-                                    options=ocp.CheckpointManagerOptions(create=False))
-    step = manager.latest_step() if step is None else step
-    if step is None or step not in manager.all_steps():
-      raise StylejaxError(f"{workdir}: no checkpoint{'' if step is None else f' at step {step}'} "
-                          f"(saved steps: {list(manager.all_steps())})")
-    # Onto this process's first device: without a target sharding orbax would reuse the training
-    # run's (several devices, maybe several hosts) and refuse any other device layout.
-    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=local),
-                            jax.eval_shape(lambda: stylenet.init_params(spec, jax.random.key(0))))
-    try:
-      restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
-    except Exception as e:  # pylint: disable=broad-except; narrowed by _checkpoint_fault
-      fault = _checkpoint_fault(e)
-      if fault is None:
-        raise  # a bug, not a damaged checkpoint: keep the traceback
-      raise StylejaxError(f"{workdir}: checkpoint {step} cannot be read: missing, damaged or saved by "
-                          f"another network ({type(fault).__name__}: {str(fault)[:160]})") from None
-    finally:
-      manager.close()
-    return cls(spec=spec, params=restored["params"], style_names=style_names, step=step)
+    like = jax.eval_shape(lambda: stylenet.init_params(spec, jax.random.key(0)))
+    params, step = checkpoints.restore_params(workdir, like, step)
+    return cls(spec=spec, params=params, style_names=style_names, step=step)
 
   @property
   def n_styles(self) -> int:
@@ -237,7 +198,7 @@ def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, 
   if inputs:
     photos = [images.load_image(str(f)) for f in image_files(inputs)]
   else:
-    config = json.loads((_find_workdir(checkpoint) / "config.json").read_text())
+    config = checkpoints.read_json(checkpoints.find_workdir(checkpoint), "config.json")
     photos = [images.load_image(p) for p in config["eval_images"]]
   photos = [square(p, size) for p in photos]
   if interpolate is None:

@@ -9,7 +9,10 @@ one (gamma, beta) row per style:
 All convolutions are reflect-padded. A style is chosen by a weight vector over the styles: the
 norm's (gamma, beta) is the weighted sum of the rows, so a one-hot vector is exactly that style and a
 convex combination blends styles (the paper's Figure 7). `conditional=False` gives one plain
-(learned-affine) instance norm per layer: the single-style Johnson/Ulyanov network.
+(learned-affine) instance norm per layer: the single-style Johnson/Ulyanov network. Given
+`norm_params` instead, one (gamma, beta) pair per norm layer (`norm_channels`), the norms hold no
+rows and use those: Ghiasi et al.'s style-prediction network supplies them
+(stylejax.networks.style_prediction).
 
 Fully convolutional: any input size works. Inputs are reflect-padded up to a multiple of 4 (two
 stride-2 convs down, two x2 upsamplings up) and the output is cropped back, so the output has the
@@ -53,20 +56,23 @@ class NetworkSpec:
 
 
 class ConditionalInstanceNorm(nn.Module):
-  """Instance norm whose affine (gamma, beta) is `style_weights @ rows`; rows are (n_styles, C)."""
+  """Instance norm whose affine (gamma, beta) is `style_weights @ rows`; rows are (n_styles, C).
+  With `gamma_beta` ((N, C), (N, C)) given, that affine is used and the norm holds no rows."""
   n_styles: int
   epsilon: float = 1e-5
 
   @nn.compact
-  def __call__(self, x, style_weights):
+  def __call__(self, x, style_weights, gamma_beta=None):
     channels = x.shape[-1]
-    gamma = self.param("gamma", nn.initializers.ones, (self.n_styles, channels))
-    beta = self.param("beta", nn.initializers.zeros, (self.n_styles, channels))
+    if gamma_beta is None:
+      gamma = self.param("gamma", nn.initializers.ones, (self.n_styles, channels))
+      beta = self.param("beta", nn.initializers.zeros, (self.n_styles, channels))
+      gamma_beta = (style_weights @ gamma, style_weights @ beta)
     mean = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)
     normalised = (x - mean) * jax.lax.rsqrt(var + self.epsilon)
-    scale = (style_weights @ gamma)[:, None, None, :]  # (N, 1, 1, C)
-    shift = (style_weights @ beta)[:, None, None, :]
+    scale = gamma_beta[0][:, None, None, :]  # (N, 1, 1, C)
+    shift = gamma_beta[1][:, None, None, :]
     return normalised * scale + shift
 
 
@@ -88,14 +94,16 @@ class StyleNet(nn.Module):
   spec: NetworkSpec
 
   @nn.compact
-  def __call__(self, images, style_weights):
-    """images (N, H, W, 3) in [0, 1], H and W multiples of 4; style_weights (N, n_styles)."""
+  def __call__(self, images, style_weights, norm_params=None):
+    """images (N, H, W, 3) in [0, 1], H and W multiples of 4; style_weights (N, n_styles), or
+    None with `norm_params`: a (gamma, beta) pair of (N, C) arrays per norm (`norm_channels`)."""
     c1, c2, c3 = self.spec.channels
     n = self.spec.n_styles
+    given = iter(norm_params) if norm_params is not None else None
 
     def conv_norm(x, features, kernel, stride=1, activation=nn.relu):
       x = ReflectConv(features, kernel, stride)(x)
-      x = ConditionalInstanceNorm(n)(x, style_weights)
+      x = ConditionalInstanceNorm(n)(x, style_weights, None if given is None else next(given))
       return activation(x) if activation is not None else x
 
     x = conv_norm(images, c1, 9)
@@ -109,8 +117,18 @@ class StyleNet(nn.Module):
     return conv_norm(x, 3, 9, activation=nn.sigmoid)
 
 
-def init_params(spec: NetworkSpec, key: jax.Array, size: int = 32) -> dict:
+def norm_channels(spec: NetworkSpec) -> tuple[int, ...]:
+  """The channels of every norm layer, in the network's order (that of `norm_params`)."""
+  c1, c2, c3 = spec.channels
+  return (c1, c2, c3) + (c3,) * (2 * spec.n_residual) + (c2, c1, 3)
+
+
+def init_params(spec: NetworkSpec, key: jax.Array, size: int = 32, external_norms: bool = False) -> dict:
+  """The network's parameters; `external_norms`: without norm rows, for `norm_params` (Ghiasi et al.)."""
   dummy = jnp.zeros((1, size, size, 3), jnp.float32)
+  if external_norms:
+    norms = [(jnp.ones((1, c)), jnp.zeros((1, c))) for c in norm_channels(spec)]
+    return StyleNet(spec).init(key, dummy, None, norms)["params"]
   return StyleNet(spec).init(key, dummy, jnp.ones((1, spec.n_styles)) / spec.n_styles)["params"]
 
 
@@ -119,20 +137,24 @@ def _pad_amounts(length: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
-def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Array) -> jax.Array:
+def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Array | None,
+            norm_params=None) -> jax.Array:
   """Stylized images, same shape as `images` ((N, H, W, 3) or (H, W, 3), RGB in [0, 1]).
 
   `style_weights` is (n_styles,) or (N, n_styles): a one-hot row picks a style, a convex
-  combination blends styles. Pure; jit with `spec` static.
+  combination blends styles. Or None, with `norm_params`: (gamma, beta) per norm layer, (N, C) or
+  (1, C) each, for a network made with `init_params(..., external_norms=True)`. Pure; jit with
+  `spec` static.
   """
   single = images.ndim == 3
   x = images[None] if single else images
-  w = jnp.broadcast_to(jnp.asarray(style_weights, jnp.float32), (x.shape[0], spec.n_styles))
+  w = None if norm_params is not None else jnp.broadcast_to(
+      jnp.asarray(style_weights, jnp.float32), (x.shape[0], spec.n_styles))
   (top, bottom), (left, right) = _pad_amounts(x.shape[1]), _pad_amounts(x.shape[2])
   # Reflect padding needs a side longer than the pad; tiny inputs get edge padding instead.
   mode = "reflect" if min(x.shape[1:3]) > DOWNSAMPLING else "edge"
   x = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode=mode)
-  out = StyleNet(spec).apply({"params": params}, x, w)
+  out = StyleNet(spec).apply({"params": params}, x, w, norm_params)
   out = out[:, top:out.shape[1] - bottom, left:out.shape[2] - right]
   return out[0] if single else out
 

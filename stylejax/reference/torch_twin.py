@@ -489,3 +489,136 @@ def adain_decoder_from_flax(params: Mapping) -> torch.nn.Sequential:
       module.weight.copy_(hwio_to_oihw(kernel))
       module.bias.copy_(torch.from_numpy(np.array(params[f"conv_{k}"]["bias"], np.float32)))
   return net.requires_grad_(False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Ghiasi et al. 2017: a style-prediction network whose embedding gives every norm's (gamma, beta)
+
+_LPIPS_SHIFT, _LPIPS_SCALE = (-0.030, -0.088, -0.188), (0.458, 0.448, 0.450)  # lpips' ScalingLayer
+
+
+def lpips_preprocess() -> Preprocess:
+  """lpips' input contract: [0, 1] -> [-1, 1], then (x - shift) / scale."""
+  return Preprocess(2.0, mean=tuple(1.0 + s for s in _LPIPS_SHIFT), std=_LPIPS_SCALE)
+
+
+class TorchAlexNet(torch.nn.Module):
+  """torchvision's AlexNet features (LPIPS weights): conv11/4 p2, pool 3/2, conv5 p2, pool 3/2, three
+  conv3 p1, each conv followed by ReLU; `params` holds `Conv_<i>/kernel` HWIO and `/bias`."""
+
+  LAYERS = ("relu1", "relu2", "relu3", "relu4", "relu5")
+  _CONVS = ((11, 4, 2), (5, 1, 2), (3, 1, 1), (3, 1, 1), (3, 1, 1))  # kernel, stride, padding
+
+  def __init__(self, params: Mapping):
+    super().__init__()
+    self.preprocess = lpips_preprocess()
+    self.convs = torch.nn.ModuleList()
+    for i, (kernel, stride, pad) in enumerate(self._CONVS):
+      w = np.asarray(params[f"Conv_{i}"]["kernel"], np.float32)
+      conv = torch.nn.Conv2d(w.shape[2], w.shape[3], kernel, stride=stride, padding=pad)
+      with torch.no_grad():
+        conv.weight.copy_(hwio_to_oihw(w))
+        conv.bias.copy_(torch.from_numpy(np.array(params[f"Conv_{i}"]["bias"], np.float32)))
+      self.convs.append(conv)
+    self.requires_grad_(False)
+
+  def features(self, x: torch.Tensor, layers=None) -> dict[str, torch.Tensor]:
+    wanted = set(self.LAYERS if layers is None else layers)
+    x, out = self.preprocess(x), {}
+    for i, conv in enumerate(self.convs):
+      x = F.relu(conv(x))
+      if self.LAYERS[i] in wanted:
+        out[self.LAYERS[i]] = x
+      if i < 2:
+        x = F.max_pool2d(x, 3, 2)
+    return out
+
+
+def channel_mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+  """(N, C) mean and sqrt(biased variance + eps) over H, W of NCHW features."""
+  flat = features.flatten(2)
+  return flat.mean(2), (flat.var(2, unbiased=False) + eps).sqrt()
+
+
+class _OneStyleSpec(NamedTuple):
+  n_styles: int
+  channels: tuple[int, int, int]
+  n_residual: int
+  conditional: bool
+
+
+class TorchExternalNormStyleNet(TorchStyleNet):
+  """The multi-style network whose norms take one (gamma, beta) pair per layer from outside, each
+  (N, C), instead of rows of its own. `params` has the convolutions only."""
+
+  def __init__(self, spec, params):
+    rows = {f"ConditionalInstanceNorm_{k}": {"gamma": np.ones((1, layer.cout), np.float32),
+                                             "beta": np.zeros((1, layer.cout), np.float32)}
+            for k, layer in enumerate(stylenet_convs(spec.channels, spec.n_residual))}
+    # Placeholder rows let the parent build the convolutions; `_conv_norm` never reads them.
+    super().__init__(_OneStyleSpec(1, spec.channels, spec.n_residual, True), {**params, **rows})
+
+  def _conv_norm(self, k, x, norms, activation=F.relu):
+    x = F.instance_norm(self.convs[k](x), eps=1e-5)
+    gamma, beta = norms[k]
+    x = x * gamma[:, :, None, None] + beta[:, :, None, None]
+    return activation(x) if activation is not None else x
+
+
+def _linear(dense: Mapping) -> torch.nn.Linear:
+  kernel = np.asarray(dense["kernel"], np.float32)  # (in, out)
+  layer = torch.nn.Linear(*kernel.shape)
+  with torch.no_grad():
+    layer.weight.copy_(torch.from_numpy(np.array(kernel.T, order="C")))
+    layer.bias.copy_(torch.from_numpy(np.array(dense["bias"], np.float32)))
+  return layer
+
+
+class TorchStylePrediction(torch.nn.Module):
+  """Ghiasi et al.'s style network and transformer in torch, holding a stylejax parameter tree.
+
+  `spec` needs `features` ("vgg16" | "alexnet"), `hidden`, `transformer` (the multi-style network's
+  spec); `params` is {"predictor", "head", "transformer"}; `features_params` the frozen network's
+  (VGG16 conv tree or AlexNet `Conv_<i>` tree, both with LPIPS preprocessing).
+  Paintings: per-channel mean and std of `layers` -> [hidden ReLU] -> linear bottleneck = embedding;
+  embedding -> one linear head = [gamma_0 | beta_0 | gamma_1 | ...] of the transformer's norms.
+  """
+
+  VGG16_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+  def __init__(self, spec, params, features_params):
+    super().__init__()
+    if spec.features == "vgg16":
+      self.backbone, self.layers = TorchVGG.from_hwio("vgg16", features_params,
+                                                      preprocess=lpips_preprocess()), self.VGG16_LAYERS
+    elif spec.features == "alexnet":
+      self.backbone, self.layers = TorchAlexNet(features_params), TorchAlexNet.LAYERS
+    else:
+      raise Mismatch(f"the twin has no {spec.features!r} features")
+    predictor = params["predictor"]
+    self.hidden = _linear(predictor["hidden"]) if "hidden" in predictor else None
+    self.bottleneck = _linear(predictor["bottleneck"])
+    self.head = _linear(params["head"]["head"])
+    self.transformer = TorchExternalNormStyleNet(spec.transformer, params["transformer"])
+    self.channels = [layer.cout for layer in stylenet_convs(spec.transformer.channels,
+                                                             spec.transformer.n_residual)]
+    if self.head.out_features != 2 * sum(self.channels):
+      raise Mismatch(f"the head gives {self.head.out_features} numbers, the norms need {2 * sum(self.channels)}")
+
+  def embedding(self, paintings: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB [0, 1] paintings -> (N, D)."""
+    feats = self.backbone.features(paintings, self.layers)
+    stats = torch.cat([s for layer in self.layers for s in channel_mean_std(feats[layer])], dim=1)
+    x = F.relu(self.hidden(stats)) if self.hidden is not None else stats
+    return self.bottleneck(x)
+
+  def norms(self, embedding: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    flat, out, start = self.head(embedding.reshape(-1, embedding.shape[-1])), [], 0
+    for c in self.channels:
+      out.append((flat[:, start:start + c], flat[:, start + c:start + 2 * c]))
+      start += 2 * c
+    return out
+
+  def stylize(self, photos: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) photos, any size, in the style of an (N, D) or (1, D) embedding."""
+    return self.transformer.stylize(photos, self.norms(embedding))

@@ -1,7 +1,9 @@
 """The feature network and the compiled, batched, device-sharded embedding step.
 
 The network is the shared loss network (`stylejax.objectives.loss_network`: the config's `loss` block,
-offline default the packaged `vgg16-lpips`) or AlexNet with its LPIPS weights (`embed.network`).
+offline default the packaged `vgg16-lpips`) or AlexNet with its LPIPS weights (`embed.network`), or a
+trained style-prediction run (`embed.network=ghiasi`, `embed.checkpoint=WORKDIR`): its embedding is
+the style vector, its frozen feature network gives the content vector.
 One program is compiled per `Embedder`: every batch has the same shape (the last one is padded) and
 is split over the local devices along the batch axis; weights and sketch tables are replicated.
 """
@@ -9,6 +11,7 @@ is split over the local devices along the batch axis; weights and sketch tables 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import jax
 import jax.numpy as jnp
@@ -18,19 +21,24 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from stylejax.errors import StylejaxError
 from stylejax.io import weights as weight_files
-from stylejax.networks import alexnet
-from stylejax.objectives import loss_network
+from stylejax.networks import alexnet, style_prediction
+from stylejax.objectives import loss_network, preprocessing
 from stylejax.retrieval import embeddings
 
-NETWORKS = ("loss", "alexnet")  # a style-prediction network would be a third entry
+NETWORKS = ("loss", "alexnet", "ghiasi")
 
 
 @dataclasses.dataclass(frozen=True)
 class Backbone:
-  """Which features: the loss network's spec, or AlexNet (net is None)."""
+  """Which features: the loss network's spec, or AlexNet (net is None). With `ghiasi`, params are
+  {"features", "model"} and the style vector is that style network's embedding at `style_size`."""
   net: loss_network.LossNetwork | None
+  ghiasi: style_prediction.GhiasiSpec | None = None
+  style_size: int = 0
 
   def features(self, params, images, layers) -> dict[str, jax.Array]:
+    if self.ghiasi is not None:
+      params = params["features"]
     if self.net is None:
       return alexnet.features(params, images, layers)
     return self.net.features(params, images, layers)
@@ -44,6 +52,8 @@ def load_network(config: ml_collections.ConfigDict) -> tuple[Backbone, dict, emb
     backbone = Backbone(None)
     style_layers, content_layers = alexnet.LAYERS, ("relu5",)
     model = {"network": "alexnet", "weights": "lpips-alexnet"}
+  elif embed.network == "ghiasi":
+    return _load_ghiasi(config)
   elif embed.network == "loss":
     loaded = loss_network.load_weights(config.loss)
     params = loaded.params
@@ -61,7 +71,45 @@ def load_network(config: ml_collections.ConfigDict) -> tuple[Backbone, dict, emb
   return backbone, params, spec, model
 
 
+def _tree_sha256(tree) -> str:
+  h = hashlib.sha256()
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    array = np.ascontiguousarray(leaf, dtype="<f4")
+    h.update(f"{jax.tree_util.keystr(path)}:{array.shape}".encode())
+    h.update(array.tobytes())
+  return h.hexdigest()
+
+
+def _load_ghiasi(config: ml_collections.ConfigDict):
+  """load_network's answer for a trained style-prediction run (`embed.checkpoint`)."""
+  if not config.embed.checkpoint:
+    raise StylejaxError("embed.network=ghiasi needs embed.checkpoint=WORKDIR (a network.kind=ghiasi training run)")
+  model = style_prediction.GhiasiModel.load(config.embed.checkpoint)
+  ghiasi = model.spec
+  if ghiasi.features == "alexnet":
+    net, content_layers = None, ("relu5",)
+  else:  # the packaged VGG16 under the style network; the config's content layers
+    content_layers = tuple(loss_network.layer_weights(config.loss.content_layers, "vgg16", "loss.content_layers"))
+    net = loss_network.LossNetwork(arch="vgg16", preprocessing=preprocessing.LPIPS, pooling="max",
+                                   padding="zero", content_layers=content_layers,
+                                   style_layers=style_prediction.FEATURE_LAYERS["vgg16"], statistic="mean_var")
+  params = {"features": model.features_params, "model": model.params}
+  spec = embeddings.EmbedSpec(style_layers=style_prediction.FEATURE_LAYERS[ghiasi.features],
+                              content_layers=content_layers, statistic="mean_var", dim=ghiasi.embedding_dim,
+                              grid=config.embed.content_grid)
+  description = {"network": "ghiasi", "features": ghiasi.features, "step": model.step,
+                 "params_sha256": _tree_sha256(params)}
+  return Backbone(net, ghiasi, model.style_size), params, spec, description
+
+
 def _embed_batch(backbone: Backbone, spec: embeddings.EmbedSpec, params, tables, images):
+  if backbone.ghiasi is not None:  # the style network's embedding, shown paintings at its training size
+    size = backbone.style_size
+    resized = jax.image.resize(images, images.shape[:1] + (size, size, 3), "linear", antialias=True)
+    style = style_prediction.style_embedding(backbone.ghiasi, params["model"], params["features"], resized)
+    features = backbone.features(params, images, spec.content_layers)
+    content = jax.vmap(lambda f: embeddings.content_vector(spec, f))(features)
+    return style / jnp.maximum(jnp.linalg.norm(style, axis=-1, keepdims=True), 1e-12), content
   layers = tuple(sorted(set(spec.style_layers) | set(spec.content_layers)))
   features = backbone.features(params, images, layers)
   style = jax.vmap(lambda f: embeddings.style_vector(spec, tables, f))(features)
