@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_vgg.py", "bench_pixel.py", "bench_highres.py", "bench_sweep.py", "bench_stylenet.py",
-           "bench_quickstart.py"]
+           "bench_adain.py", "bench_retrieval.py", "bench_quickstart.py"]
 
 if __name__ == "__main__":
   for script in SCRIPTS:
