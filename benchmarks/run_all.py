@@ -1,17 +1,26 @@
 """Runs every benchmark in turn; each rewrites its own section of BENCHMARKS.md.
 
-  python benchmarks/run_all.py          # the full set (about an hour on 2 CPU cores)
+  python benchmarks/run_all.py                     # the full set (well over an hour on 2 CPU cores)
+  python benchmarks/run_all.py --only vgg,pixel    # some of them (names: the scripts' bench_NAME.py)
 """
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_vgg.py", "bench_pixel.py", "bench_highres.py", "bench_sweep.py", "bench_stylenet.py",
-           "bench_adain.py", "bench_retrieval.py", "bench_quickstart.py"]
+NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart"]
 
 if __name__ == "__main__":
-  for script in SCRIPTS:
-    print(f"== {script}", flush=True)
-    subprocess.run([sys.executable, str(HERE / script)], check=True)
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--only", default="", help="comma-separated benchmark names; empty: all of them")
+  args = parser.parse_args()
+  chosen = [n for n in args.only.split(",") if n] or NAMES
+  unknown = sorted(set(chosen) - set(NAMES))
+  if unknown:
+    print(f"error: unknown benchmark(s) {unknown}; choose from {NAMES}", file=sys.stderr)
+    sys.exit(2)
+  for name in chosen:
+    print(f"== bench_{name}.py", flush=True)
+    subprocess.run([sys.executable, str(HERE / f"bench_{name}.py")], check=True)
