@@ -10,7 +10,6 @@ import zipfile
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 import torch
 
@@ -22,6 +21,8 @@ from stylejax.networks import adain, vgg
 from stylejax.objectives import loss_network, preprocessing
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
+
+from checkpoint_helpers import params_at, write_images  # tests/: on sys.path under pytest
 
 VGG16_NET = loss_network.LossNetwork(arch="vgg16", preprocessing=preprocessing.LPIPS, pooling="max",
                                      padding="zero", content_layers=("relu4_1",),
@@ -181,23 +182,8 @@ def test_bad_release_files_are_clear_errors(tmp_path):
 
 # --- training -----------------------------------------------------------------------------------
 
-def _write_images(folder, n, seed):
-  folder.mkdir(parents=True)
-  rng = np.random.default_rng(seed)
-  for i in range(n):
-    images.save_png(rng.uniform(size=(40 + 8 * i, 48, 3)).astype(np.float32), folder / f"image{i}.png")
-  return folder
-
-
-def _params_at(workdir, step):
-  manager = ocp.CheckpointManager((workdir / "checkpoints").absolute(), item_names=("params", "train"))
-  restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))
-  manager.close()
-  return restored["params"]
-
-
 def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path):
-  photos, paintings = _write_images(tmp_path / "photos", 3, 0), _write_images(tmp_path / "paintings", 2, 1)
+  photos, paintings = write_images(tmp_path / "photos", 3, 0), write_images(tmp_path / "paintings", 2, 1)
   config = configuration.apply_values(configuration.load_config("adain_tiny"), {
       "data.content": f"folder:{photos}", "styles": f"folder:{paintings}", "data.image_size": 32,
       "style_size": 32, "data.max_side": 64, "network.width_multiplier": 0.125, "optim.batch_size": 2,
@@ -226,7 +212,7 @@ def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path)
   shutil.rmtree(tmp_path / "run" / "checkpoints" / "4")
   resumed = train.run(config, tmp_path / "run", quiet=True)
   assert int(resumed.state["step"]) == 4
-  for a, b in zip(jax.tree.leaves(_params_at(tmp_path / "ref", 4)), jax.tree.leaves(_params_at(tmp_path / "run", 4))):
+  for a, b in zip(jax.tree.leaves(params_at(tmp_path / "ref", 4)), jax.tree.leaves(params_at(tmp_path / "run", 4))):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   metrics = lambda d: [(l["step"], l["total"]) for l in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
   assert metrics(tmp_path / "run") == metrics(tmp_path / "ref") and len(metrics(tmp_path / "ref")) == 4

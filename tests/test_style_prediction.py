@@ -7,7 +7,6 @@ import shutil
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 import torch
 
@@ -18,6 +17,8 @@ from stylejax.io import images, weights
 from stylejax.networks import alexnet, style_prediction, stylenet
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
+
+from checkpoint_helpers import params_at, write_images  # tests/: on sys.path under pytest
 
 TRANSFORMER = stylenet.NetworkSpec(n_styles=1, width_multiplier=0.125, n_residual=1)
 embed = jax.jit(style_prediction.style_embedding, static_argnums=0)  # compiled: eager VGG is slow
@@ -107,23 +108,8 @@ def test_spec_and_config_mistakes_are_one_line_errors():
   configuration.validate(configuration.load_config("ghiasi_paper"))
 
 
-def _write_images(folder, n, seed):
-  folder.mkdir(parents=True)
-  rng = np.random.default_rng(seed)
-  for i in range(n):
-    images.save_png(rng.uniform(size=(40 + 8 * i, 48, 3)).astype(np.float32), folder / f"image{i}.png")
-  return folder
-
-
-def _params_at(workdir, step):
-  manager = ocp.CheckpointManager((workdir / "checkpoints").absolute(), item_names=("params", "train"))
-  restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))
-  manager.close()
-  return restored["params"]
-
-
 def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(tmp_path):
-  photos, paintings = _write_images(tmp_path / "photos", 3, 0), _write_images(tmp_path / "paintings", 2, 1)
+  photos, paintings = write_images(tmp_path / "photos", 3, 0), write_images(tmp_path / "paintings", 2, 1)
   config = configuration.apply_values(configuration.load_config("ghiasi_tiny"), {
       "data.content": f"folder:{photos}", "styles": f"folder:{paintings}", "data.image_size": 32,
       "style_size": 32, "data.max_side": 64, "network.width_multiplier": 0.125, "network.n_residual": 1,
@@ -155,7 +141,7 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   shutil.rmtree(tmp_path / "run" / "checkpoints" / "4")
   resumed = train.run(config, tmp_path / "run", quiet=True)
   assert int(resumed.state["step"]) == 4
-  for a, b in zip(jax.tree.leaves(_params_at(tmp_path / "ref", 4)), jax.tree.leaves(_params_at(tmp_path / "run", 4))):
+  for a, b in zip(jax.tree.leaves(params_at(tmp_path / "ref", 4)), jax.tree.leaves(params_at(tmp_path / "run", 4))):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   metrics = lambda d: [(l["step"], l["total"]) for l in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
   assert metrics(tmp_path / "run") == metrics(tmp_path / "ref") and len(metrics(tmp_path / "ref")) == 4
@@ -221,7 +207,7 @@ def test_magenta_transformer_starts_from_the_pretrained_float_model_and_fine_tun
   with pytest.raises(StylejaxError, match="100 dimensions"):
     style_prediction.GhiasiSpec(TRANSFORMER, transformer_kind="magenta", embedding_dim=8)
 
-  photos, paintings = _write_images(tmp_path / "photos", 2, 0), _write_images(tmp_path / "paintings", 1, 1)
+  photos, paintings = write_images(tmp_path / "photos", 2, 0), write_images(tmp_path / "paintings", 1, 1)
   config = configuration.apply_values(configuration.load_config("ghiasi_tiny"), {
       "network.transformer": "magenta", "data.content": f"folder:{photos}", "styles": f"folder:{paintings}",
       "data.image_size": 32, "style_size": 32, "data.max_side": 64, "optim.batch_size": 1, "optim.steps": 2,
