@@ -7,10 +7,22 @@ and a test that tries to reach another machine fails (tests/hermetic/network_gua
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+# One XLA compilation cache per test run, made by pytest's main process before it starts the xdist
+# workers, which inherit it through the environment, as do the subprocesses the tests start: many
+# tests compile the same small programs. A size limit turns on jax's file lock, so that one process
+# never reads an entry another is still writing. Removed when the run ends.
+_XLA_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ and "PYTEST_XDIST_WORKER" not in os.environ:
+  _XLA_CACHE = tempfile.mkdtemp(prefix="stylejax-tests-xla-")
+  os.environ.update({"JAX_COMPILATION_CACHE_DIR": _XLA_CACHE, "JAX_COMPILATION_CACHE_MAX_SIZE": str(2**32),
+                     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.3"})
 
 import numpy as np
 import pytest
@@ -26,6 +38,11 @@ network_guard.install()
 # Python subprocesses the tests start (the CLI, notebook kernels) import the guard at startup.
 if _HERMETIC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
   os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_HERMETIC, os.environ.get("PYTHONPATH")) if p)
+
+
+def pytest_sessionfinish(session):
+  if _XLA_CACHE and not hasattr(session.config, "workerinput"):  # the process that made it
+    shutil.rmtree(_XLA_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -98,6 +98,7 @@ class Decoder(nn.Module):
     return x
 
 
+@functools.partial(jax.jit, static_argnums=0)  # eagerly, each layer compiled on its own
 def init_params(spec: DecoderSpec, key: jax.Array) -> dict:
   return Decoder(spec).init(key, jnp.zeros((1, 2, 2, 512), jnp.float32))["params"]
 

@@ -71,7 +71,11 @@ class Conv(nn.Module):
     k = self.kernel_size
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,)) if self.use_bias else None
-    return conv2d(x, kernel, bias, stride=self.stride, padding=self.padding)
+    apply = functools.partial(conv2d, stride=self.stride, padding=self.padding)
+    if self.is_initializing():  # init wants the parameters: zeros of the right shape compile in a blink
+      out = jax.eval_shape(apply, x, kernel, bias)
+      return jnp.zeros(out.shape, out.dtype)
+    return apply(x, kernel, bias)
 
 
 def _forward(x, kernel, strides, pads, lhs_dilation=(1, 1)):

@@ -22,6 +22,7 @@ input's exact shape.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
@@ -125,6 +126,12 @@ def norm_channels(spec: NetworkSpec) -> tuple[int, ...]:
 
 def init_params(spec: NetworkSpec, key: jax.Array, size: int = 32, external_norms: bool = False) -> dict:
   """The network's parameters; `external_norms`: without norm rows, for `norm_params` (Ghiasi et al.)."""
+  return _init_params(spec, key, size, external_norms)
+
+
+# Compiled: run eagerly, every layer of the dummy forward pass compiled on its own (~8 s at start-up).
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _init_params(spec: NetworkSpec, key: jax.Array, size: int, external_norms: bool) -> dict:
   dummy = jnp.zeros((1, size, size, 3), jnp.float32)
   if external_norms:
     norms = [(jnp.ones((1, c)), jnp.zeros((1, c))) for c in norm_channels(spec)]
