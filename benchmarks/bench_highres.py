@@ -3,8 +3,8 @@
     python benchmarks/bench_highres.py                      # 2048 px, scales 0.25,0.5,1.0; writes "highres"
     python benchmarks/bench_highres.py --image-size 512 --no-report   # a quick look
 
-Runs `stylejax.pixel.stylize.stylize` (the product's Python API: configs/quickstart.py, i.e. Adam, the
-packaged lpips VGG16 weights, base loss) with `multiscale.scales` and few steps per scale, in a
+Runs `stylejax.pixel.stylize.stylize` (the product's Python API: configs/quickstart.py, i.e. L-BFGS with
+the zoom line search, the packaged lpips VGG16 weights, base loss) with `multiscale.scales` and few steps per scale, in a
 subprocess under `/usr/bin/time -v`, and records its wall time and peak resident set size (the
 kernel's ru_maxrss of the child, as reported by `time -v`; from `getrusage(RUSAGE_CHILDREN)` where
 `/usr/bin/time` is missing). While the child runs, the parent also samples the RSS of the child's
@@ -232,7 +232,8 @@ def render(attempts, command, machine, mem_total) -> str:
   lines = report.section_start("High-resolution coarse-to-fine stylization: wall time and peak memory", command,
                                machine + (f" {mem_total / GIB:.1f} GiB RAM." if mem_total else "")) + [
       "The product's pipeline, `stylejax.pixel.stylize.stylize(content, [\"starry_night\"], "
-      "config=\"quickstart\", ...)` (Adam, packaged lpips VGG16, base loss: content relu4_2, Gram "
+      "config=\"quickstart\", ...)` (L-BFGS with the zoom line search since the quickstart's re-tune, "
+      "Adam before it; packaged lpips VGG16, base loss: content relu4_2, Gram "
       "style loss on relu1_1..relu5_1), coarse to fine, run in a subprocess under `/usr/bin/time -v`; "
       "the workdir (final.png, summary.png, metrics) is written under /tmp. Peak RSS = the child's "
       "maximum resident set size (kernel ru_maxrss via `time -v`); \"sampled\" = the largest RSS of "
