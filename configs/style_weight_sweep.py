@@ -15,8 +15,8 @@ def get_config(arg: str = ""):
   c = testing.get_config() if arg == "testing" else quickstart.get_config("runlocal")
   c.content, c.styles = "chelsea", ("starry_night",)
   c.optim.init = "noise"  # so that seeds differ for every statistic
-  # Adam, not the quickstart's L-BFGS: under vmap the zoom line search waits for the slowest run and
-  # its lax.conds compute both branches (BENCHMARKS.md "sweep": 7x slower than one by one).
+  # Adam, not the quickstart's L-BFGS zoom, so that the runs share one vmapped program: vmapped, the
+  # zoom search computes both branches of its lax.conds (on CPU a zoom sweep goes run by run instead).
   c.optim.name, c.optim.learning_rate = "adam", 0.03
   return c
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from stylejax import configuration
 from stylejax.evaluation import summarize
+from stylejax.objectives import loss_network
 from stylejax.pixel import stylize, sweep
 from stylejax.errors import StylejaxError
 
@@ -57,6 +58,25 @@ def test_vmapped_sweep_equals_separate_runs(tmp_path):
     assert [m["step"] for m in ours] == [m["step"] for m in alone]
     np.testing.assert_allclose([m["total"] for m in ours], [m["total"] for m in alone], rtol=1e-3)
     assert json.loads((run_dir / "config.json").read_text()) == json.loads((alone_dir / "config.json").read_text())
+
+
+def test_lbfgs_zoom_sweeps_run_one_at_a_time_on_cpu_and_equal_separate_runs(tmp_path):
+  """Vmapped, optax's zoom search evaluates the loss in both branches of its lax.cond, so on CPU a
+  zoom sweep goes run by run through the unbatched step."""
+  base = configuration.apply_values(_base(), {"optim.name": "lbfgs", "optim.line_search": "zoom"})
+  runs = [{"seed": 0, "loss.style_weight": 1e3}, {"seed": 1, "loss.style_weight": 1e4}]
+  loaded = loss_network.load_weights(base.loss)
+  assert sweep.chunk_size_for(stylize.problem_from_config(base, loaded), 5) == 1
+  assert sweep.chunk_size_for(stylize.problem_from_config(_base(), loaded), 5) == 5  # Adam: all at once
+  for run_dir, overrides in zip(sweep.run_sweep(base, runs, tmp_path / "sweep", quiet=True), runs):
+    alone_dir = tmp_path / f"alone_{run_dir.name}"
+    stylize.run(configuration.apply_values(base, overrides), alone_dir, quiet=True)
+    ours = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    alone = [json.loads(l) for l in (alone_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in ours] == [m["step"] for m in alone] and ours[-1]["step"] == base.optim.steps
+    np.testing.assert_allclose([m["total"] for m in ours], [m["total"] for m in alone], rtol=1e-4)
+    diff = np.abs(_png(run_dir / "final.png") - _png(alone_dir / "final.png"))
+    assert diff.max() <= 3 and diff.mean() < 0.1
 
 
 def test_chunks_do_not_recompile(tmp_path):

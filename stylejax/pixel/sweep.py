@@ -6,7 +6,9 @@ A sweep is data next to a config: a module with `get_config(arg)` and `get_sweep
 compiled program: their numbers (weights, seeds, images, learning rates) are stacked on a leading
 run axis, the step is `vmap`ped over it, and that axis is sharded over a `Mesh` of all local
 devices. A group larger than `sweep_chunk_size` runs in equal chunks (the last one padded), so the
-program compiles once per group. Each run gets its own sub-workdir, exactly as if run alone.
+program compiles once per group; on CPU, L-BFGS with the zoom line search runs one run at a time
+unless `sweep_chunk_size` says otherwise (`chunk_size_for`). Each run gets its own sub-workdir,
+exactly as if run alone.
 """
 
 from __future__ import annotations
@@ -72,10 +74,26 @@ def load_sweep(spec: str) -> tuple[ml_collections.ConfigDict, list[Overrides]]:
 
 def _batched_step(problem, state, total_steps, vgg_params, content_targets, style_targets,
                   weights_tree, learning_rate, key):
-  """`optimize.step` vmapped over the leading run axis of everything but the VGG parameters."""
+  """`optimize.step` vmapped over the leading run axis of everything but the VGG parameters.
+
+  A run axis of length 1 is indexed instead of vmapped: under vmap every lax.cond computes both of
+  its branches (see `chunk_size_for`).
+  """
   one = lambda s, n, ct, st, w, lr, k: optimize.step(problem, s, n, vgg_params, ct, st, w, lr, k)
-  return jax.vmap(one)(state, total_steps, content_targets, style_targets, weights_tree,
-                       learning_rate, key)
+  per_run = (state, total_steps, content_targets, style_targets, weights_tree, learning_rate, key)
+  if total_steps.shape[0] == 1:
+    return jax.tree.map(lambda x: x[None], one(*jax.tree.map(lambda x: x[0], per_run)))
+  return jax.vmap(one)(*per_run)
+
+
+def chunk_size_for(problem: optimize.PixelProblem, n_runs: int) -> int:
+  """How many of a group's runs share one program when the config leaves it open: all of them,
+  except L-BFGS with the zoom line search on CPU, one at a time. Vmapped, optax's zoom evaluates the
+  loss in both branches of its lax.cond and every run's search lasts as long as the slowest one's: a
+  4-run sweep took 7x the time of the 4 runs one by one (BENCHMARKS.md, "sweep")."""
+  if problem.optimizer == "lbfgs" and problem.line_search == "zoom" and jax.default_backend() == "cpu":
+    return 1
+  return n_runs
 
 
 def _batched_evaluate(problem, param, vgg_params, content_targets, style_targets, weights_tree, key):
@@ -157,7 +175,8 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
       groups.setdefault(run.group, []).append(run)
     progress = tqdm(total=len(runs), disable=quiet, desc="sweep", unit="run")
     for members in groups.values():
-      size = min(chunk_size or members[0].config.sweep_chunk_size or len(members), len(members))
+      size = min(chunk_size or members[0].config.sweep_chunk_size
+                 or chunk_size_for(members[0].problem, len(members)), len(members))
       size = math.ceil(size / mesh.size) * mesh.size  # the run axis must split evenly over devices
       for start in range(0, len(members), size):
         chunk = members[start:start + size]
