@@ -6,7 +6,7 @@ stylejax (JAX) versus a PyTorch twin, measured side by side in one run.
     python benchmarks/bench_adain.py --check-only    # the agreement checks alone, prints only
 
 The network is `stylejax.networks.adain` with the paper's decoder (width multiplier 1.0: 512 -> 256
--> 128 -> 64 -> 3, the release's layer list) and configs/adain_tiny.py's encoder and loss: the
+-> 128 -> 64 -> 3, the release's layer list) and stylejax/configs/adain_tiny.py's encoder and loss: the
 packaged VGG16 (lpips weights) to relu4_1 (the offline encoder; the paper's VGG19 is not on this
 machine), content loss on relu4_1 against the AdaIN target, lambda = 10 x mean/std style loss on
 relu1_1..relu4_1, Adam. Photos: scikit-image's; paintings: the four bundled ones.
@@ -60,7 +60,7 @@ from benchmarks.adain_torch_side import (FLIP_TOLERANCE, GRAD_L2_TOLERANCE,  # n
 from benchmarks.bench_vgg import conv_flops  # noqa: E402
 from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
-from configs.adain_tiny import get_config as get_adain_config  # noqa: E402
+from stylejax.configs.adain_tiny import get_config as get_adain_config  # noqa: E402
 from stylejax.feedforward import data, train, transfer  # noqa: E402
 from stylejax.io import images  # noqa: E402
 from stylejax.networks import adain  # noqa: E402
@@ -253,7 +253,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       f"ReLU, no normalisation; the product's initial parameters, `train.initial_state`); encoder "
       f"{net.arch.upper()} (`{setup.config.loss.network.weights}`, the offline encoder; the paper's VGG19 "
       f"is not on this machine) to relu4_1; AdaIN statistics over H, W with unbiased variance + 1e-5 (the "
-      f"release's `calc_mean_std`). Training: configs/adain_tiny.py's loss (content MSE on relu4_1 against "
+      f"release's `calc_mean_std`). Training: stylejax/configs/adain_tiny.py's loss (content MSE on relu4_1 against "
       f"the AdaIN target, λ = {setup.config.loss.style_weight:g} × mean/std style loss on "
       f"{', '.join(net.style_layers)}), Adam {setup.problem.learning_rate:g}, photo i paired with painting i "
       "(scikit-image photos, the four bundled paintings, all "

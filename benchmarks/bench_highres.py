@@ -3,7 +3,7 @@
     python benchmarks/bench_highres.py                      # 2048 px, scales 0.25,0.5,1.0; writes "highres"
     python benchmarks/bench_highres.py --image-size 512 --no-report   # a quick look
 
-Runs `stylejax.pixel.stylize.stylize` (the product's Python API: configs/quickstart.py, i.e. L-BFGS with
+Runs `stylejax.pixel.stylize.stylize` (the product's Python API: stylejax/configs/quickstart.py, i.e. L-BFGS with
 the zoom line search, the packaged lpips VGG16 weights, base loss) with `multiscale.scales` and few steps per scale, in a
 subprocess under `/usr/bin/time -v`, and records its wall time and peak resident set size (the
 kernel's ru_maxrss of the child, as reported by `time -v`; from `getrusage(RUSAGE_CHILDREN)` where

@@ -3,7 +3,7 @@
     python benchmarks/bench_pixel.py            # full run (~35 min on 2 CPU cores), writes "pixel"
     python benchmarks/bench_pixel.py --quick    # a few minutes, prints only (--report [--output F] writes)
 
-The problem is configs/base.py's (VGG16, packaged lpips weights, content relu4_2, Gram style loss
+The problem is stylejax/configs/base.py's (VGG16, packaged lpips weights, content relu4_2, Gram style loss
 with the "gatys" normalisation on relu1_1..relu5_1, content weight 1, style weight 1e4, no TV,
 content init, pixels clipped to [0, 1]); content = scikit-image astronaut, style = the bundled
 Starry Night resized to the same longer side.
@@ -51,8 +51,8 @@ from benchmarks.matmul_peak import matmul_peaks  # noqa: E402
 from benchmarks.pixel_torch_side import (TorchTwin, agreement_markdown, check_agreement,  # noqa: E402
                                          torch_adam_fn, torch_lbfgs_fn, torch_reference_run)
 from benchmarks.timing import interleave, median, run_until, time_to_threshold  # noqa: E402
-from configs.base import get_base_config  # noqa: E402
-from configs.quickstart import get_config as get_quickstart_config  # noqa: E402
+from stylejax.configs.base import get_base_config  # noqa: E402
+from stylejax.configs.quickstart import get_config as get_quickstart_config  # noqa: E402
 from stylejax.io import images, weights  # noqa: E402
 from stylejax.pixel import optimize, stylize  # noqa: E402
 
@@ -334,12 +334,12 @@ def render(args, command, machine, busy, peaks, checks, rows, ttl, ttl_note, con
       f"during each phase (machine busy time minus this process's CPU time): {contention.describe()}. "
       f"Whole run: {total_s / 60:.1f} min.",
       "",
-      "Problem: configs/base.py — VGG16 with the packaged lpips weights (`load_vgg(\"vgg16-lpips\")`), "
+      "Problem: stylejax/configs/base.py — VGG16 with the packaged lpips weights (`load_vgg(\"vgg16-lpips\")`), "
       "LPIPS preprocessing, content loss = MSE at relu4_2, style loss = Σ over relu1_1, relu2_1, "
       "relu3_1, relu4_1, relu5_1 of Σ(G−A)²/(4C²) with G = FᵀF/(H·W), content weight 1, style "
       "weight 1e4, TV 0; content image (scikit-image astronaut) as the initial image; pixels clipped "
       "to [0, 1] after each step; style = bundled Starry Night resized to the same longer side. "
-      f"Adam learning rate {args.adam_lr:g} (configs/quickstart.py's), default β/ε in both frameworks.",
+      f"Adam learning rate {args.adam_lr:g} (stylejax/configs/quickstart.py's), default β/ε in both frameworks.",
       "",
       "JAX: the product's own code path — `stylize.problem_from_config`, `stylize.loss_weights`, the "
       "targets as `stylize` computes them, and the jitted `stylejax.pixel.optimize.step`, one call per "
@@ -413,7 +413,7 @@ def main(argv=None):
   parser.add_argument("--torch-ttl", default="lbfgs-none",
                       help="torch runs to L* besides the reference: comma-separated from lbfgs-none, adam")
   parser.add_argument("--adam-lr", type=float, default=None,
-                      help="Adam learning rate (default: configs/quickstart.py's)")
+                      help="Adam learning rate (default: stylejax/configs/quickstart.py's)")
   parser.add_argument("--matmul-n", type=int, default=None)
   parser.add_argument("--wait-quiet", type=float, default=900.0,
                       help="seconds to wait, at most, for other processes to leave the CPUs (0: don't)")

@@ -37,7 +37,7 @@ from benchmarks import report  # noqa: E402
 
 SECTION = "quickstart"
 FIT = "fit"  # steps: as many as fit in the budget, measured
-# The quickstart before the re-tune (configs/quickstart.py at the time), on top of configs/base.py.
+# The quickstart before the re-tune (stylejax/configs/quickstart.py at the time), on top of stylejax/configs/base.py.
 BEFORE = {"image_size": 256, "optim.name": "adam", "optim.learning_rate": 0.03, "optim.steps": 80,
           "log_every": 10}
 # No higher style weight: at 1e4 the content gradient hardly steers either optimizer (content init;
@@ -67,7 +67,7 @@ NOISY = 0.1  # retry a timed run when other processes took more of the machine t
 
 
 def child_main(spec: dict) -> None:
-  from configs.base import get_base_config  # pylint: disable=import-outside-toplevel
+  from stylejax.configs.base import get_base_config  # pylint: disable=import-outside-toplevel
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
   from stylejax.errors import StylejaxError  # pylint: disable=import-outside-toplevel
   from stylejax.pixel import stylize  # pylint: disable=import-outside-toplevel
@@ -241,7 +241,7 @@ def render(args, command, machine, rows, chosen, limit, held, summary) -> str:
 
 def recommendation(chosen: str, values: dict) -> str:
   body = "\n".join(f"  c.{k} = {v!r}" for k, v in values.items())
-  return f"Recommended configs/quickstart.py values ({chosen}):\n{body}"
+  return f"Recommended stylejax/configs/quickstart.py values ({chosen}):\n{body}"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ search on 10^4, 10^5 and 10^6 synthetic vectors.
     python benchmarks/bench_retrieval.py --quick        # small sizes, a minute or two, prints only
     python benchmarks/bench_retrieval.py --check-only   # the embedding agreement check alone
 
-Embedding: configs/retrieval.py's defaults (the packaged VGG16 with lpips weights; style = Gram upper
+Embedding: stylejax/configs/retrieval.py's defaults (the packaged VGG16 with lpips weights; style = Gram upper
 triangles of relu1_1..relu5_1, signed square root, per-layer unit length, count-sketched to
 embed.style_dim numbers; content = relu5_3 average-pooled to a 2 x 2 grid, unit cells), at
 --embed-size px and --embed-batch images per call.
@@ -18,7 +18,7 @@ embed.style_dim numbers; content = relu5_3 average-pooled to a 2 x 2 grid, unit 
   sketch tables (`embeddings.sketch_tables`, a pure function of the spec and the seed).
 Both vectors are checked to agree (max abs difference of unit vectors) before timing.
 
-Index: the product's `stylejax.retrieval.index.build` and `index.search`, with configs/retrieval.py's
+Index: the product's `stylejax.retrieval.index.build` and `index.search`, with stylejax/configs/retrieval.py's
 options (HNSW, M = 32, efSearch = 128) forced on at every size, against the exact index the product
 uses below `index.approximate_above` (IndexFlatIP). Vectors: `benchmarks/ann_recall.ClusteredVectors`
 (seeded; embed.style_dim long, unit rows in clusters of lower intrinsic dimension), the smaller
@@ -49,7 +49,7 @@ from benchmarks.ann_recall import ClusteredVectors, crossover_size, recall_at_k 
 from benchmarks.bench_vgg import conv_flops  # noqa: E402
 from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import median, summarize, time_quietly  # noqa: E402
-from configs.retrieval import get_config as get_retrieval_config  # noqa: E402
+from stylejax.configs.retrieval import get_config as get_retrieval_config  # noqa: E402
 from stylejax.feedforward import transfer  # noqa: E402
 from stylejax.io import images  # noqa: E402
 from stylejax.networks import vgg  # noqa: E402
@@ -292,7 +292,7 @@ def render(args, command, machine, busy, peaks, setup, check, embed_row, index_r
       "",
       "### Embedding throughput",
       "",
-      f"configs/retrieval.py with embed.image_size = {setup.size}, embed.batch_size = {setup.batch}: "
+      f"stylejax/configs/retrieval.py with embed.image_size = {setup.size}, embed.batch_size = {setup.batch}: "
       f"{setup.loaded.arch.upper()} (`{setup.config.loss.network.weights}`), style = {spec.statistic} on "
       f"{', '.join(spec.style_layers)} (upper triangle, signed square root, unit per layer), count-sketched to "
       f"{spec.dim}; content = {', '.join(spec.content_layers)} pooled to {spec.grid}×{spec.grid}, unit cells "
@@ -337,7 +337,7 @@ def render(args, command, machine, busy, peaks, setup, check, embed_row, index_r
         f"subspace plus 20% isotropic noise, spread {args.spread:g} (noise norm / centre norm), rows normalised, "
         f"seed {args.seed}; the 10^4 and 10^5 collections are prefixes of the 10^6 one. {args.queries:,} queries, "
         "fresh draws from the same clusters; recall@10 = the share of the exact top 10 (IndexFlatIP) that the "
-        f"approximate top 10 holds. The product's `index.build` / `index.search` with configs/retrieval.py's "
+        f"approximate top 10 holds. The product's `index.build` / `index.search` with stylejax/configs/retrieval.py's "
         f"options: HNSW (IndexHNSWFlat, inner product), M = {options.hnsw_m}, efSearch = {options.ef_search} "
         f"(forced on at every size here; the product uses it above `approximate_above = "
         f"{options.approximate_above:,}`). \"One query\": median of {args.single_queries} `index.search` calls "

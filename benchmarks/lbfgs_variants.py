@@ -6,7 +6,7 @@
 
 The table in stylejax/pixel/optimize.py (above `make_optimizer`) is the second command's output.
 
-The problem is configs/base.py's (VGG16 with the packaged lpips weights, content relu4_2, Gram
+The problem is stylejax/configs/base.py's (VGG16 with the packaged lpips weights, content relu4_2, Gram
 style loss on relu1_1..relu5_1, style weight 1e4, content init), astronaut + Starry Night at
 --size px. Every variant is the product's jitted `stylejax.pixel.optimize.step`, one call per step;
 the variants run interleaved step by step (rotated order) so load on a shared machine hits all
@@ -21,7 +21,7 @@ Variants (L-BFGS memory 10):
   zoom-sigmoid   zoom line search, image = sigmoid(z): no clipping
   none-clip      no line search, fixed step 1 (torch.optim.LBFGS's default), clip
   none-sigmoid   no line search, fixed step 1, image = sigmoid(z)
-  adam           Adam, learning rate 0.03 (configs/quickstart.py), clip: one evaluation per step
+  adam           Adam, learning rate 0.03 (stylejax/configs/quickstart.py), clip: one evaluation per step
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from configs.base import get_base_config  # noqa: E402
+from stylejax.configs.base import get_base_config  # noqa: E402
 from stylejax.io import images  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.pixel import optimize, stylize  # noqa: E402

@@ -1,6 +1,6 @@
 """bench_pixel's PyTorch side and the agreement check it runs before timing anything.
 
-The twin of the product's pixel loss (configs/base.py's problem) built on
+The twin of the product's pixel loss (stylejax/configs/base.py's problem) built on
 stylejax/reference/torch_twin.py, the torch.optim Adam and L-BFGS (strong Wolfe, or no line search)
 drivers that are timed against stylejax's step, and the check that the two losses and their
 gradients agree (a disagreement raises `Mismatch`, which stops the benchmark), with its table.

@@ -138,7 +138,7 @@ def _embed(args) -> None:
   checkpoint = [] if args.checkpoint is None else ["embed.network=ghiasi", f"embed.checkpoint={args.checkpoint}"]
   config = configuration.apply_overrides(configuration.load_config(args.config), checkpoint + args.set)
   if config.get("task") != "embed":
-    raise StylejaxError(f"config {args.config!r} is not a retrieval config (see configs/retrieval.py)")
+    raise StylejaxError(f"config {args.config!r} is not a retrieval config (see stylejax/configs/retrieval.py)")
   result = retrieval.embed(args.source, args.index, config, quiet=args.quiet)
   print(f"embedded {result.added} new image(s) into {result.index_dir}: {result.total} in the index, "
         f"{result.already} already there, {result.unreadable} unreadable")

@@ -10,7 +10,6 @@ import difflib
 import importlib.util
 import math
 import os
-import sys
 from pathlib import Path
 
 import ml_collections
@@ -20,7 +19,7 @@ from stylejax.objectives import loss_network, losses
 from stylejax.pixel import color
 from stylejax.errors import StylejaxError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # the stylejax.configs package: ships in the wheel
 OPTIMIZERS = ("adam", "lbfgs")
 LINE_SEARCHES = ("zoom", "none")
 INITS = ("content", "noise", "content_noise", "style_mean")
@@ -28,7 +27,7 @@ PARAMETRIZATIONS = ("clip", "sigmoid")
 
 
 def load_config(spec: str) -> ml_collections.ConfigDict:
-  """`spec` is NAME[:ARG] (a file in configs/) or PATH.py[:ARG]; returns get_config(ARG)."""
+  """`spec` is NAME[:ARG] (a file in stylejax/configs/) or PATH.py[:ARG]; returns get_config(ARG)."""
   name, _, arg = spec.partition(":")
   path = Path(name) if name.endswith(".py") else CONFIG_DIR / f"{name}.py"
   if not path.is_file():
@@ -79,7 +78,7 @@ def _locked_field_mistake(error: Exception) -> str | None:
   if not (unknown_write or unknown_read):
     return None
   return (f"{where}: {_unknown_key_message(root, prefix + name)} (a config sets the fields its base "
-          f"declares; configs/fields.py's add_field declares a new one)")
+          f"declares; stylejax.configs.fields.add_field declares a new one)")
 
 
 def _in_configdict(frame) -> bool:
@@ -131,13 +130,11 @@ def _unknown_key_message(config: ml_collections.ConfigDict, key: str) -> str:
 
 
 def load_module(path: str):
-  """Imports a config or sweep file by path, with the repository root importable."""
+  """Imports a config or sweep file by path (or the NAME of a shipped one). Config files import their
+  bases as `stylejax.configs.base`, so no search path is added: the installed package is enough."""
   path = Path(path) if path.endswith(".py") else CONFIG_DIR / f"{path}.py"
   if not path.is_file():
     raise StylejaxError(f"config file {path} not found")
-  root = str(CONFIG_DIR.parent)  # so config files can `from configs.base import ...`
-  if root not in sys.path:
-    sys.path.insert(0, root)
   module_spec = importlib.util.spec_from_file_location(f"_stylejax_config_{path.stem}", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
@@ -237,7 +234,7 @@ def _positive_int(value, key):
 
 
 def _validate_loss(c: ml_collections.ConfigDict) -> None:
-  """The `loss` block (configs/loss.py), shared by every method's config."""
+  """The `loss` block (stylejax/configs/loss.py), shared by every method's config."""
   network = c.loss.network
   vgg.check_arch(network.arch)
   _choice(network.pooling, vgg.POOLINGS, "loss.network.pooling")
@@ -304,7 +301,7 @@ STYLE_FEATURES = ("vgg16", "alexnet")  # under Ghiasi et al.'s style network
 
 
 def validate_training(c: ml_collections.ConfigDict) -> None:
-  """The checks of `validate` for a style-network training config (configs/train_base.py)."""
+  """The checks of `validate` for a style-network training config (stylejax/configs/train_base.py)."""
   _validate_loss(c)
   _choice(c.optim.schedule, SCHEDULES, "optim.schedule")
   _non_negative(c.optim.grad_clip, "optim.grad_clip")
@@ -371,7 +368,7 @@ def _validate_ghiasi(c: ml_collections.ConfigDict) -> None:
 
 
 def validate_retrieval(c: ml_collections.ConfigDict) -> None:
-  """The checks of `validate` for an embedding config (configs/retrieval.py)."""
+  """The checks of `validate` for an embedding config (stylejax/configs/retrieval.py)."""
   # Imported here: the retrieval modules load faiss, which no other config needs.
   from stylejax.retrieval import embedder, embeddings, index  # pylint: disable=import-outside-toplevel
 

@@ -1,6 +1,6 @@
-"""absl entry point: `python -m stylejax.main --config=configs/quickstart.py --workdir=DIR`.
+"""absl entry point: `python -m stylejax.main --config=stylejax/configs/quickstart.py --workdir=DIR`.
 
-Flags and dispatch only: a config with `task = "train"` (configs/cin_*.py) goes to
+Flags and dispatch only: a config with `task = "train"` (stylejax/configs/cin_*.py) goes to
 `stylejax.feedforward.train.run(config, workdir)`, any other to `stylejax.pixel.stylize.run(config, workdir)`.
 The config and its `--config.x=y` overrides are loaded by `stylejax.configuration`, as in the `stylejax`
 command: a typo in either is one line and exit code 2, a bug in a config file keeps its traceback.

@@ -96,11 +96,11 @@ def test_absl_main_entry_point(tmp_path):
   repo = Path(__file__).resolve().parent.parent
   entry = [sys.executable, "-m", "stylejax.main"]
   workdir = tmp_path / "m"
-  ok = _run(["--config=configs/testing.py", f"--workdir={workdir}", "--config.optim.steps=3",
+  ok = _run(["--config=stylejax/configs/testing.py", f"--workdir={workdir}", "--config.optim.steps=3",
              "--quiet"], cwd=repo, entry=entry)
   assert ok.returncode == 0, ok.stderr
   assert (workdir / "final.png").exists()
-  bad = _run(["--config=configs/testing.py", f"--workdir={tmp_path / 'n'}", "--config.optim.init=zeros",
+  bad = _run(["--config=stylejax/configs/testing.py", f"--workdir={tmp_path / 'n'}", "--config.optim.init=zeros",
               "--quiet"], cwd=repo, entry=entry)
   assert bad.returncode == 2 and "optim.init must be one of" in bad.stderr
   assert "Traceback" not in bad.stderr and not (tmp_path / "n").exists()

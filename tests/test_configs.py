@@ -13,7 +13,7 @@ from stylejax.errors import StylejaxError
 REPO = configuration.CONFIG_DIR.parent
 # An experiment's config is a product config (built on a configs/ base, validated like one) or a
 # standalone one of its own fields (e.g. experiments/style_retrieval's protocol).
-_builds_on_product = lambda p: "from configs." in p.read_text()
+_builds_on_product = lambda p: "from stylejax.configs." in p.read_text()
 _EXPERIMENT_CONFIGS = sorted(p for p in REPO.glob("experiments/*/config.py") if configuration.is_config_file(p))
 CONFIG_FILES = sorted([*(p for p in configuration.CONFIG_DIR.glob("*.py") if configuration.is_config_file(p)),
                        *filter(_builds_on_product, _EXPERIMENT_CONFIGS)])
@@ -126,8 +126,8 @@ def test_a_derived_config_sets_base_values_with_the_types_a_researcher_expects()
 
 def _write_config(tmp_path, body):
   path = tmp_path / "mine.py"
-  path.write_text("from configs.base import get_base_config\n"
-                  "from configs.fields import add_field\n\n\n"
+  path.write_text("from stylejax.configs.base import get_base_config\n"
+                  "from stylejax.configs.fields import add_field\n\n\n"
                   "def get_config(arg=''):\n  c = get_base_config()\n" + body + "  return c\n")
   return str(path)
 

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _config_file(tmp_path, line):
   path = tmp_path / "mine.py"
-  path.write_text("from configs.base import get_base_config\n\n\n"
+  path.write_text("from stylejax.configs.base import get_base_config\n\n\n"
                   f"def get_config(arg=''):\n  c = get_base_config()\n  {line}\n  return c\n")
   return path
 
@@ -59,7 +59,7 @@ def _absl_main(*flags):
 
 
 def test_absl_entry_point_typo_is_one_line_but_a_bug_keeps_its_traceback(tmp_path):
-  typo = _absl_main("--config=configs/testing.py", f"--workdir={tmp_path / 'a'}", "--config.optim.stpes=3")
+  typo = _absl_main("--config=stylejax/configs/testing.py", f"--workdir={tmp_path / 'a'}", "--config.optim.stpes=3")
   assert typo.returncode == 2
   assert "unknown config key 'optim.stpes'; did you mean 'optim.steps'?" in _one_line(typo.stderr)
   bug = _absl_main(f"--config={_config_file(tmp_path, 'c.optim.steps = undefined_name')}",

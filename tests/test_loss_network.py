@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs.loss import get_loss_config
+from stylejax.configs.loss import get_loss_config
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import train
 from stylejax.networks import stylenet, vgg

@@ -12,7 +12,7 @@ Methods, each applied to every photo x painting it can take:
 - adain, ghiasi: `stylejax train --config adain_tiny | ghiasi_tiny` on the seen paintings, trained
   here for minutes on 2 CPUs;
 - cin: `cin_tiny` trained on the seen paintings at the same crop size (fixed styles: seen only);
-- gatys: pixel optimization (configs/quickstart.py, L-BFGS) per pair, the quality reference.
+- gatys: pixel optimization (stylejax/configs/quickstart.py, L-BFGS) per pair, the quality reference.
 Every result is `--size` px on its longer side and judged by stylejax.evaluation.metrics (content
 LPIPS and SSIM against the photo; AlexNet Gram, mean/std and sliced-Wasserstein distances to the
 painting). Time per image is measured after compilation (gatys: the whole optimization).

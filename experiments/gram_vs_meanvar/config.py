@@ -7,8 +7,8 @@
 
 import ml_collections
 
-from configs.base import get_base_config
-from configs.fields import add_field
+from stylejax.configs.base import get_base_config
+from stylejax.configs.fields import add_field
 
 
 ARGS = ("", "runlocal", "accelerator")  # what get_config(arg) accepts (NAME:ARG); anything else is refused

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from configs import retrieval as retrieval_config
+from stylejax.configs import retrieval as retrieval_config
 from stylejax import configuration
 from stylejax.networks import magenta_arbitrary
 from stylejax.retrieval import embedder, embeddings
@@ -44,7 +44,7 @@ def histogram(images: np.ndarray, bins: int = 8) -> np.ndarray:
 
 
 def product_config(network: str, image_size: int, overrides: dict | None = None):
-  """The retrieval config the product would use (configs/retrieval.py), at this image size."""
+  """The retrieval config the product would use (stylejax/configs/retrieval.py), at this image size."""
   config = retrieval_config.get_config("alexnet" if network == "alexnet" else "")
   return configuration.apply_values(config, {"embed.image_size": image_size, **(overrides or {})})
 

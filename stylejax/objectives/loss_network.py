@@ -1,7 +1,7 @@
 """The perceptual loss network: one frozen spec, one builder, one function for the loss terms.
 
 Every method that optimizes against VGG features (pixel optimization, the multi-style network, and
-later ones) builds a `LossNetwork` from the config's `loss` block (`configs/loss.py`) and computes
+later ones) builds a `LossNetwork` from the config's `loss` block (`stylejax/configs/loss.py`) and computes
 its terms with `loss_terms`. The spec is structural and hashable (a jit static argument); VGG
 parameters, targets and every weight are arguments, so changing a weight never retraces.
 """

@@ -1,7 +1,7 @@
 """Style and content retrieval: embed image collections into a faiss index, then search it.
 
   from stylejax import retrieval
-  retrieval.embed("paintings/", "indexes/paintings")            # resumable; config: configs/retrieval.py
+  retrieval.embed("paintings/", "indexes/paintings")            # resumable; config: stylejax/configs/retrieval.py
   results = retrieval.search("indexes/paintings", ["query.jpg"], by="style-not-content", k=10)
   retrieval.contact_sheet(results, "sheet.png")
 

@@ -30,7 +30,7 @@ REDUCTIONS = ("sketch", "pca")
 
 @dataclasses.dataclass(frozen=True)
 class IndexOptions:
-  approximate_above: int = 300_000  # configs/retrieval.py says why
+  approximate_above: int = 300_000  # stylejax/configs/retrieval.py says why
   method: str = "hnsw"
   hnsw_m: int = 32
   ef_search: int = 128

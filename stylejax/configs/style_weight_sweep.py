@@ -1,10 +1,10 @@
 """An example sweep: style weight x seed for one content/style pair, as one vmapped program.
 
-  stylejax sweep configs/style_weight_sweep.py --workdir workdirs/sw --evaluate alexnet
-  stylejax sweep configs/style_weight_sweep.py:testing --workdir /tmp/sw     # tiny
+  stylejax sweep style_weight_sweep --workdir workdirs/sw --evaluate alexnet
+  stylejax sweep style_weight_sweep:testing --workdir /tmp/sw     # tiny
 """
 
-from configs import quickstart, testing
+from stylejax.configs import quickstart, testing
 from stylejax.pixel.sweep import cross, product, zipped
 
 

@@ -13,7 +13,7 @@ images into it needs the same values (batch size, workers and the `index` block 
 
 import ml_collections
 
-from configs.loss import get_loss_config
+from stylejax.configs.loss import get_loss_config
 
 ARGS = ("", "alexnet")  # what get_config(arg) accepts (NAME:ARG); anything else is refused
 
@@ -23,7 +23,7 @@ def get_retrieval_base_config() -> ml_collections.ConfigDict:
   c.task = "embed"  # marks a retrieval config: `stylejax embed` takes it, validation checks its blocks
   c.seed = 0  # seeds the style sketch's buckets and signs and the sliced-Wasserstein directions
 
-  c.loss = get_loss_config()  # the feature network, layers and style statistic (configs/loss.py)
+  c.loss = get_loss_config()  # the feature network, layers and style statistic (stylejax/configs/loss.py)
   c.loss.content_layers = "relu5_3"  # provisional: deep enough that another style of the scene still matches
 
   c.embed = ml_collections.ConfigDict()

@@ -2,12 +2,12 @@
 
 Other configs start from `get_base_config()` and assign its fields; the result is locked, so a typo in
 a config file or an override (`--config.optim.stpes=10`) is an error instead of a silently new key.
-A config that needs a new field declares it with `configs.fields.add_field` and a doc.
+A config that needs a new field declares it with `stylejax.configs.fields.add_field` and a doc.
 """
 
 import ml_collections
 
-from configs.loss import get_loss_config
+from stylejax.configs.loss import get_loss_config
 
 
 def get_base_config() -> ml_collections.ConfigDict:
@@ -21,7 +21,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.max_pixels = 100_000_000  # refuse larger input images (decompression-bomb guard)
   c.preserve_color = "none"  # none | luminance | histogram (Gatys et al. 2017)
 
-  c.loss = get_loss_config()  # the loss network and loss terms (configs/loss.py)
+  c.loss = get_loss_config()  # the loss network and loss terms (stylejax/configs/loss.py)
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "lbfgs"  # lbfgs | adam

@@ -7,10 +7,10 @@ The encoder (and loss network) is the packaged VGG16 (`vgg16-lpips`); with VGG19
 vgg_normalised.pth with --config.loss.network.padding=reflect). Paintings: the four bundled ones, or
 any folder with --config.styles=folder:PATH (random crops and flips each step). A quarter-width
 decoder at 64 px keeps a step cheap (~0.4 s on 2 shared CPU cores, 3-step smoke run), so 500 steps
-take a few minutes; that only starts to learn (the paper trains 160k steps, configs/adain_paper.py).
+take a few minutes; that only starts to learn (the paper trains 160k steps, adain_paper.py).
 """
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refused

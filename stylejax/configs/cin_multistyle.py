@@ -9,7 +9,7 @@ ImageNet with 32 styles; COCO 2014 (Johnson et al.'s set) is the documented real
 README ("Training data"). `cin_multistyle:runlocal` shrinks it for a laptop look.
 """
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused

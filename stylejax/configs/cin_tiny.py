@@ -10,7 +10,7 @@ Content: the scikit-image photos by default (offline); any folder with
 keeps a step cheap.
 """
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused

@@ -1,6 +1,6 @@
 """Tiny training config for tests: 2 styles, 32 px crops, a narrow network, a few steps."""
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refused

@@ -10,7 +10,7 @@ pairs, Adam at 1e-4, lambda = 10, 160k iterations. The release also decays the l
 lr / (1 + 5e-5 step); this config keeps it constant, as the paper states it.
 """
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refused

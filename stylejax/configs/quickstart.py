@@ -8,7 +8,7 @@ steps it lowered all three AlexNet style distances on held-out photos x painting
 content LPIPS, for about twice the wall time (~106 s here).
 """
 
-from configs.base import get_base_config
+from stylejax.configs.base import get_base_config
 
 
 ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused

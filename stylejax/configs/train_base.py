@@ -1,7 +1,7 @@
 """The base config of multi-style network training (Dumoulin et al. 2017). Every field is commented.
 
 Training configs (`cin_multistyle`, `cin_tiny`, `cin_testing`) start from `get_train_base_config()`;
-the result is locked, so a typo in a config file or an override is an error (`configs.fields.add_field`
+the result is locked, so a typo in a config file or an override is an error (`stylejax.configs.fields.add_field`
 declares a new field). Run one with
 
   stylejax train --config cin_tiny --workdir workdirs/cin_tiny
@@ -9,7 +9,7 @@ declares a new field). Run one with
 
 import ml_collections
 
-from configs.loss import get_loss_config
+from stylejax.configs.loss import get_loss_config
 
 
 def get_train_base_config() -> ml_collections.ConfigDict:
@@ -39,7 +39,7 @@ def get_train_base_config() -> ml_collections.ConfigDict:
   c.network.embedding_dim = 100  # ghiasi: length of the style embedding (the paper's 100)
   c.network.transformer = "stylenet"  # ghiasi: stylenet (from scratch) | magenta (fine-tune the pretrained lite model)
 
-  c.loss = get_loss_config()  # the loss network and loss terms (configs/loss.py)
+  c.loss = get_loss_config()  # the loss network and loss terms (stylejax/configs/loss.py)
   c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)
   c.loss.style_layers = "relu1_2,relu2_2,relu3_3,relu4_3"  # "conv1".."conv4" block ends
   c.loss.style_weight = 1e3

@@ -5,7 +5,7 @@ average pooling, L-BFGS, 512 px, Gram normalised by 1/(4 N^2 M^2), alpha/beta = 
   stylejax stylize photo.jpg painting.jpg --config gatys --workdir workdirs/gatys
 """
 
-from configs.base import get_base_config
+from stylejax.configs.base import get_base_config
 
 
 ARGS = ("", "runlocal")  # what get_config(arg) accepts (NAME:ARG); anything else is refused

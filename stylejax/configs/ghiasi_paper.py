@@ -17,13 +17,13 @@ What differs from the paper:
   (no Inception weights ship offline). AlexNet: --config.network.style_features=alexnet;
 - photos: MS-COCO here, ImageNet in the paper; paintings: any folder (the paper: Painter by Numbers,
   about 80k paintings, plus the DTD textures; see README, "Training data");
-- the loss weights are in this project's loss normalisation (Gatys Gram, configs/loss.py), not
+- the loss weights are in this project's loss normalisation (Gatys Gram, loss.py), not
   Magenta's; style weight as the CIN preset (cin_multistyle), no total variation;
 - the release also resizes style images to a random size before cropping; here the painting's
   shorter side is scaled by U(crop_scale) like the photos.
 """
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refused

@@ -1,6 +1,6 @@
 """Tiny config for tests: 48 px, a few steps, the packaged VGG16, shallow layers."""
 
-from configs.base import get_base_config
+from stylejax.configs.base import get_base_config
 
 
 ARGS = ("", "lbfgs")  # what get_config(arg) accepts (NAME:ARG); anything else is refused

@@ -11,7 +11,7 @@ falls within the run; four paintings teach the style network little about unseen
 training gives no quality (the pretrained Magenta model, `stylejax apply --style-image`, does).
 """
 
-from configs.train_base import get_train_base_config
+from stylejax.configs.train_base import get_train_base_config
 
 
 ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refused
