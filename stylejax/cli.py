@@ -9,7 +9,7 @@ import argparse
 import functools
 import sys
 
-from stylejax import runtime
+from stylejax import runtime, tasks
 from stylejax.errors import StylejaxError
 
 
@@ -61,48 +61,98 @@ def _features(args) -> None:
   print(f"wrote {args.output}")
 
 
+# The method choices each command's --help names. Written out, not imported: `stylejax --help` must
+# not load JAX. tests/test_cli.py checks them against the constants that validation uses.
+PIXEL_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/base.py documents every key):
+  optim.name             lbfgs | adam
+  optim.line_search      zoom | none
+  optim.init             content | noise | content_noise | style_mean
+  optim.parametrization  clip | sigmoid
+  loss.statistic         gram | mean_var | mean_cov | sliced_wasserstein
+  loss.gram_norm         gatys | hw | chw
+  loss.network.pooling   max | avg
+  preserve_color         none | luminance | histogram
+"""
+TRAIN_METHODS = """methods (network.kind; each has its configs in stylejax/configs/):
+  cin     Dumoulin et al., a fixed set of styles: cin_tiny, cin_multistyle, cin_testing
+  adain   Huang & Belongie, any painting: adain_tiny, adain_paper
+  ghiasi  Ghiasi et al., a style network predicts the norms, any painting: ghiasi_tiny, ghiasi_paper
+"""
+NETWORK_METHODS = """methods (what --checkpoint holds):
+  cin      a trained CIN network: its own styles, chosen or blended with --style
+  adain    a trained AdaIN network (or the AdaIN release's decoder.pth): any painting, --style-image
+  ghiasi   a trained style-prediction network: any painting, --style-image
+  magenta  no --checkpoint: Magenta's pretrained arbitrary-style model, any painting, --style-image
+"""
+EMBED_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/retrieval.py documents every key):
+  embed.network    loss | alexnet | ghiasi (or --checkpoint)
+  loss.statistic   gram | mean_var | sliced_wasserstein
+  embed.reduction  sketch | pca
+  index.method     hnsw | ivf
+"""
+
+
+def _command(commands, name: str, help: str, methods: str = "", examples: tuple[str, ...] = ()):  # pylint: disable=redefined-builtin
+  """A subcommand whose --help shows its one-line help, the method choices and examples that run as
+  written (tests/test_cli.py runs them)."""
+  epilog = methods + ("examples:\n" + "".join(f"  {e}\n" for e in examples) if examples else "")
+  return commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=epilog or None,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog="stylejax", description="Neural style transfer in JAX.")
+  parser = argparse.ArgumentParser(prog="stylejax", description="Neural style transfer in JAX. "
+                                   "`stylejax COMMAND --help` names each command's methods and shows examples.")
   commands = parser.add_subparsers(dest="command", required=True)
 
-  w = commands.add_parser("weights", help="pretrained VGG weights: list, download, import, verify")
+  w = _command(commands, "weights", "pretrained VGG weights: list, download, import, verify")
   wc = w.add_subparsers(dest="weights_command", required=True)
-  wc.add_parser("list", help="known sources and what is cached").set_defaults(run=_weights_list)
-  d = wc.add_parser("download", help="download a source into the cache")
-  d.add_argument("name")
-  d.add_argument("--quiet", action="store_true")
+  _command(wc, "list", "known sources and what is cached",
+           examples=("stylejax weights list",)).set_defaults(run=_weights_list)
+  d = _command(wc, "download", "download a source into the cache",
+               examples=("stylejax weights download vgg19-torchvision",))
+  d.add_argument("name", help="a source with a URL (see `stylejax weights list`)")
+  d.add_argument("--quiet", action="store_true", help="no progress bar")
   d.set_defaults(run=_weights_download)
-  i = wc.add_parser("import", help="convert a local weight file into the cache")
-  i.add_argument("path")
+  i = _command(wc, "import", "convert a local weight file into the cache",
+               examples=("stylejax weights import vgg19-dcbb9e9d.pth --format torchvision",))
+  i.add_argument("path", help="the weight file (.pth, .h5, .caffemodel, .npz, .safetensors)")
   i.add_argument("--format", default=None,
-                 help="torchvision | keras | caffe-jcjohnson | caffe-pystiche | lpips | adain-vgg | stylejax")
+                 help="torchvision | keras | caffe-jcjohnson | caffe-pystiche | lpips | adain-vgg | stylejax "
+                 "(default: from the known source or the file)")
   i.add_argument("--name", default=None, help="cache name (default: the known source or file stem)")
-  i.add_argument("--arch", default=None, choices=["vgg16", "vgg19"])
+  i.add_argument("--arch", default=None, choices=["vgg16", "vgg19"], help="the network (default: from the file)")
   i.set_defaults(run=_weights_import)
-  wc.add_parser("verify", help="check cached files against their sha256").set_defaults(
-      run=_weights_verify)
+  _command(wc, "verify", "check cached files against their sha256",
+           examples=("stylejax weights verify",)).set_defaults(run=_weights_verify)
 
-  f = commands.add_parser("features", help="dump VGG features of an image to .npz")
-  f.add_argument("image")
-  f.add_argument("-o", "--output", required=True)
-  f.add_argument("--weights", default="vgg16-lpips")
-  f.add_argument("--layers", default="relu1_1,relu2_1,relu3_1,relu4_1")
-  f.add_argument("--size", type=int, default=256)
+  f = _command(commands, "features", "dump VGG features of an image to .npz",
+               examples=("stylejax features astronaut -o astronaut.npz --layers relu1_1,relu3_1",))
+  f.add_argument("image", help="image file, or a scikit-image photo: astronaut, coffee, chelsea, rocket")
+  f.add_argument("-o", "--output", required=True, help="the .npz file to write (one array per layer)")
+  f.add_argument("--weights", default="vgg16-lpips",
+                 help="weight source (`stylejax weights list`) or file (default: the packaged vgg16-lpips)")
+  f.add_argument("--layers", default="relu1_1,relu2_1,relu3_1,relu4_1", help="comma-separated VGG layer names")
+  f.add_argument("--size", type=int, default=256, help="resize the longer side to this first")
   f.set_defaults(run=_features)
 
   _add_stylize(commands)
-  sw = commands.add_parser("sweep", help="run a sweep file (get_config + get_sweep) as one vmapped program")
-  sw.add_argument("spec", help="sweep file PATH.py[:ARG]")
-  sw.add_argument("--workdir", required=True)
-  sw.add_argument("--overwrite", action="store_true")
-  sw.add_argument("--quiet", action="store_true")
+  sw = _command(commands, "sweep", "run a sweep file (get_config + get_sweep) as one vmapped program",
+                PIXEL_METHODS, ("stylejax sweep style_weight_sweep:testing --workdir workdirs/sw --evaluate alexnet",
+                                "stylejax summarize workdirs/sw"))
+  sw.add_argument("spec", help="a shipped sweep NAME[:ARG] (style_weight_sweep) or a sweep file PATH.py[:ARG]")
+  sw.add_argument("--workdir", required=True, help="folder for the sweep: one run_XXXX/ per run, summary.md")
+  sw.add_argument("--overwrite", action="store_true", help="replace an existing workdir")
+  sw.add_argument("--quiet", action="store_true", help="no progress bar")
   sw.add_argument("--chunk-size", type=int, default=None, help="runs per compiled batch")
   sw.add_argument("--evaluate", choices=["alexnet", "vgg16"], default=None,
                   help="also compute content/style metrics per run (eval.json)")
-  sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                  help="override of the base config, e.g. --set optim.steps=100 (repeatable)")
   sw.set_defaults(run=_sweep)
-  su = commands.add_parser("summarize", help="table (md, csv) and image grid of a sweep's runs")
-  su.add_argument("sweep_dir")
+  su = _command(commands, "summarize", "table (md, csv) and image grid of a sweep's runs",
+                examples=("stylejax summarize workdirs/sw",))
+  su.add_argument("sweep_dir", help="a sweep's workdir (holding run_XXXX/ folders)")
   su.set_defaults(run=_summarize)
   _add_network_commands(commands)
   _add_retrieval_commands(commands)
@@ -110,16 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_retrieval_commands(commands) -> None:
-  e = commands.add_parser("embed", help="add a collection's style and content embeddings to an index (resumable)")
+  e = _command(commands, "embed", "add a collection's style and content embeddings to an index (resumable)",
+               EMBED_METHODS, ("stylejax embed photos/ --index indexes/photos",
+                               "stylejax embed photos/ --index indexes/photos_alexnet --config retrieval:alexnet"))
   e.add_argument("source", help="folder of images, list file (one path a line), image, or tfds:NAME[:SPLIT]")
   e.add_argument("--index", required=True, help="index folder (created, or extended with the new images)")
   e.add_argument("--config", default="retrieval", help="retrieval config name or path, optionally NAME:ARG")
   e.add_argument("--quiet", action="store_true", help="no progress bar")
-  e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                 help="config override, e.g. --set embed.image_size=224 (repeatable)")
   e.add_argument("--checkpoint", default=None, metavar="WORKDIR",
                  help="style vectors from a trained style-prediction run (network.kind=ghiasi): its embedding")
   e.set_defaults(run=_embed)
-  q = commands.add_parser("search", help="images of an index nearest to query images, by style or content")
+  q = _command(commands, "search", "images of an index nearest to query images, by style or content",
+               """methods (--by):
+  style              nearest by style statistics
+  content            nearest by content features
+  style-not-content  by style, results of the query's own scene last
+""", ("stylejax search indexes/photos query.jpg --k 5",
+      "stylejax search indexes/photos query.jpg --by style-not-content --k 5 --sheet sheet.png"))
   q.add_argument("index", help="index folder made by `stylejax embed`")
   q.add_argument("queries", nargs="+", help="query image files (or folders of them)")
   q.add_argument("--by", default="style", help="style | content | style-not-content")
@@ -137,8 +196,7 @@ def _embed(args) -> None:
 
   checkpoint = [] if args.checkpoint is None else ["embed.network=ghiasi", f"embed.checkpoint={args.checkpoint}"]
   config = configuration.apply_overrides(configuration.load_config(args.config), checkpoint + args.set)
-  if config.get("task") != "embed":
-    raise StylejaxError(f"config {args.config!r} is not a retrieval config (see stylejax/configs/retrieval.py)")
+  tasks.expect(config, "embed", f"config {args.config!r}")
   result = retrieval.embed(args.source, args.index, config, quiet=args.quiet)
   print(f"embedded {result.added} new image(s) into {result.index_dir}: {result.total} in the index, "
         f"{result.already} already there, {result.unreadable} unreadable")
@@ -239,19 +297,18 @@ def _arbitrary_model(args, checkpoint):
 
 def _train(args) -> None:
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
-  from stylejax.feedforward import train
 
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
-  if config.get("task") != "train":
-    raise StylejaxError(f"config {args.config!r} is not a training config (use `stylejax stylize`)")
-  result = train.run(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+  tasks.expect(config, "train", f"config {args.config!r}")
+  result = tasks.runner("train")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   print(f"trained to step {int(result.state['step'])} in {result.workdir}")
 
 
 def _apply(args) -> None:
-  from stylejax.feedforward import models, transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.methods import registry  # pylint: disable=import-outside-toplevel
 
-  checkpoint = models.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
   if checkpoint is None or checkpoint.arbitrary:
     if not args.style_image:
       raise StylejaxError("apply needs --checkpoint (a trained network) or --style-image (any painting)"
@@ -279,7 +336,8 @@ def _apply(args) -> None:
 
 
 def _grid(args) -> None:
-  from stylejax.feedforward import models, transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
+  from stylejax.methods import registry  # pylint: disable=import-outside-toplevel
 
   interpolate = None
   if args.interpolate is not None:
@@ -289,7 +347,7 @@ def _grid(args) -> None:
     interpolate = tuple(ends)
   if args.style_weights is not None and not args.alpha_strip:
     raise StylejaxError("--style-weights goes with --alpha-strip (the grid shows each painting alone)")
-  checkpoint = models.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
   if checkpoint is not None and not checkpoint.arbitrary:
     if args.style_image:
       raise StylejaxError(f"{args.checkpoint} is a CIN network of fixed styles; --style-image takes an AdaIN "
@@ -317,6 +375,9 @@ def _sweep(args) -> None:
   from stylejax.pixel import sweep
 
   base, runs = sweep.load_sweep(args.spec)
+  if base.get("task") in ("stylize", None):  # the likely slip: a sweep built on a stylize config
+    raise StylejaxError(f"sweep {args.spec!r}: its get_config must set task = \"sweep\" (got {base.get('task')!r})")
+  tasks.expect(base, "sweep", f"sweep {args.spec!r}")
   base = configuration.apply_overrides(base, args.set)
   if args.chunk_size is not None and args.chunk_size <= 0:
     raise StylejaxError(f"--chunk-size must be positive, got {args.chunk_size}")
@@ -350,11 +411,9 @@ def _add_stylize(commands) -> None:
 
 def _stylize(args) -> None:
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
-  from stylejax.pixel import stylize
 
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
-  if config.get("task") in ("train", "embed"):
-    raise StylejaxError(f"config {args.config!r} is for `stylejax {config.task}`, not `stylejax stylize`")
+  tasks.expect(config, "stylize", f"config {args.config!r}")
   config.content = args.content
   config.styles = tuple(args.styles)
   if args.style_weights is not None:
@@ -363,7 +422,7 @@ def _stylize(args) -> None:
     except ValueError:
       raise StylejaxError(f"--style-weights must be comma-separated numbers, got "
                           f"{args.style_weights!r}") from None
-  result = stylize.run(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+  result = tasks.runner("stylize")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   print(f"wrote {result.workdir}/final.png")
 
 

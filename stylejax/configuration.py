@@ -14,9 +14,10 @@ from pathlib import Path
 
 import ml_collections
 
+from stylejax import tasks
 from stylejax.networks import vgg
 from stylejax.objectives import loss_network, losses
-from stylejax.pixel import color
+from stylejax.imaging import color
 from stylejax.errors import StylejaxError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # the stylejax.configs package: ships in the wheel
@@ -250,11 +251,13 @@ def _validate_loss(c: ml_collections.ConfigDict) -> None:
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
-  """Raises a one-line StylejaxError for the first bad value (training configs: see below)."""
-  if c.get("task") == "train":
+  """Raises a one-line StylejaxError for the first bad value, checked as the config's task says
+  (stylize and sweep: pixel optimization, below; train and embed: see below)."""
+  task = tasks.task_of(c)
+  if task == "train":
     validate_training(c)
     return
-  if c.get("task") == "embed":
+  if task == "embed":
     validate_retrieval(c)
     return
   _validate_loss(c)
@@ -296,12 +299,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
 
 
 SCHEDULES = ("constant", "cosine")
-NETWORK_KINDS = ("cin", "adain", "ghiasi")
-STYLE_FEATURES = ("vgg16", "alexnet")  # under Ghiasi et al.'s style network
 
 
 def validate_training(c: ml_collections.ConfigDict) -> None:
-  """The checks of `validate` for a style-network training config (stylejax/configs/train_base.py)."""
+  """The checks of `validate` for a training config (stylejax/configs/train_base.py) that every method
+  shares; the method's own (its `network` block) are `stylejax.training.loop.validate`'s."""
   _validate_loss(c)
   _choice(c.optim.schedule, SCHEDULES, "optim.schedule")
   _non_negative(c.optim.grad_clip, "optim.grad_clip")
@@ -311,60 +313,21 @@ def validate_training(c: ml_collections.ConfigDict) -> None:
     _positive_int(c[key], key)
   for key in ("image_size", "max_side", "prefetch"):
     _positive_int(c.data[key], f"data.{key}")
-  _positive_int(c.network.n_residual, "network.n_residual")
   if not isinstance(c.optim.warmup_steps, int) or c.optim.warmup_steps < 0:
     raise StylejaxError(f"optim.warmup_steps must be an integer >= 0, got {c.optim.warmup_steps!r}")
   if not isinstance(c.eval_every, int) or c.eval_every < 0:
     raise StylejaxError(f"eval_every must be an integer >= 0, got {c.eval_every!r}")
   if not (math.isfinite(c.optim.learning_rate) and c.optim.learning_rate > 0):
     raise StylejaxError(f"optim.learning_rate must be > 0, got {c.optim.learning_rate}")
-  if not (math.isfinite(c.network.width_multiplier) and c.network.width_multiplier > 0):
-    raise StylejaxError(f"network.width_multiplier must be > 0, got {c.network.width_multiplier}")
-  if len(c.network.widths) != 3 or any(not isinstance(w, int) or w <= 0 for w in c.network.widths):
-    raise StylejaxError(f"network.widths must be three positive integers, got {c.network.widths}")
   if c.data.image_size < 16 or c.data.image_size % 4:
     raise StylejaxError(f"data.image_size must be a multiple of 4 and at least 16, got {c.data.image_size}")
   if not c.styles:
     raise StylejaxError("no style images given")
-  _choice(c.network.kind, NETWORK_KINDS, "network.kind")
   scale = tuple(c.data.crop_scale)
   if len(scale) != 2 or not all(math.isfinite(v) for v in scale) or not 1.0 <= scale[0] <= scale[1]:
     raise StylejaxError(f"data.crop_scale must be (lo, hi) with 1 <= lo <= hi, got {scale}")
-  if c.network.kind == "cin" and not c.network.conditional and len(c.styles) != 1:
-    raise StylejaxError(f"network.conditional=False trains one style; got {len(c.styles)} styles")
-  if c.network.kind == "adain":
-    _validate_adain(c)
-  if c.network.kind == "ghiasi":
-    _validate_ghiasi(c)
   if not c.eval_images:
     raise StylejaxError("eval_images is empty")
-
-
-def _validate_adain(c: ml_collections.ConfigDict) -> None:
-  """AdaIN's content target is at relu4_1 and its decoder upsamples x8, back to the photo's size."""
-  content_layers = loss_network.layer_weights(c.loss.content_layers, c.loss.network.arch, "loss.content_layers")
-  if list(content_layers) != ["relu4_1"]:
-    raise StylejaxError(f"network.kind=adain: loss.content_layers must be relu4_1 (where AdaIN's target "
-                        f"is), got {c.loss.content_layers!r}")
-  for key, value in (("data.image_size", c.data.image_size), ("style_size", c.style_size),
-                     ("eval_size", c.eval_size)):
-    if value % 8 or value < 16:
-      raise StylejaxError(f"network.kind=adain: {key} must be a multiple of 8 and at least 16, got {value}")
-
-
-def _validate_ghiasi(c: ml_collections.ConfigDict) -> None:
-  """The style network pools its features of the paintings (style_size crops, eval_size squares)."""
-  _choice(c.network.style_features, STYLE_FEATURES, "network.style_features")
-  _positive_int(c.network.embedding_dim, "network.embedding_dim")
-  _choice(c.network.transformer, ("stylenet", "magenta"), "network.transformer")
-  if c.network.transformer == "magenta" and c.network.embedding_dim != 100:
-    raise StylejaxError(f"network.transformer=magenta has a 100-d embedding; got network.embedding_dim="
-                        f"{c.network.embedding_dim}")
-  if not (math.isfinite(c.optim.style_lr_scale) and c.optim.style_lr_scale > 0):
-    raise StylejaxError(f"optim.style_lr_scale must be > 0, got {c.optim.style_lr_scale}")
-  for key, value in (("style_size", c.style_size), ("eval_size", c.eval_size)):
-    if value < 32:
-      raise StylejaxError(f"network.kind=ghiasi: {key} must be at least 32 px, got {value}")
 
 
 def validate_retrieval(c: ml_collections.ConfigDict) -> None:

@@ -214,7 +214,7 @@ def test_magenta_transformer_starts_from_the_pretrained_float_model_and_fine_tun
   config = configuration.apply_values(configuration.load_config("ghiasi_tiny"), {
       "network.transformer": "magenta", "data.content": f"folder:{photos}", "styles": f"folder:{paintings}",
       "data.image_size": 32, "style_size": 32, "data.max_side": 64, "optim.batch_size": 1, "optim.steps": 2,
-      "optim.learning_rate": 1e-4, "optim.style_lr_scale": 1.0, "checkpoint_every": 2, "log_every": 1,
+      "optim.learning_rate": 1e-4, "network.style_lr_scale": 1.0, "checkpoint_every": 2, "log_every": 1,
       "eval_every": 0, "eval_images": ("astronaut",), "eval_size": 32})
   result = train.run(config, tmp_path / "run", quiet=True)
   assert np.isfinite(result.last_terms["total"])

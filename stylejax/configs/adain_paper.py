@@ -18,8 +18,7 @@ ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refuse
 
 def get_config(arg: str = ""):
   del arg
-  c = get_train_base_config()
-  c.network.kind = "adain"
+  c = get_train_base_config("adain")
   c.network.width_multiplier = 1.0  # the paper's decoder (512 -> 256 -> 128 -> 64 -> 3)
   c.styles = ("folder:data/wikiart",)  # WikiArt paintings (about 80k in the paper)
   c.style_size = 256

@@ -18,8 +18,7 @@ ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refuse
 
 def get_config(arg: str = ""):
   del arg
-  c = get_train_base_config()
-  c.network.kind = "adain"
+  c = get_train_base_config("adain")
   c.network.width_multiplier = 0.25  # decoder widths 64, 32, 16 instead of 256, 128, 64
   c.styles = ("starry_night", "great_wave", "composition_vii", "the_scream")
   c.style_size = 64  # random style crops, like the photos

@@ -7,7 +7,7 @@ As the paper and Magenta's release (arbitrary_image_stylization_train.py): the f
 transformer (32, 64, 128, five residual blocks) whose every instance norm is predicted from a 100-d
 style embedding; VGG16 loss with content at "conv3" (relu3_3) and Gram style at "conv1".."conv4"
 (relu1_2, relu2_2, relu3_3, relu4_3); 256 px photo and painting crops with flips; batch 8; Adam at
-1e-5 for both networks (optim.style_lr_scale 1; ghiasi_tiny slows the style network to 1/100 of
+1e-5 for both networks (network.style_lr_scale 1; ghiasi_tiny slows the style network to 1/100 of
 its faster rate); 8M steps (the release's default).
 
 What differs from the paper:
@@ -31,8 +31,7 @@ ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refuse
 
 def get_config(arg: str = ""):
   del arg
-  c = get_train_base_config()
-  c.network.kind = "ghiasi"
+  c = get_train_base_config("ghiasi")
   c.network.style_features = "vgg16"
   c.network.embedding_dim = 100
   c.network.width_multiplier = 1.0

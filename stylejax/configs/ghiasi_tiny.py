@@ -19,8 +19,7 @@ ARGS = ("",)  # what get_config(arg) accepts (NAME:ARG); anything else is refuse
 
 def get_config(arg: str = ""):
   del arg
-  c = get_train_base_config()
-  c.network.kind = "ghiasi"
+  c = get_train_base_config("ghiasi")
   c.network.style_features = "vgg16"  # the packaged vgg16-lpips, frozen
   c.network.embedding_dim = 100  # the paper's
   c.network.width_multiplier = 0.5  # transformer widths 16, 32, 64
@@ -35,7 +34,7 @@ def get_config(arg: str = ""):
   c.optim.learning_rate = 2e-3
   # At the full rate the predicted norms jumped into a saturated, all-white output within 20 steps
   # (loss stuck at ~480); at 1/100 the loss fell steadily (532 -> 259 by step 80).
-  c.optim.style_lr_scale = 0.01
+  c.network.style_lr_scale = 0.01
   c.optim.batch_size = 4
   c.optim.steps = 300
   c.checkpoint_every = 100

@@ -1,6 +1,6 @@
-"""The base config of multi-style network training (Dumoulin et al. 2017). Every field is commented.
+"""The base config of training any method of stylejax.methods (cin, adain, ghiasi). Every field is commented.
 
-Training configs (`cin_multistyle`, `cin_tiny`, `cin_testing`) start from `get_train_base_config()`;
+Training configs (`cin_*`, `adain_*`, `ghiasi_*`) start from `get_train_base_config(kind)`;
 the result is locked, so a typo in a config file or an override is an error (`stylejax.configs.fields.add_field`
 declares a new field). Run one with
 
@@ -10,11 +10,13 @@ declares a new field). Run one with
 import ml_collections
 
 from stylejax.configs.loss import get_loss_config
+from stylejax.methods import registry
 
 
-def get_train_base_config() -> ml_collections.ConfigDict:
+def get_train_base_config(kind: str = "cin") -> ml_collections.ConfigDict:
+  """The base of a training config for the method `kind` (stylejax.methods.registry)."""
   c = ml_collections.ConfigDict()
-  c.task = "train"  # tells `python -m stylejax.main` to train a network (not pixel optimization)
+  c.task = "train"  # what runs this config (stylejax/tasks.py): `stylejax train`, or stylejax.main
   c.seed = 0  # the only source of randomness: init, data order, crops, sliced-Wasserstein keys
   c.styles = ("starry_night", "great_wave")  # style image files/names, or one folder of images
   c.style_size = 256  # each style image: centre square crop, resized to style_size x style_size
@@ -28,16 +30,9 @@ def get_train_base_config() -> ml_collections.ConfigDict:
   c.data.max_side = 512  # folder datasets store images with the longer side at most this
   c.data.prefetch = 2  # batches prepared ahead by grain threads
 
-  c.network = ml_collections.ConfigDict()
-  c.network.kind = "cin"  # cin (Dumoulin et al.: a fixed set of styles) | adain (Huang & Belongie: any painting)
-  #                        | ghiasi (Ghiasi et al.: a style network predicts the cin norms; any painting)
-  c.network.widths = (32, 64, 128)  # channels at full, 1/2 and 1/4 resolution (the paper's)
-  c.network.width_multiplier = 1.0  # scales every width; 0.5 gives a ~4x cheaper network
-  c.network.n_residual = 5  # residual blocks at 1/4 resolution
-  c.network.conditional = True  # False: plain instance norm, exactly one style (Johnson et al.)
-  c.network.style_features = "vgg16"  # ghiasi: frozen features under the style network: vgg16 | alexnet
-  c.network.embedding_dim = 100  # ghiasi: length of the style embedding (the paper's 100)
-  c.network.transformer = "stylenet"  # ghiasi: stylenet (from scratch) | magenta (fine-tune the pretrained lite model)
+  # The method's own block (stylejax.methods.<kind>.network_config): network.kind and the fields
+  # of that method alone (`stylejax train --help` lists the methods).
+  c.network = registry.get(kind).network_config()
 
   c.loss = get_loss_config()  # the loss network and loss terms (stylejax/configs/loss.py)
   c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)
@@ -49,7 +44,6 @@ def get_train_base_config() -> ml_collections.ConfigDict:
   c.optim.schedule = "constant"  # constant | cosine (decay to 0 at the last step)
   c.optim.warmup_steps = 0  # linear warm-up from 0 before the schedule
   c.optim.grad_clip = 0.0  # clip the global gradient norm to this; 0: no clipping
-  c.optim.style_lr_scale = 1.0  # ghiasi: the style network's and norm head's learning rate / learning_rate
   c.optim.steps = 40_000  # training steps
   c.optim.batch_size = 16  # global batch, split over all devices (and hosts)
 

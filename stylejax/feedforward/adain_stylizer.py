@@ -37,13 +37,14 @@ import ml_collections
 import numpy as np
 
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import arbitrary, checkpoints
-from stylejax.io import adain_release, images
+from stylejax.feedforward import arbitrary
+from stylejax.io import checkpoints
+from stylejax.imaging import color, images
+from stylejax.io import adain_release
 from stylejax.io import weights as weight_files
 from stylejax.networks import adain
 from stylejax.objectives import loss_network, preprocessing
 from stylejax.objectives.loss_network import LossNetwork
-from stylejax.pixel import color
 
 RELEASE_ENCODER = "vgg_normalised.pth"
 RELEASE_STYLE_SIDE = 512

@@ -18,19 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.feedforward import checkpoints
-from stylejax.io import images
+from stylejax.io import checkpoints
+from stylejax.imaging import color, grids, images
+from stylejax.imaging.crops import square
 from stylejax.networks import stylenet
-from stylejax.pixel import color
 from stylejax.errors import StylejaxError
-
-
-def square(image: np.ndarray, size: int) -> np.ndarray:
-  """Centre square crop, resized to size x size."""
-  h, w = image.shape[:2]
-  side = min(h, w)
-  top, left = (h - side) // 2, (w - side) // 2
-  return images.resize(image[top:top + side, left:left + side], (size, size))
 
 
 def parse_style(spec: str | int, n_styles: int, owner: str = "this network") -> np.ndarray:
@@ -61,12 +53,9 @@ def _stylize(spec, params, batch, style_weights):
 def style_grid(spec: stylenet.NetworkSpec, params, photos: list[np.ndarray]) -> np.ndarray:
   """Rows: photos (same shape); columns: the photo, then every style. (H*rows, W*(1+n), 3)."""
   batch = jnp.asarray(np.stack(photos))
-  rows = [np.stack(photos)]
-  for s in range(spec.n_styles):
-    rows.append(np.asarray(_stylize(spec, params, batch, stylenet.one_hot(jnp.int32(s), spec.n_styles))))
-  cells = np.stack(rows, axis=1)  # (photos, 1 + n_styles, H, W, 3)
-  n, m, h, w, _ = cells.shape
-  return cells.transpose(0, 2, 1, 3, 4).reshape(n * h, m * w, 3)
+  return grids.photo_grid(photos, [
+      np.asarray(_stylize(spec, params, batch, stylenet.one_hot(jnp.int32(s), spec.n_styles)))
+      for s in range(spec.n_styles)])
 
 
 @dataclasses.dataclass
@@ -82,7 +71,7 @@ class Stylizer:
     workdir = checkpoints.find_workdir(checkpoint)
     kind = checkpoints.network_kind(workdir)
     if kind != "cin":
-      raise StylejaxError(f"{workdir} trained an {kind} network, not a CIN one (stylejax.feedforward.models "
+      raise StylejaxError(f"{workdir} trained an {kind} network, not a CIN one (stylejax.methods.registry "
                           "loads every kind)")
     try:
       net = checkpoints.read_json(workdir, "config.json")["network"]
@@ -125,11 +114,14 @@ class Stylizer:
 
   def interpolation(self, photo: np.ndarray, start: str, end: str, steps: int = 5) -> np.ndarray:
     """A strip: the photo, then `steps` blends going linearly from style `start` to style `end`."""
+    return grids.tile([self.interpolation_cells(photo, start, end, steps)])
+
+  def interpolation_cells(self, photo: np.ndarray, start: str, end: str, steps: int = 5) -> list[np.ndarray]:
+    """The cells of `interpolation`'s strip."""
     if steps < 2:
       raise StylejaxError(f"an interpolation needs at least 2 steps, got {steps}")
     a, b = parse_style(start, self.n_styles), parse_style(end, self.n_styles)
-    cells = [photo] + [self.apply([photo], (1 - t) * a + t * b)[0] for t in np.linspace(0, 1, steps)]
-    return np.concatenate(cells, axis=1)
+    return [photo] + [self.apply([photo], (1 - t) * a + t * b)[0] for t in np.linspace(0, 1, steps)]
 
 
 def image_files(inputs: list[str]) -> list[Path]:
@@ -204,6 +196,6 @@ def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, 
   if interpolate is None:
     grid = stylizer.grid(photos, size)
   else:
-    grid = np.concatenate([stylizer.interpolation(p, *interpolate, steps=steps) for p in photos], axis=0)
+    grid = grids.tile([stylizer.interpolation_cells(p, *interpolate, steps=steps) for p in photos])
   images.save_png(grid, output)
   return grid

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.errors import StylejaxError
+from stylejax.imaging import color, crops, grids
 from stylejax.networks import alexnet, magenta_arbitrary, stylenet, vgg
 from stylejax.objectives import loss_network, losses, preprocessing
 from stylejax.objectives.loss_network import LossNetwork
@@ -290,17 +291,7 @@ def style_grid(spec: GhiasiSpec, params, features_params, photos: list[np.ndarra
   """Rows: photos (same shape); columns: the photo, then each painting's style. (H*rows, W*(1+K), 3)."""
   batch = jnp.asarray(np.stack(photos))
   embeddings = [_embed_jit(spec, params, features_params, jnp.asarray(p)) for p in paintings]
-  rows = [np.stack(photos)] + [np.asarray(_stylize_jit(spec, params, batch, e)) for e in embeddings]
-  cells = np.stack(rows, axis=1)  # (photos, 1 + K, H, W, 3)
-  n, m, h, w, _ = cells.shape
-  return cells.transpose(0, 2, 1, 3, 4).reshape(n * h, m * w, 3)
-
-
-def _square(image: np.ndarray, size: int) -> np.ndarray:
-  """Centre square crop resized to size x size (as the training run's paintings and eval grid)."""
-  from stylejax.feedforward.transfer import square  # pylint: disable=import-outside-toplevel
-
-  return square(np.asarray(image, np.float32), size)
+  return grids.photo_grid(photos, [np.asarray(_stylize_jit(spec, params, batch, e)) for e in embeddings])
 
 
 @dataclasses.dataclass
@@ -316,7 +307,7 @@ class GhiasiModel:
   @classmethod
   def load(cls, checkpoint: str | Path, step: int | None = None) -> "GhiasiModel":
     """From a `network.kind=ghiasi` training workdir (or its checkpoints/ folder); latest step by default."""
-    from stylejax.feedforward import checkpoints  # pylint: disable=import-outside-toplevel
+    from stylejax.io import checkpoints  # pylint: disable=import-outside-toplevel
 
     workdir = checkpoints.find_workdir(checkpoint)
     kind = checkpoints.network_kind(workdir)
@@ -337,7 +328,7 @@ class GhiasiModel:
     array), each centre-cropped and resized to the run's style_size first."""
     if len(paintings) == 0:
       return np.zeros((0, self.spec.embedding_dim), np.float32)
-    batch = np.stack([_square(p, self.style_size) for p in paintings])
+    batch = np.stack([crops.square(p, self.style_size) for p in paintings])
     return np.asarray(_embed_jit(self.spec, self.params, self.features_params, jnp.asarray(batch)))
 
   def stylize(self, photos: np.ndarray, embedding: np.ndarray) -> np.ndarray:
@@ -351,7 +342,6 @@ class GhiasiModel:
     painting k on mask band k. `alpha` mixes in the photo's own embedding (0: its own style), as the
     pretrained Magenta model does (`stylejax.feedforward.arbitrary`)."""
     from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
-    from stylejax.pixel import color  # pylint: disable=import-outside-toplevel
 
     if not (np.isfinite(alpha) and 0 <= alpha <= 1):
       raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
@@ -368,7 +358,7 @@ class GhiasiModel:
   def grid(self, photos: list[np.ndarray], paintings: list[np.ndarray]) -> np.ndarray:
     """Photos (same shape) x paintings, the paintings shown to the style network at style_size."""
     return style_grid(self.spec, self.params, self.features_params, photos,
-                      [_square(p, self.style_size) for p in paintings])
+                      [crops.square(p, self.style_size) for p in paintings])
 
 
 def load_embedder(checkpoint: str | Path, step: int | None = None):

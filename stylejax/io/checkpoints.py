@@ -1,0 +1,130 @@
+"""A training workdir's checkpoints: the one orbax set-up, saving and restoring train states, and
+reading a workdir for inference (find it, read its config, restore its parameters).
+
+A checkpoint has two items: "params" (what inference restores) and "train" (the rest of the state:
+optimizer state, step, any extra state a method keeps). Every method (`network.kind` in the
+workdir's config.json) restores its parameters the same way; what differs (the parameter tree, how
+it stylizes) lives with the method (`stylejax.methods`). A missing, corrupt or mismatched checkpoint
+is a `StylejaxError`; anything else keeps its traceback. Resuming skips damaged checkpoints and
+falls back to the newest intact one (`restore_latest_intact`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+from stylejax.errors import StylejaxError
+
+ITEMS = ("params", "train")
+
+
+def manager(workdir: Path, keep: int | None = None, create: bool = False) -> ocp.CheckpointManager:
+  """The orbax manager of `workdir/checkpoints` (`keep`: how many to keep when saving)."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create)
+  return ocp.CheckpointManager((Path(workdir) / "checkpoints").absolute(), options=options, item_names=ITEMS)
+
+
+def save(checkpoints: ocp.CheckpointManager, state: dict) -> None:
+  """Saves a train state ({"params", "step", ...}) at its step (asynchronously)."""
+  checkpoints.save(int(state["step"]), args=ocp.args.Composite(
+      params=ocp.args.StandardSave(state["params"]),
+      train=ocp.args.StandardSave({k: v for k, v in state.items() if k != "params"})))
+
+
+def restore(checkpoints: ocp.CheckpointManager, like: dict, step: int) -> dict:
+  """The train state of checkpoint `step`, shaped and sharded like `like`."""
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+  restored = checkpoints.restore(step, args=ocp.args.Composite(
+      params=ocp.args.StandardRestore(abstract["params"]),
+      train=ocp.args.StandardRestore({k: v for k, v in abstract.items() if k != "params"})))
+  return {"params": restored["params"], **restored["train"]}
+
+
+def restore_latest_intact(checkpoints: ocp.CheckpointManager, like: dict, warn) -> dict | None:
+  """The newest checkpoint that restores, or None when there is none. A damaged one is skipped with
+  one line through `warn`; when every saved checkpoint is damaged, a StylejaxError."""
+  steps = sorted(checkpoints.all_steps(), reverse=True)
+  for step in steps:
+    try:
+      return restore(checkpoints, like, step)
+    except Exception as e:  # pylint: disable=broad-except; narrowed by checkpoint_fault
+      fault = checkpoint_fault(e)
+      if fault is None:
+        raise  # a bug, not a damaged checkpoint: keep the traceback
+      warn(f"checkpoint {step} in {checkpoints.directory} is damaged ({type(fault).__name__}: "
+           f"{_first_line(fault)}); trying an older one")
+  if steps:
+    raise StylejaxError(f"no intact checkpoint in {checkpoints.directory} (damaged: steps "
+                        f"{', '.join(map(str, steps))}); pass --overwrite to start again")
+  return None
+
+
+def _first_line(error: Exception) -> str:
+  return (str(error).strip().splitlines() or [""])[0][:160]
+
+
+def find_workdir(checkpoint: str | Path) -> Path:
+  """The training workdir at `checkpoint`, or the one whose checkpoints/ folder it is."""
+  path = Path(checkpoint)
+  for candidate in (path, path.parent):
+    if (candidate / "config.json").is_file() and (candidate / "checkpoints").is_dir():
+      return candidate
+  raise StylejaxError(f"no trained network at {checkpoint}: expected a training workdir with "
+                      "config.json and checkpoints/")
+
+
+def read_json(workdir: Path, name: str):
+  try:
+    return json.loads((workdir / name).read_text())
+  except (OSError, ValueError) as e:
+    raise StylejaxError(f"{workdir}: unreadable {name} ({type(e).__name__}: {e})") from None
+
+
+def network_kind(workdir: Path) -> str:
+  """The config's `network.kind`; runs written before kinds existed trained CIN networks."""
+  config = read_json(workdir, "config.json")
+  network = config.get("network") if isinstance(config, dict) else None
+  if not isinstance(network, dict):
+    raise StylejaxError(f"{workdir}: config.json has no network block")
+  return str(network.get("kind", "cin"))
+
+
+def checkpoint_fault(error: Exception) -> Exception | None:
+  """What makes a restore fail for a missing, corrupt or mismatched checkpoint, or None for a bug.
+
+  Orbax reports missing items as KeyError, tensorstore reports unreadable or mismatched arrays as
+  ValueError, missing files are OSError; a failed array read comes wrapped in a bare Exception.
+  """
+  while type(error) is Exception and error.__cause__ is not None:  # pylint: disable=unidiomatic-typecheck
+    error = error.__cause__
+  return error if isinstance(error, (OSError, ValueError, KeyError)) else None
+
+
+def restore_params(workdir: Path, like, step: int | None = None):
+  """(params, step): the "params" item of checkpoint `step` (default: the latest), shaped like the
+  pytree `like` (arrays or ShapeDtypeStructs), on this process's first device."""
+  checkpoints = manager(workdir)
+  try:
+    step = checkpoints.latest_step() if step is None else step
+    if step is None or step not in checkpoints.all_steps():
+      raise StylejaxError(f"{workdir}: no checkpoint{'' if step is None else f' at step {step}'} "
+                          f"(saved steps: {list(checkpoints.all_steps())})")
+    # Without a target sharding orbax would reuse the training run's (several devices, maybe
+    # several hosts) and refuse any other device layout.
+    local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=local), like)
+    try:
+      restored = checkpoints.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
+    except Exception as e:  # pylint: disable=broad-except; narrowed by checkpoint_fault
+      fault = checkpoint_fault(e)
+      if fault is None:
+        raise  # a bug, not a damaged checkpoint: keep the traceback
+      raise StylejaxError(f"{workdir}: checkpoint {step} cannot be read: missing, damaged or saved by "
+                          f"another network ({type(fault).__name__}: {str(fault)[:160]})") from None
+  finally:
+    checkpoints.close()
+  return restored["params"], step

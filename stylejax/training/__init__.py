@@ -1,0 +1,1 @@
+"""The kind-agnostic training loop (`loop.run`) and what it keeps in a workdir (`run_config`)."""
