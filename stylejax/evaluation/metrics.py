@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.evaluation import lpips
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.networks import alexnet, vgg
 from stylejax.objectives import losses, preprocessing
 

@@ -25,9 +25,9 @@ import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import transfer
-from stylejax.io import images
+from stylejax.imaging import crops, grids, images
 from stylejax.networks import magenta_arbitrary
-from stylejax.pixel import color
+from stylejax.imaging import color
 
 
 @functools.partial(jax.jit, static_argnames="quantize")
@@ -161,39 +161,30 @@ def _check_alpha(alpha: float) -> None:
 
 def painting_grid(model: ArbitraryModel, photos: list[np.ndarray], paintings: list[np.ndarray]) -> np.ndarray:
   """Photos x paintings, every cell the size of the (same-size) photos: a first row of the paintings
-  (squared; white corner), then per photo the photo and its stylizations. (H*(1+P), W*(1+K), 3)."""
+  (cropped to the photos' aspect; white corner), then per photo the photo and its stylizations.
+  (H*(1+P), W*(1+K), 3)."""
   h, w, _ = photos[0].shape
   one = np.ones(1, np.float32)
-  header = [np.ones((h, w, 3), np.float32)] + [_fill(p, h, w) for p in paintings]
-  rows = [header] + [[photo] + [model.apply(photo, [p], one) for p in paintings] for photo in photos]
-  return np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
-
-
-def _fill(image: np.ndarray, h: int, w: int) -> np.ndarray:
-  """The largest centred crop of the aspect h:w, resized to (h, w)."""
-  ih, iw = image.shape[:2]
-  ch, cw = min(ih, round(iw * h / w)), min(iw, round(ih * w / h))
-  top, left = (ih - ch) // 2, (iw - cw) // 2
-  return images.resize(image[top:top + ch, left:left + cw], (h, w))
+  columns = [[model.apply(photo, [p], one) for photo in photos] for p in paintings]
+  return grids.photo_grid(photos, columns, header=[crops.fill(p, h, w) for p in paintings])
 
 
 def alpha_strip(model: ArbitraryModel, photo: np.ndarray, paintings: list[np.ndarray], weights: np.ndarray,
-                steps: int = 5) -> np.ndarray:
-  """The photo, then the paintings' blend at alpha going linearly from 0 to 1 in `steps` cells."""
+                steps: int = 5) -> list[np.ndarray]:
+  """A strip's cells: the photo, then the paintings' blend at alpha going linearly from 0 to 1 in
+  `steps` cells."""
   _check_steps(steps)
-  return np.concatenate([photo] + [model.apply(photo, paintings, weights, alpha=float(a))
-                                   for a in np.linspace(0, 1, steps)], axis=1)
+  return [photo] + [model.apply(photo, paintings, weights, alpha=float(a)) for a in np.linspace(0, 1, steps)]
 
 
 def interpolation_strip(model: ArbitraryModel, photo: np.ndarray, paintings: list[np.ndarray], start: str,
-                        end: str, steps: int = 5) -> np.ndarray:
-  """The photo, then `steps` blends going linearly from style `start` to style `end`: indices of
-  `paintings` or blends of them ("0:0.5,2:0.5"), as `transfer.parse_style` reads them."""
+                        end: str, steps: int = 5) -> list[np.ndarray]:
+  """A strip's cells: the photo, then `steps` blends going linearly from style `start` to style
+  `end`: indices of `paintings` or blends of them ("0:0.5,2:0.5"), as `transfer.parse_style` reads them."""
   _check_steps(steps)
   owner = "the list of paintings"
   a, b = transfer.parse_style(start, len(paintings), owner), transfer.parse_style(end, len(paintings), owner)
-  return np.concatenate([photo] + [model.apply(photo, paintings, (1 - t) * a + t * b)
-                                   for t in np.linspace(0, 1, steps)], axis=1)
+  return [photo] + [model.apply(photo, paintings, (1 - t) * a + t * b) for t in np.linspace(0, 1, steps)]
 
 
 def _check_steps(steps: int) -> None:
@@ -224,14 +215,13 @@ def grid_to_file(photos: Sequence[str], style_images: Sequence[str], output: str
   if interpolate is not None:
     for end in interpolate:
       transfer.parse_style(end, len(style_images), "the list of paintings")
-  cells = [transfer.square(images.load_image(str(p)), size) for p in transfer.image_files(list(photos))]
+  cells = [crops.square(images.load_image(str(p)), size) for p in transfer.image_files(list(photos))]
   paintings = [images.load_image(str(s)) for s in style_images]
   stylizer = model()
   if interpolate is not None:
-    grid = np.concatenate([interpolation_strip(stylizer, p, paintings, *interpolate, steps=steps)
-                           for p in cells], axis=0)
+    grid = grids.tile([interpolation_strip(stylizer, p, paintings, *interpolate, steps=steps) for p in cells])
   elif weights is not None:
-    grid = np.concatenate([alpha_strip(stylizer, p, paintings, weights, steps) for p in cells], axis=0)
+    grid = grids.tile([alpha_strip(stylizer, p, paintings, weights, steps) for p in cells])
   else:
     grid = painting_grid(stylizer, cells, paintings)
   images.save_png(grid, output)

@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from stylejax.io import images, weights
+from stylejax.imaging import crops, images
+from stylejax.io import weights
 from stylejax.errors import StylejaxError
 
 log = logging.getLogger(__name__)
@@ -225,14 +226,7 @@ def style_image_list(styles) -> list[str]:
 
 def load_style_images(styles, size: int) -> np.ndarray:
   """(n_styles, size, size, 3): each style centre-cropped to a square, then resized."""
-  out = []
-  for spec in style_image_list(styles):
-    image = images.load_image(spec)
-    h, w = image.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    out.append(images.resize(image[top:top + side, left:left + side], (size, size)))
-  return np.stack(out)
+  return np.stack([crops.square(images.load_image(spec), size) for spec in style_image_list(styles)])
 
 
 def open_style_source(styles, max_side: int = 512, tfds_data_dir: str = "", split: str = "train"):

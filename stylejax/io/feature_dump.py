@@ -7,7 +7,8 @@ import io
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.io import images, weights
+from stylejax.imaging import images
+from stylejax.io import weights
 from stylejax.networks import vgg
 from stylejax.io.atomic_io import atomic_write_bytes
 

@@ -7,19 +7,17 @@ after its last checkpoint, so the file reads as one uninterrupted run.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from stylejax.io.atomic_io import atomic_write_text
-from stylejax.io.images import to_uint8
+from stylejax.imaging.images import png_bytes
 
 
 class MetricWriter:
@@ -49,11 +47,8 @@ class MetricWriter:
     """`image` is (H, W, 3) float in [0, 1]."""
     if not self.enabled:
       return
-    pixels = to_uint8(image)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    summary = Summary.Image(height=pixels.shape[0], width=pixels.shape[1], colorspace=3,
-                            encoded_image_string=buffer.getvalue())
+    summary = Summary.Image(height=image.shape[0], width=image.shape[1], colorspace=3,
+                            encoded_image_string=png_bytes(image))
     self._events.add_event(Event(wall_time=time.time(), step=step,
                                  summary=Summary(value=[Summary.Value(tag=tag, image=summary)])))
 

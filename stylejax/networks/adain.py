@@ -16,7 +16,7 @@ Pure entry points (frozen parameters in, arrays out; jit with `net` and `spec` s
 Inference controls (paper, section 7): `alpha` trades content for style, t = alpha AdaIN + (1 -
 alpha) f_c; several paintings with `style_weights` mix their AdaIN targets; a `mask` of region labels
 stylizes each region of the photo with its own painting (AdaIN per region of the feature map).
-Colour preservation: give the painting the photo's colours first (`stylejax.pixel.color.
+Colour preservation: give the painting the photo's colours first (`stylejax.imaging.color.
 match_histogram(style, content)`), or keep the photo's chrominance afterwards (`transfer_luminance`).
 
 Statistics follow the release (naoto0804/pytorch-AdaIN, `calc_mean_std`): over H and W, unbiased
@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.errors import StylejaxError
+from stylejax.imaging import grids, padding
 from stylejax.networks import conv
 from stylejax.objectives import loss_network, losses
 from stylejax.objectives.loss_network import LossNetwork
@@ -173,11 +174,6 @@ def _check_side(image: jax.Array, what: str) -> None:
                         f"least {MIN_SIDE} px a side")
 
 
-def _pad_amounts(length: int) -> tuple[int, int]:
-  total = -length % DOWNSAMPLING
-  return total // 2, total - total // 2
-
-
 def stylize(decoder_params, vgg_params, content: jax.Array, style, alpha=1.0,
             style_weights: jax.Array | None = None, mask: jax.Array | None = None, *, net: LossNetwork,
             spec: DecoderSpec = PAPER) -> jax.Array:
@@ -197,15 +193,14 @@ def stylize(decoder_params, vgg_params, content: jax.Array, style, alpha=1.0,
     _check_side(s, "style")
   single = content.ndim == 3
   x = content[None] if single else content
-  (top, bottom), (left, right) = _pad_amounts(x.shape[1]), _pad_amounts(x.shape[2])
-  x = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")
+  x, pads = padding.pad_to_multiple(x, DOWNSAMPLING)
   if mask is not None:  # labels laid over the photo, then padded with it
     labels = jax.image.resize(jnp.asarray(mask, jnp.float32), content.shape[-3:-1], method="nearest")
-    mask = jnp.pad(labels.astype(jnp.int32), ((top, bottom), (left, right)), mode="edge")
+    mask = jnp.pad(labels.astype(jnp.int32), pads, mode="edge")
   c_feats = net.features(vgg_params, x, (CONTENT_LAYER,))[CONTENT_LAYER]
   s_feats = [net.features(vgg_params, s, (CONTENT_LAYER,))[CONTENT_LAYER] for s in styles]
   out = decode(spec, decoder_params, target(c_feats, s_feats, alpha, style_weights, mask))
-  out = jnp.clip(out[:, top:out.shape[1] - bottom, left:out.shape[2] - right], 0.0, 1.0)
+  out = jnp.clip(padding.crop_padding(out, pads), 0.0, 1.0)
   return out[0] if single else out
 
 
@@ -247,8 +242,5 @@ def style_grid(net: LossNetwork, spec: DecoderSpec, decoder_params, vgg_params,
                photos: list[np.ndarray], styles: list[np.ndarray]) -> np.ndarray:
   """Rows: photos (same shape); columns: the photo, then each painting. (H*rows, W*(1+K), 3)."""
   batch = jnp.asarray(np.stack(photos))
-  rows = [np.stack(photos)] + [np.asarray(_stylize_jit(decoder_params, vgg_params, batch, jnp.asarray(s),
-                                                       net=net, spec=spec)) for s in styles]
-  cells = np.stack(rows, axis=1)  # (photos, 1 + K, H, W, 3)
-  n, m, h, w, _ = cells.shape
-  return cells.transpose(0, 2, 1, 3, 4).reshape(n * h, m * w, 3)
+  return grids.photo_grid(photos, [np.asarray(_stylize_jit(decoder_params, vgg_params, batch, jnp.asarray(s),
+                                                           net=net, spec=spec)) for s in styles])

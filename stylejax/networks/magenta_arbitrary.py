@@ -49,6 +49,7 @@ from flax import traverse_util
 from jax import lax
 
 from stylejax.errors import StylejaxError
+from stylejax.imaging import crops, padding
 from stylejax.io import onnx_import, weights
 from stylejax.networks import conv
 
@@ -424,17 +425,6 @@ def _variables(predict: onnx_import.OnnxArrays, predict_path: str, transform: on
 
 # ---- pure entry points ----------------------------------------------------------------------------
 
-def _square_resize(images: jax.Array, size: int) -> jax.Array:
-  """Centre crop to a square, then Lanczos resize to size x size (a no-op when already that)."""
-  n, h, w, c = images.shape
-  side = min(h, w)
-  top, left = (h - side) // 2, (w - side) // 2
-  images = images[:, top:top + side, left:left + side]
-  if side == size:
-    return images
-  return jax.image.resize(images, (n, size, size, c), method="lanczos3", antialias=True)
-
-
 def style_embedding(params: dict, painting: jax.Array, *, quantize: bool = True) -> jax.Array:
   """The 100-d style embedding of `painting` ((H, W, 3) -> (100,), or (N, H, W, 3) -> (N, 100)).
 
@@ -446,13 +436,8 @@ def style_embedding(params: dict, painting: jax.Array, *, quantize: bool = True)
   x = x[None] if single else x
   if x.ndim != 4 or x.shape[-1] != 3:
     raise StylejaxError(f"a painting must be (H, W, 3) or (N, H, W, 3) RGB, got shape {x.shape}")
-  out = StylePredictor(quantize).apply(params["predictor"], _square_resize(x, STYLE_SIZE))
+  out = StylePredictor(quantize).apply(params["predictor"], crops.square_on_device(x, STYLE_SIZE))
   return out[0] if single else out
-
-
-def _pad_amounts(length: int) -> tuple[int, int]:
-  total = -length % DOWNSAMPLING
-  return total // 2, total - total // 2
 
 
 def stylize(params: dict, content: jax.Array, embedding: jax.Array, *,
@@ -471,10 +456,8 @@ def stylize(params: dict, content: jax.Array, embedding: jax.Array, *,
     raise StylejaxError(f"content of {x.shape[1]}x{x.shape[2]} is too small; both sides need at "
                         f"least {2 * DOWNSAMPLING} pixels")
   e = jnp.broadcast_to(jnp.asarray(embedding, jnp.float32), (x.shape[0], EMBEDDING_SIZE))
-  (top, bottom), (left, right) = _pad_amounts(x.shape[1]), _pad_amounts(x.shape[2])
-  x = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")
-  out = StyleTransformer(quantize).apply(params["transformer"], x, e)
-  out = out[:, top:out.shape[1] - bottom, left:out.shape[2] - right]
+  x, pads = padding.pad_to_multiple(x, DOWNSAMPLING)
+  out = padding.crop_padding(StyleTransformer(quantize).apply(params["transformer"], x, e), pads)
   return out[0] if single else out
 
 

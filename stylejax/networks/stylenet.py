@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from stylejax.errors import StylejaxError
+from stylejax.imaging import padding
 from stylejax.networks import conv
 
 DOWNSAMPLING = 4  # two stride-2 convolutions
@@ -139,11 +140,6 @@ def _init_params(spec: NetworkSpec, key: jax.Array, size: int, external_norms: b
   return StyleNet(spec).init(key, dummy, jnp.ones((1, spec.n_styles)) / spec.n_styles)["params"]
 
 
-def _pad_amounts(length: int) -> tuple[int, int]:
-  total = -length % DOWNSAMPLING
-  return total // 2, total - total // 2
-
-
 def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Array | None,
             norm_params=None) -> jax.Array:
   """Stylized images, same shape as `images` ((N, H, W, 3) or (H, W, 3), RGB in [0, 1]).
@@ -157,12 +153,10 @@ def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Arr
   x = images[None] if single else images
   w = None if norm_params is not None else jnp.broadcast_to(
       jnp.asarray(style_weights, jnp.float32), (x.shape[0], spec.n_styles))
-  (top, bottom), (left, right) = _pad_amounts(x.shape[1]), _pad_amounts(x.shape[2])
   # Reflect padding needs a side longer than the pad; tiny inputs get edge padding instead.
   mode = "reflect" if min(x.shape[1:3]) > DOWNSAMPLING else "edge"
-  x = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode=mode)
-  out = StyleNet(spec).apply({"params": params}, x, w, norm_params)
-  out = out[:, top:out.shape[1] - bottom, left:out.shape[2] - right]
+  x, pads = padding.pad_to_multiple(x, DOWNSAMPLING, mode)
+  out = padding.crop_padding(StyleNet(spec).apply({"params": params}, x, w, norm_params), pads)
   return out[0] if single else out
 
 

@@ -18,9 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from stylejax import configuration
-from stylejax.io import images, weights
+from stylejax.imaging import color, images
+from stylejax.io import weights
 from stylejax.objectives import loss_network
-from stylejax.pixel import color
 from stylejax.errors import NonFiniteLoss, StylejaxError
 from stylejax.evaluation.figures import summary_figure
 from stylejax.pixel.optimize import PixelProblem, evaluate, init_state, run_chunk

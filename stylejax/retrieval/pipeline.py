@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from stylejax import configuration
 from stylejax.errors import StylejaxError
-from stylejax.feedforward.transfer import square
+from stylejax.imaging.crops import square
 from stylejax.retrieval import index as faiss_index
 from stylejax.retrieval import sources
 from stylejax.retrieval.embedder import Embedder

@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from stylejax.errors import StylejaxError
-from stylejax.feedforward.transfer import square
-from stylejax.io import images
+from stylejax.imaging import images
+from stylejax.imaging.crops import square
 from stylejax.io.atomic_io import atomic_write_bytes
 from stylejax.retrieval import index as faiss_index
 from stylejax.retrieval import sources

@@ -19,7 +19,7 @@ import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import data
-from stylejax.io import images
+from stylejax.imaging import images
 
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
 

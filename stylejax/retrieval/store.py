@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from stylejax.errors import StylejaxError
+from stylejax.io import nested
 from stylejax.io.atomic_io import atomic_write, atomic_write_text
 
 FORMAT = 1
@@ -51,17 +52,6 @@ def _append_jsonl(path: Path, records: list[dict]) -> None:
     f.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
     f.flush()
     os.fsync(f.fileno())
-
-
-def _dotted(tree: dict, prefix: str = "") -> dict:
-  """{"a": {"b": 1}} -> {"a.b": 1}: names the settings that differ."""
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_dotted(value, f"{prefix}{key}."))
-    else:
-      out[prefix + key] = value
-  return out
 
 
 class Store:
@@ -95,7 +85,7 @@ class Store:
       store = cls.open(root)
       ours, theirs = info["identity"], store.info.get("identity", {})
       if ours != theirs:
-        ours, theirs = _dotted(ours), _dotted(theirs)
+        ours, theirs = nested.flatten(ours), nested.flatten(theirs)
         differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
         raise StylejaxError(f"{root} holds embeddings made with other settings ({', '.join(differ)}); "
                             "embed into another --index folder, or use the settings it was built with")
