@@ -3,7 +3,7 @@
 import numpy as np
 import orbax.checkpoint as ocp
 
-from stylejax.io import images
+from stylejax.imaging import images
 
 
 def write_images(folder, n, seed):

@@ -16,7 +16,8 @@ import torch
 from stylejax import configuration
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import data, train, transfer
-from stylejax.io import adain_release, images, safe_unpickle, weights
+from stylejax.imaging import images
+from stylejax.io import adain_release, safe_unpickle, weights
 from stylejax.networks import adain, vgg
 from stylejax.objectives import loss_network, preprocessing
 from stylejax.reference import torch_twin

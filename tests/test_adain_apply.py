@@ -12,9 +12,9 @@ import torch
 from stylejax import cli, configuration
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer, arbitrary, data, models, train, transfer
-from stylejax.io import images, weights
+from stylejax.imaging import color, crops, images
+from stylejax.io import weights
 from stylejax.networks import adain
-from stylejax.pixel import color
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
 
@@ -155,7 +155,7 @@ def test_grids_photos_x_paintings_and_strips(model, files, tmp_path):
   alpha = arbitrary.grid_to_file([photo], [noise, stripes], tmp_path / "a.png", size=32,
                                  alpha_strip_weights="0.5,0.5", steps=3, model=lambda: model)
   assert alpha.shape == (32, 32 * 4, 3)
-  cell = transfer.square(images.load_image(photo), 32)
+  cell = crops.square(images.load_image(photo), 32)
   own = model.apply(cell, [_paintings(files)[0]], np.ones(1, np.float32), alpha=0.0)
   np.testing.assert_allclose(alpha[:, 32:64], own, atol=TOL)  # alpha 0: the photo's own features
   strip = arbitrary.grid_to_file([photo], [noise, stripes], tmp_path / "i.png", size=32,

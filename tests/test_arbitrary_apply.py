@@ -9,7 +9,7 @@ import pytest
 
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import arbitrary
-from stylejax.io import images
+from stylejax.imaging import images
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.errors import StylejaxError
 
 
@@ -18,11 +18,12 @@ def test_missing_file(tmp_path):
     images.load_image(str(tmp_path / "nope.jpg"))
 
 
-def test_not_an_image(tmp_path):
+def test_not_an_image_names_the_file_not_a_stream(tmp_path):
   path = tmp_path / "notes.jpg"
   path.write_text("this is not a JPEG")
-  with pytest.raises(StylejaxError, match="not a readable image"):
+  with pytest.raises(StylejaxError, match="not a readable image") as error:
     images.load_image(str(path))
+  assert str(error.value).startswith(str(path)) and "BytesIO" not in str(error.value)
 
 
 def test_truncated_jpeg(tmp_path):

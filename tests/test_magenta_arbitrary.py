@@ -121,15 +121,6 @@ def test_stylize_matches_onnxruntime(params, paintings, photos):
       assert difference.max() < 1e-4, difference.max()
 
 
-def test_paintings_are_centre_cropped_and_resized_to_the_predictor_input():
-  painting = np.random.default_rng(0).random((1, 40, 60, 3), dtype=np.float32)
-  painting[:, :, :10] = 5.0  # outside the centre square: must be cropped away
-  resized = np.asarray(ma._square_resize(painting, ma.STYLE_SIZE))  # pylint: disable=protected-access
-  assert resized.shape == (1, ma.STYLE_SIZE, ma.STYLE_SIZE, 3) and resized.max() < 1.5
-  square = painting[:, :, 10:50]
-  np.testing.assert_array_equal(ma._square_resize(square, 40), square)  # pylint: disable=protected-access
-
-
 def test_interpolation_endpoints_are_the_styles():
   embeddings = np.random.default_rng(0).normal(size=(2, ma.EMBEDDING_SIZE)).astype(np.float32)
   np.testing.assert_array_equal(ma.interpolate(embeddings, [1.0, 0.0]), embeddings[0])

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
 from stylejax.evaluation import metrics
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.networks import alexnet
 from stylejax.objectives import preprocessing
 from stylejax.reference.torch_twin import hwio_to_oihw, to_nchw, to_nhwc

@@ -8,7 +8,8 @@ from PIL import Image, ImageFilter
 from skimage import data
 
 from stylejax.evaluation import lpips
-from stylejax.io import images, weights
+from stylejax.imaging import images
+from stylejax.io import weights
 from stylejax.networks import vgg
 
 

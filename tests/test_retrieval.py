@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from stylejax import cli, configuration, retrieval
 from stylejax.errors import StylejaxError
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.retrieval import embedder as embedder_module
 from stylejax.retrieval import index as faiss_index
 from stylejax.retrieval import sources

@@ -14,7 +14,8 @@ import torch
 from stylejax import configuration
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import data, train, transfer
-from stylejax.io import images, weights
+from stylejax.imaging import crops, images
+from stylejax.io import weights
 from stylejax.networks import alexnet, style_prediction, stylenet
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
@@ -177,7 +178,7 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   configuration.validate(retrieval_config)
   retrieval_embedder, description = embedder.Embedder.from_config(retrieval_config)
   assert description["network"] == "ghiasi" and description["step"] == 4
-  squares = np.stack([transfer.square(p, 32) for p in paintings])
+  squares = np.stack([crops.square(p, 32) for p in paintings])
   style_vectors, content_vectors = retrieval_embedder(squares)
   expected = model.embed(squares)
   np.testing.assert_allclose(style_vectors, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)

@@ -155,8 +155,7 @@ def test_several_styles_with_blend_weights():
 
 
 def test_luminance_preservation_keeps_content_chrominance():
-  from stylejax.io import images
-  from stylejax.pixel import color
+  from stylejax.imaging import color, images
   result = stylize.run(_config(preserve_color="luminance"), None, quiet=True)
   content = images.resize(images.load_image("chelsea"), result.image.shape[:2])
   ours, theirs = color.rgb_to_yiq(result.image), color.rgb_to_yiq(content)

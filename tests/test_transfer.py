@@ -10,8 +10,7 @@ import pytest
 
 from stylejax import configuration
 from stylejax.feedforward import train
-from stylejax.io import images
-from stylejax.pixel import color
+from stylejax.imaging import color, images
 from stylejax.errors import StylejaxError
 from stylejax.feedforward.transfer import Stylizer, apply_to_files, grid_to_file
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from stylejax import configuration
 from stylejax.evaluation import metrics
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.objectives import loss_network
 from stylejax.pixel import optimize, stylize
 from stylejax.io.atomic_io import atomic_write_text
