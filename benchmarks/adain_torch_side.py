@@ -20,8 +20,8 @@ import torch.nn.functional as F
 
 from benchmarks.stylenet_torch_side import (FLIP_TOLERANCE, GRAD_L2_TOLERANCE, LOSS_TOLERANCE,
                                             UPDATE_L2_TOLERANCE, flat)
-from stylejax.feedforward import train, transfer
-from stylejax.io import images
+from stylejax.feedforward import train
+from stylejax.imaging import crops, images
 from stylejax.networks import adain
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchVGG, adain_decoder_from_flax,
                                            relative_error, relative_l2, relative_max, style_target, to_nchw,
@@ -116,8 +116,8 @@ jax_raw = jax.jit(lambda spec, net, dec, vgg_params, content, style: adain.decod
 def inference_pair(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
   """(photo (1, H, W, 3), painting (1, H, W, 3)): the paper times photo and painting at one size."""
   side = max(height, width)
-  photo = transfer.square(images.load_image("astronaut"), side)[None, :height, :width]
-  painting = transfer.square(images.load_image("starry_night"), side)[None, :height, :width]
+  photo = crops.square(images.load_image("astronaut"), side)[None, :height, :width]
+  painting = crops.square(images.load_image("starry_night"), side)[None, :height, :width]
   return photo.astype(np.float32), painting.astype(np.float32)
 
 

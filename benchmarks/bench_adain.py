@@ -61,8 +61,8 @@ from benchmarks.bench_vgg import conv_flops  # noqa: E402
 from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.adain_tiny import get_config as get_adain_config  # noqa: E402
-from stylejax.feedforward import data, train, transfer  # noqa: E402
-from stylejax.io import images  # noqa: E402
+from stylejax.feedforward import data, train  # noqa: E402
+from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.networks import adain  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.reference.torch_twin import Mismatch, to_nchw  # noqa: E402
@@ -132,7 +132,7 @@ class Setup:
     photos, paintings = list(config.eval_images), data.load_style_images(config.styles, size)
     content = []
     for i in range(batch):
-      photo = transfer.square(images.load_image(photos[i % len(photos)]), size)
+      photo = crops.square(images.load_image(photos[i % len(photos)]), size)
       content.append(photo[:, ::-1] if (i // len(photos)) % 2 else photo)  # mirror repeats
     self.content_np = np.stack(content).astype(np.float32)
     self.style_np = np.stack([paintings[i % len(paintings)] for i in range(batch)]).astype(np.float32)

@@ -53,7 +53,8 @@ from benchmarks.pixel_torch_side import (TorchTwin, agreement_markdown, check_ag
 from benchmarks.timing import interleave, median, run_until, time_to_threshold  # noqa: E402
 from stylejax.configs.base import get_base_config  # noqa: E402
 from stylejax.configs.quickstart import get_config as get_quickstart_config  # noqa: E402
-from stylejax.io import images, weights  # noqa: E402
+from stylejax.imaging import images  # noqa: E402
+from stylejax.io import weights  # noqa: E402
 from stylejax.pixel import optimize, stylize  # noqa: E402
 
 SECTION = "pixel"

@@ -250,7 +250,7 @@ def recommendation(chosen: str, values: dict) -> str:
 
 def _image(spec: str, folder: Path) -> str:
   """A file under --data/<content|style>/, else a named image (chelsea, great_wave, ...)."""
-  from stylejax.io import images  # pylint: disable=import-outside-toplevel
+  from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
   if (folder / spec).is_file():
     return str(folder / spec)
   if Path(spec).stem in images.NAMED_IMAGES:
@@ -307,7 +307,7 @@ def main(argv=None):
            for c in args.contents.split(",") if c for s in args.styles.split(",") if s]
 
   from stylejax.evaluation.metrics import Evaluator  # pylint: disable=import-outside-toplevel
-  from stylejax.io import images  # pylint: disable=import-outside-toplevel
+  from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
   machine = report.machine_description()
   print(machine, flush=True)
   evaluator = Evaluator()

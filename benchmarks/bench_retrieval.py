@@ -50,8 +50,7 @@ from benchmarks.bench_vgg import conv_flops  # noqa: E402
 from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import median, summarize, time_quietly  # noqa: E402
 from stylejax.configs.retrieval import get_config as get_retrieval_config  # noqa: E402
-from stylejax.feedforward import transfer  # noqa: E402
-from stylejax.io import images  # noqa: E402
+from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.networks import vgg  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.retrieval import embeddings, index  # noqa: E402
@@ -119,7 +118,7 @@ class EmbedSetup:
     channels = {layer: vgg.conv_shapes(self.loaded.arch)[_conv_of(layer)][0][3]
                 for layer in spec.style_layers + spec.content_layers}
     self.twin = TorchEmbedder(config, self.loaded, spec, embeddings.sketch_tables(spec, channels, config.seed))
-    self.images = np.stack([transfer.square(images.load_image(PHOTOS[i % len(PHOTOS)]), size)[:, ::(-1) ** (i // 4)]
+    self.images = np.stack([crops.square(images.load_image(PHOTOS[i % len(PHOTOS)]), size)[:, ::(-1) ** (i // 4)]
                             for i in range(batch)]).astype(np.float32)
     self.images_t = to_nchw(self.images)
 

@@ -60,8 +60,9 @@ from benchmarks.stylenet_torch_side import (F64_TOLERANCE, FLIP_TOLERANCE, GRAD_
                                             check_training, inference_image, jax_stylize)
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
-from stylejax.feedforward import data, train, transfer  # noqa: E402
-from stylejax.io import images, weights  # noqa: E402
+from stylejax.feedforward import data, train  # noqa: E402
+from stylejax.imaging import crops, images  # noqa: E402
+from stylejax.io import weights  # noqa: E402
 from stylejax.networks import stylenet, vgg  # noqa: E402
 from stylejax.reference.torch_twin import Mismatch, TorchStyleNet, stylenet_convs, to_nchw  # noqa: E402
 
@@ -127,7 +128,7 @@ class Setup:
     photos = list(config.eval_images)
     content = []
     for i in range(batch):
-      photo = transfer.square(images.load_image(photos[i % len(photos)]), size)
+      photo = crops.square(images.load_image(photos[i % len(photos)]), size)
       content.append(photo[:, ::-1] if (i // len(photos)) % 2 else photo)  # mirror repeats
     self.content_np = np.stack(content).astype(np.float32)
     self.content = jax.device_put(jnp.asarray(self.content_np), self.batch_sharding)

@@ -39,7 +39,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from stylejax.configs.base import get_base_config  # noqa: E402
-from stylejax.io import images  # noqa: E402
+from stylejax.imaging import images  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.pixel import optimize, stylize  # noqa: E402
 

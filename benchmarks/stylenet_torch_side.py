@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylejax.feedforward import train, transfer
-from stylejax.io import images
+from stylejax.feedforward import train
+from stylejax.imaging import crops, images
 from stylejax.networks import stylenet
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchStyleNet, TorchVGG,
                                            relative_error, relative_l2, select_styles, style_ids_tensor, to_nchw,
@@ -107,7 +107,7 @@ def blend_weights(n_styles: int) -> np.ndarray:
 
 
 def inference_image(height: int, width: int) -> np.ndarray:
-  photo = transfer.square(images.load_image("astronaut"), max(height, width))
+  photo = crops.square(images.load_image("astronaut"), max(height, width))
   return photo[None, :height, :width].astype(np.float32)
 
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from stylejax import configuration  # noqa: E402
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.pixel import sweep
 
 CONTENTS = ("astronaut", "mountain_landscape")

@@ -45,8 +45,8 @@ import numpy as np  # noqa: E402
 import comparison  # noqa: E402
 from stylejax.errors import StylejaxError  # noqa: E402
 from stylejax.evaluation import metrics  # noqa: E402
-from stylejax.feedforward import arbitrary, models, transfer  # noqa: E402
-from stylejax.io import images  # noqa: E402
+from stylejax.feedforward import arbitrary, models  # noqa: E402
+from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.io.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.pixel import stylize  # noqa: E402
 
@@ -126,7 +126,7 @@ def figure(path: Path, results, photos, unseen, methods, size: int = 128) -> Non
   from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
 
   del matplotlib
-  cell = lambda image: images.resize(transfer.square(np.asarray(image), size), (size, size))
+  cell = lambda image: crops.square(image, size)
   rows = [("painting", [cell(images.load_image(str(p))) for p in unseen])]
   for photo in photos:
     for method in methods:

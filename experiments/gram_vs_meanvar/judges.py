@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stylejax.io import images
+from stylejax.imaging import images
 from stylejax.io.atomic_io import atomic_write_text
 
 METRIC = "style_magenta"

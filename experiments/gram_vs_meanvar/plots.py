@@ -12,7 +12,7 @@ from PIL import Image
 
 import analysis
 import report
-from stylejax.io import images
+from stylejax.imaging import images
 
 COLOURS = {"gram": "tab:blue", "mean_var": "tab:orange", "mean_cov": "tab:green", "sliced_wasserstein": "tab:red"}
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylejax.errors import StylejaxError
-from stylejax.io import images
+from stylejax.imaging import images
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 from matplotlib import colors
 
-from stylejax.io import images
+from stylejax.imaging import images
 
 VARIANTS = ("original", "jitter", "gray")
 _LUMA = np.float32([0.299, 0.587, 0.114])  # Rec. 601

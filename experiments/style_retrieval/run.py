@@ -39,8 +39,8 @@ import plots  # noqa: E402
 import report  # noqa: E402
 import variants  # noqa: E402
 from stylejax import retrieval  # noqa: E402
-from stylejax.feedforward.transfer import square  # noqa: E402
-from stylejax.io import images  # noqa: E402
+from stylejax.imaging import images  # noqa: E402
+from stylejax.imaging.crops import square  # noqa: E402
 from stylejax.io.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.networks import magenta_arbitrary  # noqa: E402
 
