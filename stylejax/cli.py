@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from pathlib import Path
 
 from stylejax import runtime, tasks
 from stylejax.errors import StylejaxError
@@ -92,12 +93,12 @@ EMBED_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/retrie
 """
 
 
-def _command(commands, name: str, help: str, methods: str = "", examples: tuple[str, ...] = ()):  # pylint: disable=redefined-builtin
-  """A subcommand whose --help shows its one-line help, the method choices and examples that run as
-  written (tests/test_cli.py runs them)."""
+def _command(commands, name: str, summary: str, methods: str = "", examples: tuple[str, ...] = ()):
+  """A subcommand whose --help shows its summary, its method choices and examples that run as written
+  (tests/test_cli.py runs them)."""
   epilog = methods + ("examples:\n" + "".join(f"  {e}\n" for e in examples) if examples else "")
-  return commands.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=epilog or None,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+  return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                             epilog=epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,22 +223,29 @@ def _search(args) -> None:
 
 
 def _add_network_commands(commands) -> None:
-  t = commands.add_parser("train", help="train (or resume) a multi-style network (Dumoulin et al.)")
+  t = _command(commands, "train", "train (or resume) a style network: cin, adain or ghiasi (network.kind)",
+               TRAIN_METHODS, ("stylejax train --config cin_tiny --workdir workdirs/cin_tiny",
+                               "stylejax train --config adain_tiny --workdir workdirs/adain_tiny --set optim.steps=100"))
   t.add_argument("--config", default="cin_tiny", help="training config name or path, optionally NAME:ARG")
   t.add_argument("--workdir", required=True, help="run folder; an existing run with the same config resumes")
   t.add_argument("--overwrite", action="store_true", help="replace a workdir that holds another run")
-  t.add_argument("--quiet", action="store_true")
-  t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+  t.add_argument("--quiet", action="store_true", help="no progress bar")
+  t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                 help="config override, e.g. --set optim.steps=100 (repeatable); --config.KEY=VALUE too")
   t.set_defaults(run=_train)
-  a = commands.add_parser("apply", help="stylize photos (files or folders) with a trained network, or with "
-                          "any painting (--style-image: an AdaIN or ghiasi checkpoint, or the pretrained "
-                          "arbitrary-style model)")
+  a = _command(commands, "apply", "stylize photos (files or folders) with a trained network, or with any painting "
+               "(--style-image: an AdaIN or ghiasi checkpoint, or the pretrained arbitrary-style model)",
+               NETWORK_METHODS,
+               ("stylejax apply astronaut chelsea --style-image starry_night -o out/",
+                "stylejax apply astronaut --style-image starry_night --style-image great_wave --style-weights 0.7,0.3 "
+                "--alpha 0.8 -o blend/",
+                "stylejax apply --checkpoint workdirs/cin_tiny --style 0:0.5,1:0.5 astronaut -o cin_out/"))
   a.add_argument("inputs", nargs="+", help="image files or folders of images")
   a.add_argument("--checkpoint", default=None,
                  help="training workdir (or its checkpoints/ folder), or the AdaIN release's decoder.pth")
-  a.add_argument("--style-image", nargs="+", default=None, metavar="PAINTING",
-                 help="any painting(s): with an AdaIN or ghiasi checkpoint, or without --checkpoint through Magenta's "
-                 "pretrained arbitrary-style model")
+  a.add_argument("--style-image", action="append", default=None, metavar="PAINTING",
+                 help="a painting (file or bundled name; repeat for several): with an AdaIN or ghiasi checkpoint, or "
+                 "without --checkpoint through Magenta's pretrained arbitrary-style model")
   a.add_argument("--style-weights", default="", help="with several --style-image: blend weights (0.7,0.3)")
   a.add_argument("--alpha", type=float, default=None,
                  help="with --style-image: 1 the painting's style (default), 0 the photo's own")
@@ -250,20 +258,23 @@ def _add_network_commands(commands) -> None:
   a.add_argument("--strength", type=float, default=None, help="CIN: 1 stylized only (default), 0 the original")
   a.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
   a.add_argument("--size", type=int, default=0, help="resize the longer side to this first (0: keep)")
-  a.add_argument("--batch-size", type=int, default=4)
+  a.add_argument("--batch-size", type=int, default=4, help="CIN: photos stylized per compiled call")
   a.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
   a.add_argument("--overwrite", action="store_true", help="replace existing output files")
   a.set_defaults(run=_apply)
-  g = commands.add_parser("grid", help="photos x styles (a CIN network's, or paintings), or an "
-                          "interpolation or alpha strip")
+  g = _command(commands, "grid", "photos x styles (a CIN network's, or paintings), or an interpolation or alpha strip",
+               NETWORK_METHODS,
+               ("stylejax grid astronaut chelsea --style-image starry_night --style-image the_scream -o grid.png",
+                "stylejax grid astronaut --style-image starry_night --alpha-strip --steps 4 -o alpha.png",
+                "stylejax grid --checkpoint workdirs/cin_tiny -o cin_grid.png"))
   g.add_argument("inputs", nargs="*", help="photos (default: the training run's eval_images)")
   g.add_argument("--checkpoint", default=None,
                  help="training workdir, or the AdaIN release's decoder.pth; without: --style-image through "
                  "the pretrained arbitrary-style model")
-  g.add_argument("--style-image", nargs="+", default=None, metavar="PAINTING",
-                 help="arbitrary-style models: the paintings (default: the run's first three)")
+  g.add_argument("--style-image", action="append", default=None, metavar="PAINTING",
+                 help="arbitrary-style models: a painting (repeat for several; default: the run's first three)")
   g.add_argument("-o", "--output", required=True, help="output .png")
-  g.add_argument("--size", type=int, default=256)
+  g.add_argument("--size", type=int, default=256, help="longer side of each cell, in pixels")
   g.add_argument("--interpolate", default=None, metavar="A,B",
                  help="a strip from style A to style B: indices of the trained styles (CIN) or of the paintings, "
                  "or blends separated by ';' e.g. '0;1:0.5,2:0.5'")
@@ -274,7 +285,7 @@ def _add_network_commands(commands) -> None:
                  help="with the release's decoder.pth: its vgg_normalised.pth (default: beside it)")
   g.add_argument("--steps", type=int, default=5, help="cells of a strip")
   g.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
-  g.add_argument("--overwrite", action="store_true")
+  g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
   g.set_defaults(run=_grid)
 
 
@@ -390,22 +401,31 @@ def _sweep(args) -> None:
 def _summarize(args) -> None:
   from stylejax.evaluation import summarize  # pylint: disable=import-outside-toplevel
 
+  if not Path(args.sweep_dir).exists():
+    raise StylejaxError(f"{args.sweep_dir} does not exist (give the --workdir of a `stylejax sweep`)")
+  if not Path(args.sweep_dir).is_dir():
+    raise StylejaxError(f"{args.sweep_dir} is not a folder (give the --workdir of a `stylejax sweep`)")
   records = summarize.summarize(args.sweep_dir)
   print(f"summarized {len(records)} runs into {args.sweep_dir}/summary.md, summary.csv, grid.png")
 
 
 def _add_stylize(commands) -> None:
-  s = commands.add_parser("stylize", help="Gatys-style pixel optimization of one image")
+  s = _command(commands, "stylize", "Gatys-style pixel optimization of one image",
+               PIXEL_METHODS + "configs (--config): quickstart, gatys, testing (stylejax/configs/), or a .py file\n",
+               ("stylejax stylize astronaut starry_night --workdir workdirs/quickstart",
+                "stylejax stylize chelsea starry_night great_wave --style-weights 0.7,0.3 --workdir workdirs/blend "
+                "--set optim.steps=100 --set loss.statistic=mean_var"))
   s.add_argument("content", help="image file, or a scikit-image photo: astronaut, coffee, chelsea, rocket")
-  s.add_argument("styles", nargs="+", help="style image file(s) or scikit-image photo names")
-  s.add_argument("--workdir", required=True)
+  s.add_argument("styles", nargs="+", help="style image file(s), bundled paintings (starry_night, great_wave, "
+                 "composition_vii, the_scream) or scikit-image photo names")
+  s.add_argument("--workdir", required=True, help="folder that will hold this run (final.png, metrics, config)")
   s.add_argument("--config", default="quickstart",
-                 help="config name in configs/ or path to a config .py, optionally NAME:ARG")
+                 help="a shipped config NAME (stylejax/configs/) or a config PATH.py, optionally :ARG")
   s.add_argument("--style-weights", default=None, help="comma-separated blend weights for the styles")
   s.add_argument("--overwrite", action="store_true", help="replace an existing workdir")
   s.add_argument("--quiet", action="store_true", help="no progress bar")
   s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                 help="config override, e.g. --set steps=100 (repeatable); --config.KEY=VALUE too")
+                 help="config override, e.g. --set optim.steps=100 (repeatable); --config.KEY=VALUE too")
   s.set_defaults(run=_stylize)
 
 

@@ -1,23 +1,23 @@
-"""absl entry point: `python -m stylejax.main --config=stylejax/configs/quickstart.py --workdir=DIR`.
+"""absl entry point: `python -m stylejax.main --config=quickstart --workdir=DIR`.
 
-Flags and dispatch only: a config with `task = "train"` (stylejax/configs/cin_*.py) goes to
-`stylejax.feedforward.train.run(config, workdir)`, any other to `stylejax.pixel.stylize.run(config, workdir)`.
-The config and its `--config.x=y` overrides are loaded by `stylejax.configuration`, as in the `stylejax`
-command: a typo in either is one line and exit code 2, a bug in a config file keeps its traceback.
+Flags and dispatch only: the config's `task` names its run function in `stylejax.tasks` (stylize:
+`stylejax.pixel.stylize.run`, train: the training loop's `run`), called as run(config, workdir). A
+config whose task needs more than a workdir (sweep, embed), or of a missing or unknown task, is one
+line and exit code 2 that says how to run it. The config and its `--config.x=y` overrides are loaded
+by `stylejax.configuration`, as in the `stylejax` command: a typo in either is one line and exit code
+2, a bug in a config file keeps its traceback.
 """
 
 import sys
 
 from absl import app, flags
 
-from stylejax import configuration, runtime
+from stylejax import configuration, runtime, tasks
 from stylejax.cli import expand_config_overrides
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import train
-from stylejax.pixel import stylize
 
-_CONFIG = flags.DEFINE_string("config", None, "A config in configs/ (NAME[:ARG]) or a get_config(arg) "
-                              "file (PATH.py[:ARG]).")
+_CONFIG = flags.DEFINE_string("config", None, "A shipped config (NAME[:ARG], see stylejax/configs/) or a "
+                              "get_config(arg) file (PATH.py[:ARG]).")
 _SET = flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE (repeatable); --config.KEY=VALUE "
                                  "is the same.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder that will hold this run.")
@@ -45,7 +45,7 @@ def main(argv):
     _exit_with_error(f"unexpected arguments {argv[1:]}; this entry point takes flags only")
   try:
     config = configuration.apply_overrides(configuration.load_config(_CONFIG.value), _SET.value)
-    run = train.run if config.get("task") == "train" else stylize.run
+    run = tasks.runner(tasks.task_of(config, f"config {_CONFIG.value!r}"))
     run(config, _WORKDIR.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value)
   except StylejaxError as e:
     _exit_with_error(str(e))

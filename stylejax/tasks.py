@@ -51,13 +51,13 @@ def expect(config: ml_collections.ConfigDict, task: str, name: str = "the config
   """Refuses a config of another task than `task` (the command it was given to), saying how to run it."""
   actual = task_of(config, name)
   if actual != task:
-    raise StylejaxError(f"{name} is a {actual} config, not a {task} config; run it with `{TASKS[actual].usage}`")
+    raise StylejaxError(f"{name} has task {actual!r}, not {task!r}; run it with `{TASKS[actual].usage}`")
 
 
 def runner(task: str) -> Callable:
   """The run function of `task`: run(config, workdir, *, overwrite, quiet), imported now."""
   target = TASKS[task].run
   if target is None:
-    raise StylejaxError(f"a {task} config needs more than a config and a workdir; run it with `{TASKS[task].usage}`")
+    raise StylejaxError(f"task {task!r} needs more than a config and a workdir; run it with `{TASKS[task].usage}`")
   module, _, function = target.partition(":")
   return getattr(importlib.import_module(module), function)

@@ -216,7 +216,7 @@ def test_cli_applies_blends_and_masks_and_never_overwrites(workdir, files, tmp_p
   run, _ = workdir
   out = tmp_path / "out"
   args = ["apply", files / "photo.png", "--checkpoint", run, "--style-image", files / "noise.png",
-          files / "stripes.png", "--style-weights", "0.3,0.7", "--alpha", "0.8", "-o", out]
+          "--style-image", files / "stripes.png", "--style-weights", "0.3,0.7", "--alpha", "0.8", "-o", out]
   code, captured = _cli(monkeypatch, capsys, *args)
   assert code == 0, captured.err
   target = out / "photo_noise+stripes.png"
@@ -227,7 +227,7 @@ def test_cli_applies_blends_and_masks_and_never_overwrites(workdir, files, tmp_p
   code, captured = _cli(monkeypatch, capsys, *args[:-4], "--alpha", "0", "--overwrite", "-o", out)
   assert code == 0 and target.read_bytes() != first, captured.err
   code, captured = _cli(monkeypatch, capsys, "apply", files / "photo.png", "--checkpoint", run / "checkpoints",
-                        "--style-image", files / "noise.png", files / "stripes.png", "--mask", files / "mask.png",
+                        "--style-image", files / "noise.png", "--style-image", files / "stripes.png", "--mask", files / "mask.png",
                         "--preserve-color",
                         "--step", STEP, "-o", tmp_path / "masked")
   assert code == 0, captured.err
@@ -248,8 +248,8 @@ def test_cli_grid_defaults_to_the_runs_photos_and_paintings(workdir, files, tmp_
     (["--checkpoint", "RUN"], "--style-image"),
     (["--checkpoint", "CIN", "--style-image", "great_wave"], "CIN network"),
     (["--checkpoint", "CIN", "--alpha", "0"], "--alpha"),
-    (["--checkpoint", "RUN", "--style-image", "great_wave", "the_scream", "--style-weights", "1"], "--style-weights"),
-    (["--checkpoint", "RUN", "--style-image", "great_wave", "the_scream", "--style-weights", "1,1",
+    (["--checkpoint", "RUN", "--style-image", "great_wave", "--style-image", "the_scream", "--style-weights", "1"], "--style-weights"),
+    (["--checkpoint", "RUN", "--style-image", "great_wave", "--style-image", "the_scream", "--style-weights", "1,1",
       "--mask", "MASK"], "--mask"),
     (["--checkpoint", "RUN", "--style-image", "missing.jpg"], "missing.jpg"),
     (["--checkpoint", "RUN", "--style-image", "BROKEN"], "broken.jpg"),

@@ -82,7 +82,7 @@ def test_bad_weights_are_clear_errors():
 def test_cli_applies_any_painting_and_never_overwrites(files, tmp_path):
   folder, _ = files
   out = tmp_path / "out"
-  args = ["apply", str(folder / "photo.png"), "--style-image", str(folder / "noise_painting.png"), "great_wave",
+  args = ["apply", str(folder / "photo.png"), "--style-image", str(folder / "noise_painting.png"), "--style-image", "great_wave",
           "--style-weights", "0.3,0.7", "--alpha", "0.8", "-o", str(out)]
   done = _cli(*args)
   assert done.returncode == 0, done.stderr
@@ -100,7 +100,7 @@ def test_cli_applies_any_painting_and_never_overwrites(files, tmp_path):
     (["--style-image", "missing.jpg"], "missing.jpg"),
     (["--style-image", "BROKEN"], "broken.jpg"),
     (["--style-image", "great_wave", "--alpha", "1.5"], "--alpha"),
-    (["--style-image", "great_wave", "the_scream", "--style-weights", "1"], "--style-weights"),
+    (["--style-image", "great_wave", "--style-image", "the_scream", "--style-weights", "1"], "--style-weights"),
     (["--style-image", "great_wave", "--mask", "missing_mask.png"], "missing_mask.png"),
     (["--style-image", "great_wave", "--checkpoint", "somewhere"], "--checkpoint"),
     ([], "--checkpoint"),
@@ -171,7 +171,7 @@ def test_a_ghiasi_run_applies_any_painting_with_the_same_controls(ghiasi_run, fi
   monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what runtime.configure would set
   out = tmp_path / "out"
   code = cli.main(["apply", str(folder / "photo.png"), "--checkpoint", str(ghiasi_run), "--style-image", "great_wave",
-                   str(folder / "noise_painting.png"), "--style-weights", "1,3", "--alpha", "0.7", "-o", str(out)])
+                   "--style-image", str(folder / "noise_painting.png"), "--style-weights", "1,3", "--alpha", "0.7", "-o", str(out)])
   assert code == 0, capsys.readouterr().err
   assert images.load_image(str(out / "photo_great_wave+noise_painting.png")).shape == photo.shape
   code = cli.main(["grid", "--checkpoint", str(ghiasi_run), "--size", "32", "-o", str(tmp_path / "g.png")])

@@ -104,3 +104,218 @@ def test_absl_main_entry_point(tmp_path):
               "--quiet"], cwd=repo, entry=entry)
   assert bad.returncode == 2 and "optim.init must be one of" in bad.stderr
   assert "Traceback" not in bad.stderr and not (tmp_path / "n").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# --help: every option explained, the method choices named, and the examples run as written.
+
+
+def _commands(parser=None, prefix=()):
+  """(("weights", "list"), parser), (("stylize",), parser), ...: every command that runs something."""
+  import argparse  # pylint: disable=import-outside-toplevel
+  from stylejax import cli  # pylint: disable=import-outside-toplevel
+
+  parser = parser or cli.build_parser()
+  found = []
+  for action in parser._actions:  # pylint: disable=protected-access
+    if isinstance(action, argparse._SubParsersAction):  # pylint: disable=protected-access
+      for name, sub in action.choices.items():
+        found += _commands(sub, (*prefix, name))
+  return found or [(prefix, parser)]
+
+
+def test_every_option_and_argument_has_help_text():
+  missing = [f"{' '.join(name)} {a.option_strings or a.dest}" for name, parser in _commands()
+             for a in parser._actions if not (a.help and a.help.strip())]  # pylint: disable=protected-access
+  assert not missing, f"options without help text: {missing}"
+
+
+def _methods(name):
+  """{key: [values]} of the "methods" lines (`  KEY  a | b | c`) in a command's --help."""
+  parser = dict(_commands())[(name,)]
+  lines = parser.format_help().split("methods (", 1)[1].split("\n")[1:]
+  methods = {}
+  for line in lines:
+    if not line.startswith("  ") or line.startswith("  stylejax "):
+      break
+    key, _, values = line.strip().partition(" ")
+    methods[key] = values.strip()
+  return methods
+
+
+def test_help_names_the_pixel_methods_and_each_is_accepted():
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  from stylejax.imaging import color
+  from stylejax.networks import vgg
+  from stylejax.objectives import losses
+
+  every = {"optim.name": configuration.OPTIMIZERS, "optim.line_search": configuration.LINE_SEARCHES,
+           "optim.init": configuration.INITS, "optim.parametrization": configuration.PARAMETRIZATIONS,
+           "loss.statistic": losses.STATISTICS, "loss.gram_norm": losses.GRAM_NORMS,
+           "loss.network.pooling": vgg.POOLINGS, "preserve_color": color.MODES}
+  for command in ("stylize", "sweep"):
+    named = {k: sorted(v.split(" | ")) for k, v in _methods(command).items()}
+    assert named == {k: sorted(v) for k, v in every.items()}, command
+  for key, values in every.items():
+    for value in values:  # each named choice passes validation
+      configuration.validate(configuration.apply_overrides(configuration.load_config("quickstart"), [f"{key}={value}"]))
+
+
+def _shipped(task):
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+
+  configs = {p.stem: configuration.load_config(p.stem) for p in sorted(configuration.CONFIG_DIR.glob("*.py"))
+             if configuration.is_config_file(p)}
+  return {name: c for name, c in configs.items() if c.task == task}
+
+
+def test_help_names_the_training_methods_with_their_configs():
+  from stylejax.methods import registry  # pylint: disable=import-outside-toplevel
+
+  methods = _methods("train")
+  assert list(methods) == list(registry.names())
+  listed = {}
+  for kind, text in methods.items():
+    for name in text.rsplit(":", 1)[1].split(","):
+      listed[name.strip()] = kind
+  assert {name: c.network.kind for name, c in _shipped("train").items()} == listed
+  for command in ("apply", "grid"):
+    assert list(_methods(command)) == [*registry.names(), "magenta"]
+
+
+def test_help_names_the_stylize_configs_and_the_retrieval_methods():
+  from stylejax import configuration, retrieval  # pylint: disable=import-outside-toplevel
+
+  help_text = dict(_commands())[("stylize",)].format_help()
+  listed = help_text.split("configs (--config): ", 1)[1].split(" (", 1)[0]
+  assert sorted(listed.split(", ")) == sorted(_shipped("stylize"))
+  assert list(_methods("search")) == list(retrieval.MODES)
+  for key, values in _methods("embed").items():
+    for value in values.split(" (")[0].split(" | "):
+      configuration.validate(configuration.apply_overrides(configuration.load_config("retrieval"), [f"{key}={value}"]))
+
+
+def _examples():
+  """[(command, example)] from every command's --help, in the order shown, each once."""
+  found = []
+  for name, parser in _commands():
+    text = parser.format_help()
+    if "examples:\n" in text:
+      found += [(name[0], line.strip()) for line in text.split("examples:\n", 1)[1].splitlines()
+                if line.startswith("  stylejax ") and (name[0], line.strip()) not in found]
+  return found
+
+
+# Each group of examples runs through `stylejax.cli.main` in a fresh folder that holds what a user
+# would have there: photos/ and query.jpg (embed, search). So that the tests stay fast, a small image
+# size (and 2 optimizer steps) is appended to a run, and pixel optimization and training go through
+# the real command up to their run function, which here validates the config and reads its images
+# instead of optimizing for minutes (test_stylize_cli_end_to_end and tests/test_wheel.py run stylize
+# itself). Not run: the apply and grid of a trained checkpoint, weights download (the network) and
+# import (a downloaded file), whose source must be a known one.
+_GROUPS = {"weights": "files", "features": "files", "stylize": "dry", "train": "dry", "sweep": "sweep",
+           "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval"}
+_SMALL = {"sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
+          "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"]}
+
+
+def test_help_examples_parse_and_every_command_shows_some():
+  import shlex  # pylint: disable=import-outside-toplevel
+  from stylejax import cli
+
+  examples = _examples()
+  assert {command for command, _ in examples} == set(_GROUPS)
+  for _, example in examples:
+    cli.build_parser().parse_args(cli.expand_config_overrides(shlex.split(example)[1:]))  # no SystemExit
+
+
+@pytest.mark.parametrize("group", sorted(set(_GROUPS.values())))
+def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
+  import shlex  # pylint: disable=import-outside-toplevel
+  from types import SimpleNamespace
+  from stylejax import cli, configuration, tasks
+  from stylejax.imaging import images
+  from stylejax.io import weights
+
+  monkeypatch.chdir(tmp_path)
+  rng = np.random.default_rng(0)
+  (tmp_path / "photos").mkdir()
+  for i in range(3):
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(tmp_path / "photos" / f"p{i}.png")
+  Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(tmp_path / "query.jpg")
+  checked = []
+
+  def validate_and_read(config, workdir, **_):  # in place of the optimization or the training loop
+    configuration.validate(config)
+    for spec in (config.get("content"), *config.styles):
+      if spec:
+        images.load_image(spec)
+    checked.append((config.task, workdir))
+    return SimpleNamespace(state={"step": 0}, workdir=workdir)
+
+  monkeypatch.setattr(tasks, "runner", lambda task: validate_and_read)
+  ran = 0
+  for _, example in _examples():
+    argv = shlex.split(example)[1:]
+    command = argv[0]
+    if _GROUPS[command] != group or (command, argv[1]) in (("weights", "download"), ("weights", "import")):
+      if command == "weights" and group == "files":
+        assert argv[2] in weights.SOURCES or argv[2] in {s.filename for s in weights.SOURCES.values()}, example
+      continue
+    if command in ("apply", "grid") and "--checkpoint" in argv:
+      continue
+    code = cli.main(argv + _SMALL.get(command, []))
+    assert code == 0, f"{example}: {capsys.readouterr().err}"
+    ran += 1
+  assert ran
+  if group == "dry":
+    assert checked == [("stylize", "workdirs/quickstart"), ("stylize", "workdirs/blend"),
+                       ("train", "workdirs/cin_tiny"), ("train", "workdirs/adain_tiny")]
+  if group == "retrieval":
+    assert "p0.png" in capsys.readouterr().out  # search found the embedded photos
+
+
+def test_a_repeated_style_image_does_not_swallow_the_photos():
+  from stylejax import cli  # pylint: disable=import-outside-toplevel
+
+  args = cli.build_parser().parse_args(["apply", "--style-image", "painting.jpg", "photo.jpg", "-o", "out.png"])
+  assert args.style_image == ["painting.jpg"] and args.inputs == ["photo.jpg"]
+  args = cli.build_parser().parse_args(["grid", "--style-image", "x.jpg", "--style-image", "y.jpg", "a.jpg", "b.jpg",
+                                        "-o", "g.png"])
+  assert args.style_image == ["x.jpg", "y.jpg"] and args.inputs == ["a.jpg", "b.jpg"]
+
+
+def test_summarize_a_missing_path_says_so(tmp_path):
+  result = _run(["summarize", str(tmp_path / "nowhere")])
+  _assert_one_line_error(result, "nowhere does not exist")
+
+
+@pytest.mark.parametrize("config,needle", [
+    ("retrieval", "config 'retrieval' has task 'embed', not 'stylize'; run it with `stylejax embed SOURCE"),
+    ("cin_testing", "has task 'train', not 'stylize'; run it with `stylejax train"),
+    ("style_weight_sweep", "has task 'sweep', not 'stylize'; run it with `stylejax sweep")])
+def test_stylize_refuses_a_config_of_another_task(tmp_path, config, needle):
+  result = _run(["stylize", "astronaut", "starry_night", "--workdir", str(tmp_path / "w"), "--config", config])
+  _assert_one_line_error(result, needle)
+  assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("change,needle", [
+    ("c.task = 'dream'", "has task 'dream', which stylejax does not know; known tasks: stylize, sweep, train"),
+    ("del c['task']", "declares no task")])
+def test_the_absl_entry_point_refuses_an_unknown_or_missing_task(tmp_path, change, needle):
+  path = tmp_path / "odd.py"
+  path.write_text("from stylejax.configs.base import get_base_config\n\n\ndef get_config(arg=''):\n"
+                  f"  c = get_base_config()\n  with c.unlocked():\n    {change}\n  return c\n")
+  result = _run([f"--config={path}", f"--workdir={tmp_path / 'w'}"], entry=[sys.executable, "-m", "stylejax.main"])
+  _assert_one_line_error(result, needle)
+  assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("config,needle", [
+    ("retrieval", "task 'embed' needs more than a config and a workdir; run it with `stylejax embed SOURCE"),
+    ("style_weight_sweep:testing", "run it with `stylejax sweep NAME")])
+def test_the_absl_entry_point_says_how_to_run_a_sweep_or_an_embedding(tmp_path, config, needle):
+  result = _run([f"--config={config}", f"--workdir={tmp_path / 'w'}"], entry=[sys.executable, "-m", "stylejax.main"])
+  _assert_one_line_error(result, needle)
+  assert not (tmp_path / "w").exists()

@@ -4,14 +4,15 @@ only sets the fields its base declares; overrides are typed; a typo names the ne
 import ast
 import io
 import tokenize
+from pathlib import Path
 
 import pytest
 
-from stylejax import configuration
+from stylejax import configuration, tasks
 from stylejax.errors import StylejaxError
 
-REPO = configuration.CONFIG_DIR.parent
-# An experiment's config is a product config (built on a configs/ base, validated like one) or a
+REPO = Path(__file__).resolve().parent.parent
+# An experiment's config is a product config (built on a stylejax/configs/ base, validated like one) or a
 # standalone one of its own fields (e.g. experiments/style_retrieval's protocol).
 _builds_on_product = lambda p: "from stylejax.configs." in p.read_text()
 _EXPERIMENT_CONFIGS = sorted(p for p in REPO.glob("experiments/*/config.py") if configuration.is_config_file(p))
@@ -99,6 +100,48 @@ def test_configs_do_not_unlock_and_declare_the_args_they_read(path):
   compared = {c.value for n in ast.walk(tree) if isinstance(n, ast.Compare) and getattr(n.left, "id", "") == "arg"
               for c in n.comparators if isinstance(c, ast.Constant)}
   assert compared <= set(configuration.load_module(str(path)).ARGS)
+
+
+SHIPPED = [(path, arg) for path, arg in CASES if path.parent == configuration.CONFIG_DIR]
+
+
+@pytest.mark.parametrize("path,arg", SHIPPED, ids=[f"{p.stem}:{a}" for p, a in SHIPPED])
+def test_every_shipped_config_declares_a_known_task(path, arg):
+  config = configuration.load_config(f"{path.stem}:{arg}" if arg else path.stem)
+  task = tasks.task_of(config)
+  # A sweep is a sweep file (get_sweep); any other config runs alone.
+  assert (task == "sweep") == hasattr(configuration.load_module(str(path)), "get_sweep")
+  assert task in tasks.TASKS
+
+
+def test_every_task_has_a_shipped_config_and_a_run_target_that_exists():
+  declared = {configuration.load_config(p.stem).task for p, _ in SHIPPED}
+  assert declared == set(tasks.TASKS)
+  for name, task in tasks.TASKS.items():
+    if task.run is not None:
+      assert callable(tasks.runner(name))
+    else:
+      with pytest.raises(StylejaxError, match=f"run it with `stylejax {name}"):
+        tasks.runner(name)
+
+
+@pytest.mark.parametrize("task,needle", [(None, "declares no task"), ("dream", "task 'dream', which stylejax does "
+                                                                      "not know; known tasks: stylize, sweep")])
+def test_a_config_of_a_missing_or_unknown_task_is_refused(task, needle):
+  c = configuration.load_config("testing")
+  with c.unlocked():
+    if task is None:
+      del c["task"]
+    else:
+      c.task = task
+  with pytest.raises(StylejaxError, match=needle):
+    configuration.validate(c)
+
+
+def test_a_config_given_to_another_command_says_how_to_run_it():
+  with pytest.raises(StylejaxError, match="config 'retrieval' has task 'embed', not 'stylize'; run it with "
+                                          "`stylejax embed SOURCE"):
+    tasks.expect(configuration.load_config("retrieval"), "stylize", "config 'retrieval'")
 
 
 def test_an_undeclared_arg_is_refused():

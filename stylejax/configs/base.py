@@ -12,6 +12,7 @@ from stylejax.configs.loss import get_loss_config
 
 def get_base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
+  c.task = "stylize"  # what runs this config (stylejax/tasks.py): stylize | sweep (a sweep file's runs)
   c.content = "astronaut"  # content image: a file, or astronaut | coffee | chelsea | rocket
   c.styles = ("starry_night",)  # style image files or names (starry_night, great_wave bundled)
   c.style_blend = ()  # one weight per style (normalised to sum 1); empty means equal weights

@@ -20,7 +20,7 @@ ARGS = ("", "alexnet")  # what get_config(arg) accepts (NAME:ARG); anything else
 
 def get_retrieval_base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.task = "embed"  # marks a retrieval config: `stylejax embed` takes it, validation checks its blocks
+  c.task = "embed"  # what runs this config (stylejax/tasks.py): `stylejax embed`; validation checks its blocks
   c.seed = 0  # seeds the style sketch's buckets and signs and the sliced-Wasserstein directions
 
   c.loss = get_loss_config()  # the feature network, layers and style statistic (stylejax/configs/loss.py)

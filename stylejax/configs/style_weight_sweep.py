@@ -13,6 +13,7 @@ ARGS = ("", "testing")  # what get_config(arg) accepts (NAME:ARG); anything else
 
 def get_config(arg: str = ""):
   c = testing.get_config() if arg == "testing" else quickstart.get_config("runlocal")
+  c.task = "sweep"  # runs with `stylejax sweep`, which also reads get_sweep
   c.content, c.styles = "chelsea", ("starry_night",)
   c.optim.init = "noise"  # so that seeds differ for every statistic
   # Adam, not the quickstart's L-BFGS zoom, so that the runs share one vmapped program: vmapped, the
