@@ -11,9 +11,9 @@ packaged VGG16 (lpips weights) to relu4_1 (the offline encoder; the paper's VGG1
 machine), content loss on relu4_1 against the AdaIN target, lambda = 10 x mean/std style loss on
 relu1_1..relu4_1, Adam. Photos: scikit-image's; paintings: the four bundled ones.
 
-* JAX: the product's own code -- `train.problem_from_config` (network.kind = "adain"),
-  `train.loss_weights`, `train.initial_state`, the jitted `train.compiled_step(mesh)` called as
-  `train.run` calls it (a {"content", "style"} batch, same shardings), and
+* JAX: the product's own code -- `adain.METHOD.problem` (network.kind = "adain"),
+  `loss_network.loss_weights`, `loop.initial_state`, the jitted `loop.compiled_step(mesh)` called as
+  `loop.run` calls it (a {"content", "style"} batch, same shardings), and
   `jax.jit(adain.stylize, static_argnames=("net", "spec"))` for inference.
 * PyTorch: the twins of stylejax/reference/torch_twin.py: VGG16 with the same weights and
   preprocessing, the release's AdaIN (`adaptive_instance_normalization`) and decoder layer list
@@ -61,10 +61,12 @@ from benchmarks.bench_vgg import conv_flops  # noqa: E402
 from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.adain_tiny import get_config as get_adain_config  # noqa: E402
-from stylejax.feedforward import data, train  # noqa: E402
+from stylejax.feedforward import data  # noqa: E402
+from stylejax.methods import adain  # noqa: E402
+from stylejax.objectives import loss_network  # noqa: E402
+from stylejax.training import loop  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.networks import adain  # noqa: E402
-from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.reference.torch_twin import Mismatch, to_nchw  # noqa: E402
 
 SECTION = "adain"
@@ -91,12 +93,12 @@ def encoder_flops(arch: str, size: int) -> float:
   return conv_flops(arch, size, adain.CONTENT_LAYER)
 
 
-def infer_flops(problem: train.TrainProblem, size: int) -> float:
+def infer_flops(problem: adain.AdainProblem, size: int) -> float:
   """Encoder on the photo and on the painting (both size x size), decoder."""
   return 2 * encoder_flops(problem.loss.arch, size) + decoder_flops(problem.spec, size, size)
 
 
-def train_flops(problem: train.TrainProblem, size: int, batch: int) -> float:
+def train_flops(problem: adain.AdainProblem, size: int, batch: int) -> float:
   """One training step: the decoder forward, its data and weight gradients (3x forward); VGG to
   relu4_1 on the output forward and data gradient (2x), and forward on photo and painting (2x).
   AdaIN, statistics, Adam not counted."""
@@ -108,7 +110,7 @@ def train_flops(problem: train.TrainProblem, size: int, batch: int) -> float:
 
 
 class Setup:
-  """The JAX training problem and its inputs, as `train.run` builds them for network.kind = "adain"."""
+  """The JAX training problem and its inputs, as `loop.run` builds them for network.kind = "adain"."""
 
   def __init__(self, size: int, batch: int, seed: int = 0):
     config = get_adain_config()
@@ -120,7 +122,7 @@ class Setup:
       config.seed = seed
     self.config, self.size, self.batch = config, size, batch
     self.loaded = loss_network.load_weights(config.loss)
-    self.problem = train.problem_from_config(config, self.loaded, len(config.styles))
+    self.problem = adain.METHOD.problem(config, self.loaded, len(config.styles))
     if self.problem.spec != adain.PAPER:
       raise Mismatch(f"expected the paper's decoder, the config gives {self.problem.spec}")
     self.mesh = Mesh(np.asarray(jax.devices()), ("data",))
@@ -139,10 +141,10 @@ class Setup:
     self.batch_inputs = jax.device_put({"content": jnp.asarray(self.content_np), "style": jnp.asarray(self.style_np)},
                                        batch_sharding)
     self.vgg_params = jax.device_put(self.loaded.params, self.replicated)
-    self.weights = jax.device_put(train.loss_weights(config, self.loaded.arch), self.replicated)
-    self.base_key = jax.random.fold_in(jax.random.key(config.seed), 2)  # as train.run
-    self.params = train.initial_state(self.problem, config.seed)["params"]
-    self.step_fn = train.compiled_step(self.mesh)
+    self.weights = jax.device_put(loss_network.loss_weights(config.loss, self.loaded.arch), self.replicated)
+    self.base_key = jax.random.fold_in(jax.random.key(config.seed), 2)  # as loop.run
+    self.params = loop.initial_state(self.problem, config.seed)["params"]
+    self.step_fn = loop.compiled_step(self.mesh)
 
   def fresh_state(self) -> dict:
     params = jax.tree.map(jnp.asarray, self.params)
@@ -150,7 +152,8 @@ class Setup:
     return jax.device_put(state, self.replicated)
 
   def step(self, state):
-    return self.step_fn(self.problem, state, self.batch_inputs, self.vgg_params, {}, self.weights, self.base_key)
+    return self.step_fn(self.problem, state, self.batch_inputs, {"vgg": self.vgg_params, "weights": self.weights},
+                        self.base_key)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       "",
       f"Network: `stylejax.networks.adain` with the paper's decoder ({n_params:,} parameters: reflect-padded "
       "3×3 convs 512→256, ×2, 256×3, 256→128, ×2, 128→128, 128→64, ×2, 64→64, 64→3, nearest ×2 upsampling, "
-      f"ReLU, no normalisation; the product's initial parameters, `train.initial_state`); encoder "
+      f"ReLU, no normalisation; the product's initial parameters, `loop.initial_state`); encoder "
       f"{net.arch.upper()} (`{setup.config.loss.network.weights}`, the offline encoder; the paper's VGG19 "
       f"is not on this machine) to relu4_1; AdaIN statistics over H, W with unbiased variance + 1e-5 (the "
       f"release's `calc_mean_std`). Training: stylejax/configs/adain_tiny.py's loss (content MSE on relu4_1 against "
@@ -260,9 +263,9 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       f"{setup.size}×{setup.size}). Inference: photo and painting at the same size, as in the paper's "
       "timing table, batch 1, α = 1.",
       "",
-      "JAX: the product's code path — `train.problem_from_config` (network.kind = adain), `train.loss_weights`, "
-      "and the jitted `train.compiled_step(mesh)` called with a {content, style} batch and the shardings "
-      "`train.run` uses, one call per step, blocking on the new state; inference "
+      "JAX: the product's code path — `adain.METHOD.problem` (network.kind = adain), `loss_network.loss_weights`, "
+      "and the jitted `loop.compiled_step(mesh)` called with a {content, style} batch and the shardings "
+      "`loop.run` uses, one call per step, blocking on the new state; inference "
       "`jax.jit(adain.stylize, static_argnames=(\"net\", \"spec\"))`. torch: the twins of "
       "`stylejax.reference.torch_twin` — VGG16 with `Conv2d`/`F.max_pool2d` and the same weights and "
       "preprocessing, the release's `adaptive_instance_normalization` and decoder layer list "

@@ -11,8 +11,8 @@ with the packaged lpips weights, style Gram loss "gatys" on relu1_2, relu2_2, re
 content MSE on relu3_3, Adam 1e-3), with the styles taken from that config (cycled when --styles
 asks for more) and the content batch made of scikit-image photos.
 
-* JAX: the product's own code -- `train.problem_from_config`, `train.style_targets`,
-  `train.loss_weights`, the jitted `train.compiled_step(mesh)` called as `train.run` calls it
+* JAX: the product's own code -- `cin.METHOD.problem`, `cin.style_targets`,
+  `loss_network.loss_weights`, the jitted `loop.compiled_step(mesh)` called as `loop.run` calls it
   (same shardings), and `jax.jit(stylenet.stylize, static_argnums=0)` for inference.
 * PyTorch: the twins of stylejax/reference/torch_twin.py: the same network as a `torch.nn.Module`
   (Conv2d with padding_mode="reflect", F.instance_norm + per-example gamma/beta = style_weights @
@@ -60,7 +60,10 @@ from benchmarks.stylenet_torch_side import (F64_TOLERANCE, FLIP_TOLERANCE, GRAD_
                                             check_training, inference_image, jax_stylize)
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
-from stylejax.feedforward import data, train  # noqa: E402
+from stylejax.feedforward import data  # noqa: E402
+from stylejax.methods import cin  # noqa: E402
+from stylejax.objectives import loss_network  # noqa: E402
+from stylejax.training import loop  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.io import weights  # noqa: E402
 from stylejax.networks import stylenet, vgg  # noqa: E402
@@ -83,7 +86,7 @@ def stylenet_flops(spec: stylenet.NetworkSpec, height: int, width: int) -> float
              for c in stylenet_convs(spec.channels, spec.n_residual))
 
 
-def train_flops(problem: train.TrainProblem, size: int, batch: int) -> float:
+def train_flops(problem: cin.CinProblem, size: int, batch: int) -> float:
   """One training step: the network forward, its data and weight gradients (3x forward); VGG on the
   output forward and data gradient (2x forward, to the deepest loss layer); VGG on the content
   forward (to the deepest content layer). Adam, norms, losses not counted."""
@@ -99,7 +102,7 @@ def train_flops(problem: train.TrainProblem, size: int, batch: int) -> float:
 
 
 class Setup:
-  """The JAX training problem and its inputs, as `train.run` builds them."""
+  """The JAX training problem and its inputs, as `loop.run` builds them."""
 
   def __init__(self, n_styles: int, size: int, batch: int, style_size: int, seed: int = 0):
     config = get_cin_config()
@@ -113,7 +116,7 @@ class Setup:
       config.seed = seed
     self.config, self.size, self.batch, self.styles = config, size, batch, styles
     self.loaded = weights.load_vgg(config.loss.network.weights, arch=config.loss.network.arch, fmt=config.loss.network.format or None)
-    self.problem = train.problem_from_config(config, self.loaded, n_styles)
+    self.problem = cin.METHOD.problem(config, self.loaded, n_styles)
     spec = self.problem.spec
     if spec.channels != (32, 64, 128) or spec.n_residual != 5 or not spec.conditional:
       raise Mismatch(f"expected the paper's network (widths 32/64/128, 5 residual blocks, "
@@ -135,13 +138,13 @@ class Setup:
 
     self.vgg_params = jax.device_put(self.loaded.params, replicated)
     self.targets = jax.device_put(
-        train.style_targets(self.problem, self.loaded.params, jnp.asarray(self.style_images)), replicated)
-    self.weights = jax.device_put(train.loss_weights(config, self.loaded.arch), replicated)
-    self.base_key = jax.random.fold_in(jax.random.key(config.seed), 2)  # as train.run
-    state = train.initial_state(self.problem, config.seed)
+        cin.style_targets(self.problem, self.loaded.params, jnp.asarray(self.style_images)), replicated)
+    self.weights = jax.device_put(loss_network.loss_weights(config.loss, self.loaded.arch), replicated)
+    self.base_key = jax.random.fold_in(jax.random.key(config.seed), 2)  # as loop.run
+    state = loop.initial_state(self.problem, config.seed)
     self.params = perturb_style_rows(state["params"], seed)
     self.replicated = replicated
-    self.step_fn = train.compiled_step(self.mesh)
+    self.step_fn = loop.compiled_step(self.mesh)
 
   def fresh_state(self) -> dict:
     params = jax.tree.map(jnp.asarray, self.params)
@@ -149,13 +152,13 @@ class Setup:
     return jax.device_put(state, self.replicated)
 
   def step(self, state):
-    return self.step_fn(self.problem, state, self.content, self.vgg_params, self.targets, self.weights,
-                        self.base_key)
+    return self.step_fn(self.problem, state, {"content": self.content},
+                        {"vgg": self.vgg_params, "targets": self.targets, "weights": self.weights}, self.base_key)
 
   def product_style_ids(self, step: int) -> np.ndarray:
-    """The style ids `train.train_step` draws at `step` (its key derivation, reproduced)."""
+    """The style ids `cin.Cin.train_step` draws at `step` (its key derivation, reproduced)."""
     key = jax.random.fold_in(self.base_key, step)
-    return np.asarray(train.style_ids_for(self.problem, jax.random.fold_in(key, 0), self.batch))
+    return np.asarray(jax.random.randint(jax.random.fold_in(key, 0), (self.batch,), 0, self.problem.spec.n_styles))
 
 
 def perturb_style_rows(params, seed: int):
@@ -264,7 +267,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       "convs, residual blocks conv–CIN–ReLU–conv–CIN + skip, two (nearest ×2, 3×3 conv, CIN, ReLU), "
       "9×9 conv, CIN, sigmoid; conditional instance norm = biased variance over H, W, ε 1e-5, "
       "(γ, β) = style weights @ per-style rows; inputs reflect-padded to a multiple of 4 and cropped "
-      "back. Parameters: the product's initial ones (`train.initial_state`) with every style's (γ, β) "
+      "back. Parameters: the product's initial ones (`loop.initial_state`) with every style's (γ, β) "
       "row perturbed (γ = 1 + 0.2·N(0,1), β = 0.2·N(0,1)) so that the style choice matters.",
       "",
       "Training problem: stylejax/configs/cin_multistyle.py — VGG16 with the packaged lpips weights "
@@ -278,9 +281,9 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       f"({', '.join(setup.config.eval_images)}, mirrored when repeated) at {setup.size} px, the same "
       "batch every step (data loading is not timed); a random style per example and step.",
       "",
-      "JAX: the product's code path — `train.problem_from_config`, `train.style_targets`, "
-      "`train.loss_weights`, and the jitted `train.compiled_step(mesh)` called with the shardings "
-      "`train.run` uses, one call per step, blocking on the new state; inference "
+      "JAX: the product's code path — `cin.METHOD.problem`, `cin.style_targets`, "
+      "`loss_network.loss_weights`, and the jitted `loop.compiled_step(mesh)` called with the shardings "
+      "`loop.run` uses, one call per step, blocking on the new state; inference "
       "`jax.jit(stylenet.stylize, static_argnums=0)`. torch: the twins of `stylejax.reference.torch_twin` — the "
       "network as a `torch.nn.Module` (`Conv2d(padding_mode=\"reflect\")`, `F.instance_norm` + "
       "per-example γ/β, `F.interpolate(mode=\"nearest\")`) holding the same parameters (HWIO→OIHW), "
@@ -300,7 +303,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
   lines += [
       "",
       f"Training loss at {setup.size} px, batch {setup.batch}, with the fixed style ids {c['ids']} "
-      "(`train.batch_loss` and its gradient w.r.t. the network parameters, against the twin's "
+      "(`cin.batch_loss` and its gradient w.r.t. the network parameters, against the twin's "
       "autograd). In float64 (both run in double precision, style targets recomputed): relative "
       f"error total {c['err64']['total']:.0e}, style {c['err64']['style']:.0e}, content "
       f"{c['err64']['content']:.0e}, gradient relative L2 error {c['grad_l2_64']:.0e} (tolerance "

@@ -1,6 +1,6 @@
 """bench_stylenet's PyTorch side and the agreement checks it runs before timing anything.
 
-The twin objective (`train.batch_loss` in torch) and the twin's Adam training step, built on
+The twin objective (`cin.batch_loss` in torch) and the twin's Adam training step, built on
 stylejax/reference/torch_twin.py; then the checks that stylejax and the twin agree: stylized
 outputs at each inference size, the training loss and its parameter gradient in float64 and
 float32, and the product's first training step against the twin's first Adam step. A disagreement
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylejax.feedforward import train
+from stylejax.methods import cin
 from stylejax.imaging import crops, images
 from stylejax.networks import stylenet
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchStyleNet, TorchVGG,
@@ -48,9 +48,9 @@ UPDATE_L2_TOLERANCE = 1e-3
 
 
 class TwinObjective:
-  """train.batch_loss in torch: the twin network's outputs through the twin loss, one style per example."""
+  """cin.batch_loss in torch: the twin network's outputs through the twin loss, one style per example."""
 
-  def __init__(self, problem: train.TrainProblem, loaded, style_images, weights_, dtype=torch.float32):
+  def __init__(self, problem: cin.CinProblem, loaded, style_images, weights_, dtype=torch.float32):
     net = problem.loss
     if net.statistic != "gram" or net.gram_norm != "gatys" or net.pooling != "max" or net.padding != "zero":
       raise Mismatch(f"the benchmark describes gram/gatys, max pooling, zero padding: {problem}")
@@ -69,7 +69,7 @@ class TwinObjective:
 class TorchTrainer:
   """One twin network + torch.optim.Adam; `.step(ids)` is one full training step."""
 
-  def __init__(self, problem: train.TrainProblem, params, objective: TwinObjective, content_nchw):
+  def __init__(self, problem: cin.CinProblem, params, objective: TwinObjective, content_nchw):
     if problem.schedule != "constant" or problem.warmup_steps or problem.grad_clip:
       raise Mismatch("the twin implements a constant learning rate, no warm-up, no clipping")
     self.net = TorchStyleNet(problem.spec, params)
@@ -131,7 +131,7 @@ def check_inference(spec, params, twin: TorchStyleNet, shape) -> dict:
 
 
 def loss_and_grads(setup, objective: TwinObjective, ids: np.ndarray, x64: bool = False):
-  """`train.batch_loss` and its parameter gradient, and the twin's, with the given style ids.
+  """`cin.batch_loss` and its parameter gradient, and the twin's, with the given style ids.
 
   x64: both in float64 (JAX under enable_x64, style targets recomputed in float64)."""
   problem = setup.problem
@@ -141,12 +141,12 @@ def loss_and_grads(setup, objective: TwinObjective, ids: np.ndarray, x64: bool =
     cast = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, dtype), tree)
     if x64:
       vgg_params = cast(setup.loaded.params)
-      targets = train.style_targets(problem, vgg_params, jnp.asarray(setup.style_images, dtype))
+      targets = cin.style_targets(problem, vgg_params, jnp.asarray(setup.style_images, dtype))
       args = (cast(setup.params), vgg_params, jnp.asarray(setup.content_np, dtype), jnp.asarray(ids),
               targets, cast(setup.weights))
     else:
       args = (setup.params, setup.vgg_params, setup.content, jnp.asarray(ids), setup.targets, setup.weights)
-    grad_fn = jax.jit(jax.value_and_grad(train.batch_loss, argnums=1, has_aux=True), static_argnums=0)
+    grad_fn = jax.jit(jax.value_and_grad(cin.batch_loss, argnums=1, has_aux=True), static_argnums=0)
     (_, terms_j), grads_j = grad_fn(problem, *args, jax.random.key(0))
     terms_j = {k: float(v) for k, v in terms_j.items()}
     grads_j = flat(grads_j)
@@ -219,7 +219,7 @@ def check_training(setup, objective: TwinObjective) -> dict:
         f"{relative_l2(update_j, update_t):.1e}); JAX first call (compile + step) {first_call_s:.1f} s", flush=True)
   if not step_err < LOSS_TOLERANCE:
     raise Mismatch(f"first training step: losses disagree, rel err {step_err:.2e} > {LOSS_TOLERANCE:g} "
-                   "(if train.train_step changed how it draws style ids, update "
+                   "(if cin.Cin.train_step changed how it draws style ids, update "
                    "bench_stylenet.Setup.product_style_ids)")
   if not norm_err < GRAD_L2_TOLERANCE:
     raise Mismatch(f"first training step: gradient norms disagree, rel err {norm_err:.2e} > "

@@ -15,7 +15,9 @@ import torch
 
 from stylejax import configuration
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import data, train, transfer
+from stylejax.feedforward import data, transfer
+from stylejax.methods import registry
+from stylejax.training import loop
 from stylejax.imaging import images
 from stylejax.io import adain_release, safe_unpickle, weights
 from stylejax.networks import adain, vgg
@@ -190,28 +192,28 @@ def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path)
       "style_size": 32, "data.max_side": 64, "network.width_multiplier": 0.125, "optim.batch_size": 2,
       "optim.steps": 4, "optim.learning_rate": 1e-4, "checkpoint_every": 2, "log_every": 1,
       "eval_every": 0, "eval_images": ("astronaut",), "eval_size": 32})
-  configuration.validate(config)
-  reference = train.run(config, tmp_path / "ref", quiet=True)
+  loop.validate(config)
+  reference = loop.run(config, tmp_path / "ref", quiet=True)
   grid = images.load_image(str(tmp_path / "ref" / "eval" / "grid_000004.png"))
   assert grid.shape == (32, 32 * 3, 3)  # the photo, then the first two paintings
 
   # the loss of a fixed batch of (photo, painting) pairs, before and after the four steps
   loaded = weights.load_vgg("vgg16-lpips")
-  problem = train.problem_from_config(config, loaded, 2)
+  problem = registry.get(config.network.kind).problem(config, loaded, 2)
   assert isinstance(problem.spec, adain.DecoderSpec)
   content = np.stack([data.training_images(data.open_source(config.data.content, max_side=64), 32, 0)[i]
                       for i in range(2)])
   style = np.stack([data.training_images(data.open_style_source(config.styles, 64), 32, 1, flip=True)[i]
                     for i in range(2)])
-  w = train.loss_weights(config, "vgg16")
+  w = loss_network.loss_weights(config.loss, "vgg16")
   loss = lambda params: float(adain.batch_loss(problem.loss, problem.spec, params, loaded.params,
                                                jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
-  assert loss(reference.state["params"]) < loss(train.initial_state(problem, config.seed)["params"])
+  assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
 
   # resume from step 2 (as after a crash that lost checkpoint 4): the same bits at step 4
   shutil.copytree(tmp_path / "ref", tmp_path / "run")
   shutil.rmtree(tmp_path / "run" / "checkpoints" / "4")
-  resumed = train.run(config, tmp_path / "run", quiet=True)
+  resumed = loop.run(config, tmp_path / "run", quiet=True)
   assert int(resumed.state["step"]) == 4
   for a, b in zip(jax.tree.leaves(params_at(tmp_path / "ref", 4)), jax.tree.leaves(params_at(tmp_path / "run", 4))):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -228,4 +230,4 @@ def test_adain_config_mistakes_are_one_line_errors():
                          ({"data.image_size": 36}, "multiple of 8"),
                          ({"data.crop_scale": (0.5, 1.0)}, "crop_scale")]:
     with pytest.raises(StylejaxError, match=needle):
-      configuration.validate(configuration.apply_values(base, values))
+      loop.validate(configuration.apply_values(base, values))

@@ -11,7 +11,10 @@ import torch
 
 from stylejax import cli, configuration
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import adain_stylizer, arbitrary, data, models, train, transfer
+from stylejax.feedforward import adain_stylizer, arbitrary, data, transfer
+from stylejax.io import checkpoints
+from stylejax.methods import registry
+from stylejax.training import loop, run_config
 from stylejax.imaging import color, crops, images
 from stylejax.io import weights
 from stylejax.networks import adain
@@ -38,13 +41,13 @@ def workdir(tmp_path_factory):
   config = configuration.apply_values(configuration.load_config("adain_tiny"), {
       "network.width_multiplier": 0.125, "style_size": 32, "styles": ("great_wave", "the_scream"),
       "eval_images": ("astronaut",), "eval_size": 32})
-  configuration.validate(config)
-  problem = train.problem_from_config(config, weights.load_vgg("vgg16-lpips"), 2)
-  train.open_workdir(root, config, data.style_image_list(config.styles), overwrite=False)
+  loop.validate(config)
+  problem = registry.get(config.network.kind).problem(config, weights.load_vgg("vgg16-lpips"), 2)
+  run_config.open_workdir(root, config, data.style_image_list(config.styles), overwrite=False)
   params = _random_decoder(problem.spec)
   state = {"params": params, "opt_state": problem.optimizer().init(params), "step": jnp.int32(STEP)}
-  manager = train.checkpoint_manager(root / "checkpoints", 2)
-  train.save_checkpoint(manager, state)
+  manager = checkpoints.manager(root, keep=2, create=True)
+  checkpoints.save(manager, state)
   manager.wait_until_finished()
   manager.close()
   return root, state["params"]
@@ -173,8 +176,8 @@ def test_grids_photos_x_paintings_and_strips(model, files, tmp_path):
 
 def test_the_release_files_stylize_as_the_release_does(release):
   folder, encoder, decoder = release
-  opened = models.open_checkpoint(folder / "decoder.pth")
-  assert opened.kind == models.RELEASE and opened.arbitrary
+  opened = registry.open_checkpoint(folder / "decoder.pth")
+  assert opened.kind == registry.RELEASE and opened.arbitrary
   model = opened.load()
   assert model.style_side == 512 and model.net.arch == "vgg19" and model.net.padding == "reflect"
   model = dataclasses.replace(model, style_side=32)  # small, for the test's sake

@@ -123,7 +123,10 @@ def ghiasi_run(tmp_path_factory):
   import jax  # pylint: disable=import-outside-toplevel
   import jax.numpy as jnp
   from stylejax import configuration
-  from stylejax.feedforward import data, train
+  from stylejax.feedforward import data
+  from stylejax.io import checkpoints
+  from stylejax.methods import registry
+  from stylejax.training import loop, run_config
   from stylejax.io import weights
   from stylejax.networks import style_prediction
 
@@ -132,16 +135,16 @@ def ghiasi_run(tmp_path_factory):
       "style_size": 32, "network.width_multiplier": 0.125, "network.n_residual": 1,
       "network.style_features": "alexnet", "network.embedding_dim": 8, "styles": ("great_wave", "the_scream"),
       "eval_images": ("astronaut",), "eval_size": 32})
-  configuration.validate(config)
-  problem = train.problem_from_config(config, weights.load_vgg("vgg16-lpips"), 2)
-  train.open_workdir(root, config, data.style_image_list(config.styles), overwrite=False)
+  loop.validate(config)
+  problem = registry.get(config.network.kind).problem(config, weights.load_vgg("vgg16-lpips"), 2)
+  run_config.open_workdir(root, config, data.style_image_list(config.styles), overwrite=False)
   rng = np.random.default_rng(0)
   draw = lambda s: (rng.normal(0, np.sqrt(2 / np.prod(s.shape[:-1])), s.shape) if len(s.shape) > 1
                     else rng.normal(0.5, 0.5, s.shape))  # biases, the head's among them: gammas of order 1
   params = jax.tree.map(lambda s: jnp.asarray(draw(s), jnp.float32),
                         jax.eval_shape(lambda: style_prediction.init_params(problem.spec, jax.random.key(0))))
-  manager = train.checkpoint_manager(root / "checkpoints", 2)
-  train.save_checkpoint(manager, {"params": params, "opt_state": problem.optimizer().init(params),
+  manager = checkpoints.manager(root, keep=2, create=True)
+  checkpoints.save(manager, {"params": params, "opt_state": problem.optimizer().init(params),
                                   "step": jnp.int32(2)})
   manager.wait_until_finished()
   manager.close()
@@ -150,10 +153,10 @@ def ghiasi_run(tmp_path_factory):
 
 def test_a_ghiasi_run_applies_any_painting_with_the_same_controls(ghiasi_run, files, tmp_path, monkeypatch, capsys):
   from stylejax import cli  # pylint: disable=import-outside-toplevel
-  from stylejax.feedforward import models
+  from stylejax.methods import registry
 
   folder, photo = files
-  opened = models.open_checkpoint(ghiasi_run / "checkpoints")
+  opened = registry.open_checkpoint(ghiasi_run / "checkpoints")
   assert opened.kind == "ghiasi" and opened.arbitrary and opened.paintings == ("great_wave", "the_scream")
   model = opened.load()
   wave, noise = images.load_image("great_wave"), images.load_image(str(folder / "noise_painting.png"))

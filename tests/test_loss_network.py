@@ -7,9 +7,9 @@ import pytest
 
 from stylejax.configs.loss import get_loss_config
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import train
+from stylejax.methods import base, cin
 from stylejax.networks import stylenet, vgg
-from stylejax.objectives import loss_network, losses, preprocessing
+from stylejax.objectives import loss_network, losses, objective, preprocessing
 from stylejax.pixel import optimize
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
@@ -79,17 +79,17 @@ def test_pixel_and_training_paths_compute_the_same_loss(params):
   net = _net()
   spec = stylenet.NetworkSpec(n_styles=1, width_multiplier=0.25, n_residual=1)
   net_params = stylenet.init_params(spec, jax.random.key(1))
-  problem = train.TrainProblem(spec=spec, loss=net, learning_rate=1e-3, schedule="constant",
-                               warmup_steps=0, total_steps=1, grad_clip=0.0)
+  problem = cin.CinProblem(spec=spec, loss=net, adam=base.AdamSettings(learning_rate=1e-3, schedule="constant",
+                                                                        warmup_steps=0, total_steps=1, grad_clip=0.0))
   weights = loss_network.loss_weights(_loss_block(), "vgg16")
-  targets = train.style_targets(problem, params, style[None])
+  targets = cin.style_targets(problem, params, style[None])
   key = jax.random.key(3)
-  _, terms = train.batch_loss(problem, net_params, params, content[None], jnp.zeros((1,), jnp.int32),
+  _, terms = cin.batch_loss(problem, net_params, params, content[None], jnp.zeros((1,), jnp.int32),
                               targets, weights, key)
   output = stylenet.stylize(spec, net_params, content, jnp.ones((1,)))
   pixel = optimize.PixelProblem(loss=net, optimizer="adam")
-  pixel_terms = optimize.loss_terms(pixel, output, params, net.content_targets(params, content),
-                                    (net.style_targets(params, style),), weights,
+  targets = objective.targets_of(pixel.terms, net, params, {"content": content, "styles": [style]})
+  pixel_terms = optimize.loss_terms(pixel, output, params, targets, loss_network.per_term_weights(weights),
                                     jax.random.fold_in(key, 0))
   for k in ("content", "style", "tv", "total"):
     np.testing.assert_allclose(float(terms[k]), float(pixel_terms[k]), rtol=1e-5)

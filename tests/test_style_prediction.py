@@ -13,7 +13,10 @@ import torch
 
 from stylejax import configuration
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import data, train, transfer
+from stylejax.feedforward import data, transfer
+from stylejax.methods import registry
+from stylejax.objectives import loss_network
+from stylejax.training import loop
 from stylejax.imaging import crops, images
 from stylejax.io import weights
 from stylejax.networks import alexnet, style_prediction, stylenet
@@ -106,8 +109,8 @@ def test_spec_and_config_mistakes_are_one_line_errors():
                          ({"network.embedding_dim": 0}, "network.embedding_dim"),
                          ({"style_size": 24}, "style_size")]:
     with pytest.raises(StylejaxError, match=needle):
-      configuration.validate(configuration.apply_values(base, values))
-  configuration.validate(configuration.load_config("ghiasi_paper"))
+      loop.validate(configuration.apply_values(base, values))
+  loop.validate(configuration.load_config("ghiasi_paper"))
 
 
 def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(tmp_path):
@@ -118,30 +121,30 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
       "network.style_features": "alexnet", "network.embedding_dim": 8, "optim.batch_size": 2,
       "optim.steps": 4, "optim.learning_rate": 1e-3, "checkpoint_every": 2, "log_every": 1,
       "eval_every": 0, "eval_images": ("astronaut",), "eval_size": 32})
-  configuration.validate(config)
-  reference = train.run(config, tmp_path / "ref", quiet=True)
+  loop.validate(config)
+  reference = loop.run(config, tmp_path / "ref", quiet=True)
   grid = images.load_image(str(tmp_path / "ref" / "eval" / "grid_000004.png"))
   assert grid.shape == (32, 32 * 3, 3)  # the photo, then the first two paintings' styles
 
   # the loss of a fixed batch of (photo, painting) pairs, before and after the four steps
   loaded = weights.load_vgg("vgg16-lpips")
-  problem = train.problem_from_config(config, loaded, 2)
+  problem = registry.get(config.network.kind).problem(config, loaded, 2)
   assert isinstance(problem.spec, style_prediction.GhiasiSpec) and problem.spec.features == "alexnet"
   content = np.stack([data.training_images(data.open_source(config.data.content, max_side=64), 32, 0)[i]
                       for i in range(2)])
   style = np.stack([data.training_images(data.open_style_source(config.styles, 64), 32, 1, flip=True)[i]
                     for i in range(2)])
-  w = train.loss_weights(config, "vgg16")
+  w = loss_network.loss_weights(config.loss, "vgg16")
   features_params = alexnet.load_params()
   batch_loss = jax.jit(style_prediction.batch_loss, static_argnums=(0, 1))
   loss = lambda params: float(batch_loss(problem.loss, problem.spec, params, loaded.params, features_params,
                                          jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
-  assert loss(reference.state["params"]) < loss(train.initial_state(problem, config.seed)["params"])
+  assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
 
   # resume from step 2 (as after a crash that lost checkpoint 4): the same bits at step 4
   shutil.copytree(tmp_path / "ref", tmp_path / "run")
   shutil.rmtree(tmp_path / "run" / "checkpoints" / "4")
-  resumed = train.run(config, tmp_path / "run", quiet=True)
+  resumed = loop.run(config, tmp_path / "run", quiet=True)
   assert int(resumed.state["step"]) == 4
   for a, b in zip(jax.tree.leaves(params_at(tmp_path / "ref", 4)), jax.tree.leaves(params_at(tmp_path / "run", 4))):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -217,7 +220,7 @@ def test_magenta_transformer_starts_from_the_pretrained_float_model_and_fine_tun
       "data.image_size": 32, "style_size": 32, "data.max_side": 64, "optim.batch_size": 1, "optim.steps": 2,
       "optim.learning_rate": 1e-4, "network.style_lr_scale": 1.0, "checkpoint_every": 2, "log_every": 1,
       "eval_every": 0, "eval_images": ("astronaut",), "eval_size": 32})
-  result = train.run(config, tmp_path / "run", quiet=True)
+  result = loop.run(config, tmp_path / "run", quiet=True)
   assert np.isfinite(result.last_terms["total"])
   moved = [float(np.abs(np.asarray(a) - np.asarray(b)).max())
            for a, b in zip(jax.tree.leaves(result.state["params"]), jax.tree.leaves(params))]

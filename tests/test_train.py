@@ -20,8 +20,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from stylejax import configuration
-from stylejax.feedforward import data, train
-from stylejax.io import images, weights
+from stylejax.errors import NonFiniteLoss
+from stylejax.feedforward import data
+from stylejax.methods import cin, registry
+from stylejax.objectives import loss_network
+from stylejax.training import loop
+from stylejax.imaging import images
+from stylejax.io import weights
 from stylejax.errors import StylejaxError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,8 +114,8 @@ def test_paintings_from_a_prepared_tfds_dataset(tmp_path, isolated_cache):
   with pytest.raises(StylejaxError, match="not prepared"):
     data.open_style_source("tfds:no_such_paintings", tfds_data_dir=str(tmp_path))
   config = cin_testing_config(**{"styles": "tfds:content_folder"})
-  with pytest.raises(StylejaxError, match="arbitrary-style kinds"):
-    train.run(config, tmp_path / "run", quiet=True)
+  with pytest.raises(StylejaxError, match="arbitrary-style methods"):
+    loop.run(config, tmp_path / "run", quiet=True)
   assert not (tmp_path / "run").exists()
 
 
@@ -121,7 +126,7 @@ def test_two_steps_on_mock_data_lower_the_loss_and_write_the_workdir(tmp_path):
                              "optim.learning_rate": 0.01, "data.content": f"folder:{write_photos(tmp_path / 'p', 1)}",
                              "eval_every": 2})
   with tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE):
-    result = train.run(config, tmp_path / "run", quiet=True)
+    result = loop.run(config, tmp_path / "run", quiet=True)
     source = data.open_source(config.data.content, max_side=96)
   work = tmp_path / "run"
   assert json.loads((work / "config.json").read_text())["optim"]["steps"] == 2
@@ -131,19 +136,19 @@ def test_two_steps_on_mock_data_lower_the_loss_and_write_the_workdir(tmp_path):
   assert (work / "eval" / "grid_000002.png").exists() and list((work / "tensorboard").glob("events.*"))
   # the loss on one fixed batch, before and after the two steps
   loaded = weights.load_vgg("vgg16-lpips")
-  problem = train.problem_from_config(config, loaded, 2)
+  problem = registry.get(config.network.kind).problem(config, loaded, 2)
   batch = jnp.asarray(np.stack([data.training_images(source, 32, 0)[i] for i in range(4)]))
-  targets = train.style_targets(problem, loaded.params, jnp.asarray(data.load_style_images(config.styles, 48)))
-  loss = lambda params: float(train.batch_loss(problem, params, loaded.params, batch, jnp.array([0, 1, 0, 1]),
-                                               targets, train.loss_weights(config, "vgg16"), jax.random.key(0))[0])
-  assert loss(result.state["params"]) < loss(train.initial_state(problem, config.seed)["params"])
+  targets = cin.style_targets(problem, loaded.params, jnp.asarray(data.load_style_images(config.styles, 48)))
+  loss = lambda params: float(cin.batch_loss(problem, params, loaded.params, batch, jnp.array([0, 1, 0, 1]),
+                                               targets, loss_network.loss_weights(config.loss, "vgg16"), jax.random.key(0))[0])
+  assert loss(result.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
 
 
 def test_tensorboard_files_hold_scalars_and_the_eval_grid(tmp_path):
   from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
   config = cin_testing_config(**{"optim.steps": 2, "log_every": 1, "checkpoint_every": 2})
-  train.run(config, tmp_path / "run", quiet=True)
+  loop.run(config, tmp_path / "run", quiet=True)
   events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
   events.Reload()
   assert [e.step for e in events.Scalars("total")] == [1, 2]
@@ -154,20 +159,21 @@ def test_tensorboard_files_hold_scalars_and_the_eval_grid(tmp_path):
 def test_train_step_does_not_recompile(tmp_path):
   config = cin_testing_config()
   loaded = weights.load_vgg("vgg16-lpips")
-  problem = train.problem_from_config(config, loaded, 2)
+  problem = registry.get(config.network.kind).problem(config, loaded, 2)
   mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("data",))
-  step = train.compiled_step(mesh)
-  state = jax.device_put(train.initial_state(problem, 0), jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-  targets = train.style_targets(problem, loaded.params, jnp.asarray(data.load_style_images(config.styles, 48)))
-  w = train.loss_weights(config, "vgg16")
+  step = loop.compiled_step(mesh)
+  state = jax.device_put(loop.initial_state(problem, 0), jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  targets = cin.style_targets(problem, loaded.params, jnp.asarray(data.load_style_images(config.styles, 48)))
+  w = loss_network.loss_weights(config.loss, "vgg16")
   rng = np.random.default_rng(0)
   for i in range(3):
     batch = jnp.asarray(rng.uniform(size=(4, 32, 32, 3)).astype(np.float32))
-    state, _ = step(problem, state, batch, loaded.params, targets, w, jax.random.key(0))
+    state, _ = step(problem, state, {"content": batch}, {"vgg": loaded.params, "targets": targets, "weights": w},
+                    jax.random.key(0))
     if i == 0:
       compiled = step._cache_size()
-  w = train.loss_weights(cin_testing_config(**{"loss.style_weight": 7.0}), "vgg16")  # weights are arrays
-  step(problem, state, batch, loaded.params, targets, w, jax.random.key(0))
+  w = loss_network.loss_weights(cin_testing_config(**{"loss.style_weight": 7.0}).loss, "vgg16")  # weights are arrays
+  step(problem, state, {"content": batch}, {"vgg": loaded.params, "targets": targets, "weights": w}, jax.random.key(0))
   assert step._cache_size() == compiled and int(state["step"]) == 3
 
 
@@ -178,31 +184,31 @@ def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_p
     for i, batch in enumerate(real_batches(*args, **kwargs)):
       yield np.full_like(batch, np.nan) if i == 3 else batch
   monkeypatch.setattr(data, "batches", poisoned)
-  with pytest.raises(train.NonFiniteLoss, match=r"at step 4.*last good checkpoint is step 2"):
-    train.run(cin_testing_config(), tmp_path / "run", quiet=True)
+  with pytest.raises(NonFiniteLoss, match=r"at step 4.*last good checkpoint is step 2"):
+    loop.run(cin_testing_config(), tmp_path / "run", quiet=True)
   steps = sorted(int(p.name) for p in (tmp_path / "run" / "checkpoints").iterdir() if p.name.isdigit())
   assert steps == [2]
 
 
 def test_workdir_with_another_config_is_refused(tmp_path):
-  train.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
+  loop.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
   before = (tmp_path / "run" / "config.json").read_text()
   with pytest.raises(StylejaxError, match="another config.*loss.style_weight"):
-    train.run(cin_testing_config(**{"optim.steps": 2, "loss.style_weight": 5.0}), tmp_path / "run", quiet=True)
+    loop.run(cin_testing_config(**{"optim.steps": 2, "loss.style_weight": 5.0}), tmp_path / "run", quiet=True)
   assert (tmp_path / "run" / "config.json").read_text() == before
-  again = train.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)  # same config: resumes
+  again = loop.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)  # same config: resumes
   assert int(again.state["step"]) == 2
 
 
 def test_a_workdir_from_before_a_new_base_field_still_resumes(tmp_path):
-  train.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
+  loop.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
   saved = json.loads((tmp_path / "run" / "config.json").read_text())
   del saved["network"]["kind"]  # as written before network.kind existed
   (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
-  again = train.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
+  again = loop.run(cin_testing_config(**{"optim.steps": 2}), tmp_path / "run", quiet=True)
   assert int(again.state["step"]) == 2
   with pytest.raises(StylejaxError, match="another config.*data.crop_scale"):  # a non-default value is a change
-    train.run(cin_testing_config(**{"optim.steps": 2, "data.crop_scale": (1.0, 2.0)}), tmp_path / "run", quiet=True)
+    loop.run(cin_testing_config(**{"optim.steps": 2, "data.crop_scale": (1.0, 2.0)}), tmp_path / "run", quiet=True)
 
 
 def _params_at(workdir: Path, step: int):
@@ -247,27 +253,31 @@ def test_data_parallel_over_4_devices_equals_one_device():
       import jax, jax.numpy as jnp, numpy as np
       from jax.sharding import Mesh, NamedSharding, PartitionSpec
       from stylejax import configuration
-      from stylejax.feedforward import data, train
+      from stylejax.feedforward import data
       from stylejax.io import weights
+      from stylejax.methods import cin, registry
+      from stylejax.objectives import loss_network
+      from stylejax.training import loop
       assert len(jax.devices()) == 4
       config = configuration.load_config("cin_testing")
       loaded = weights.load_vgg("vgg16-lpips")
-      problem = train.problem_from_config(config, loaded, 2)
-      targets = train.style_targets(problem, loaded.params, jnp.asarray(data.load_style_images(config.styles, 48)))
-      w = train.loss_weights(config, "vgg16")
+      problem = registry.get(config.network.kind).problem(config, loaded, 2)
+      targets = cin.style_targets(problem, loaded.params, jnp.asarray(data.load_style_images(config.styles, 48)))
+      w = loss_network.loss_weights(config.loss, "vgg16")
       batch = np.random.default_rng(0).uniform(size=(4, 32, 32, 3)).astype(np.float32)
-      grad_fn = jax.jit(jax.value_and_grad(train.batch_loss, argnums=1, has_aux=True), static_argnums=0)
+      grad_fn = jax.jit(jax.value_and_grad(cin.batch_loss, argnums=1, has_aux=True), static_argnums=0)
       ids = jnp.array([0, 1, 1, 0])
       results = []
       for devices in (jax.devices()[:1], jax.devices()):
         mesh = Mesh(np.asarray(devices), ("data",))
-        state = jax.device_put(train.initial_state(problem, 0), NamedSharding(mesh, PartitionSpec()))
+        state = jax.device_put(loop.initial_state(problem, 0), NamedSharding(mesh, PartitionSpec()))
         sharded = jax.device_put(batch, NamedSharding(mesh, PartitionSpec("data")))
         assert len(sharded.sharding.device_set) == len(devices)
         (_, first), grads = grad_fn(problem, state["params"], loaded.params, sharded, ids, targets, w, jax.random.key(0))
         losses = []
         for _ in range(3):
-          state, terms = train.compiled_step(mesh)(problem, state, sharded, loaded.params, targets, w, jax.random.key(0))
+          state, terms = loop.compiled_step(mesh)(problem, state, {"content": sharded},
+                                                  {"vgg": loaded.params, "targets": targets, "weights": w}, jax.random.key(0))
           losses.append(float(terms["total"]))
         results.append((float(first["total"]), jax.tree.leaves(grads), losses))
       (loss1, g1, steps1), (loss4, g4, steps4) = results
@@ -285,9 +295,9 @@ def test_data_parallel_over_4_devices_equals_one_device():
 
 def test_batch_must_split_over_devices_and_bad_values_are_errors(tmp_path):
   with pytest.raises(StylejaxError, match="data.image_size"):
-    configuration.validate(cin_testing_config(**{"data.image_size": 30}))
+    loop.validate(cin_testing_config(**{"data.image_size": 30}))
   with pytest.raises(StylejaxError, match="optim.schedule"):
-    configuration.validate(cin_testing_config(**{"optim.schedule": "linear"}))
+    loop.validate(cin_testing_config(**{"optim.schedule": "linear"}))
   with pytest.raises(StylejaxError, match="one style"):
-    configuration.validate(cin_testing_config(**{"network.conditional": False}))
+    loop.validate(cin_testing_config(**{"network.conditional": False}))
   assert not (tmp_path / "run").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stylejax import configuration
-from stylejax.feedforward import train
+from stylejax.training import loop
 from stylejax.imaging import color, images
 from stylejax.errors import StylejaxError
 from stylejax.feedforward.transfer import Stylizer, apply_to_files, grid_to_file
@@ -23,7 +23,7 @@ def trained(tmp_path_factory):
   with pytest.MonkeyPatch.context() as mp:
     mp.setenv("STYLEJAX_CACHE", str(root / "cache"))
     config = configuration.apply_values(configuration.load_config("cin_testing"), {"optim.steps": 4})
-    train.run(config, root / "run", quiet=True)
+    loop.run(config, root / "run", quiet=True)
   return root / "run"
 
 

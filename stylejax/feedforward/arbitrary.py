@@ -1,7 +1,7 @@
 """Any painting in one forward pass: `stylejax apply --style-image` and `stylejax grid` for every
 arbitrary-style model (`ArbitraryModel`: the pretrained Magenta model here, a trained AdaIN decoder
 (`stylejax.feedforward.adain_stylizer`), a trained style-prediction run (`stylejax.networks.
-style_prediction.GhiasiModel`); `stylejax.feedforward.models` loads the one a checkpoint holds).
+style_prediction.GhiasiModel`); `stylejax.methods.registry` loads the one a checkpoint holds).
 
 The model (Ghiasi et al. 2017, stylejax.networks.magenta_arbitrary) maps a painting to a style
 embedding and a photo plus an embedding to the stylized photo. The inference controls:

@@ -18,6 +18,7 @@ import ml_collections
 
 from stylejax.configs.train_base import get_train_base_config
 from stylejax.errors import StylejaxError
+from stylejax.io import nested
 from stylejax.io.atomic_io import atomic_write_text
 
 LAUNCH_KEYS = ("multihost",)  # how a run is started, not what it computes
@@ -28,17 +29,10 @@ def config_json(config: ml_collections.ConfigDict) -> dict:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-  out = {}
-  for k, v in d.items():
-    out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-  return out
-
-
 def changed_keys(old: dict, wanted: dict, kind: str) -> list[str]:
   """Dotted keys of `wanted` that keep a workdir holding `old` from resuming (see the module doc)."""
-  defaults = _flat(config_json(get_train_base_config(kind)))
-  flat_old, flat_wanted = _flat(old), _flat(wanted)
+  defaults = nested.flatten(config_json(get_train_base_config(kind)))
+  flat_old, flat_wanted = nested.flatten(old), nested.flatten(wanted)
   changed = []
   for key in sorted(set(flat_old) | set(flat_wanted)):
     if key.split(".")[0] in LAUNCH_KEYS or key not in flat_wanted:
