@@ -99,8 +99,7 @@ class JaxSetup:
     self.content = images.resize(content_full, size)
     self.style = images.resize(style_full, max(32, round(base.style_scale * size)))
     problem = self.problems["adam"]
-    self.content_targets = stylize._content_targets(problem, loaded.params, jnp.asarray(self.content))
-    self.style_targets = (stylize._style_targets(problem, loaded.params, jnp.asarray(self.style)),)
+    self.targets = stylize.targets(problem, loaded.params, self.content, [self.style])
     _, self.loss_key = jax.random.split(jax.random.key(base.seed))
 
   def init(self, variant: str):
@@ -109,19 +108,17 @@ class JaxSetup:
   def step(self, variant: str, state, total_steps=BIG):
     """One call of the product's jitted step; returns (state, loss at the step's start point)."""
     return optimize.step(self.problems[variant], state, jnp.int32(total_steps), self.loaded.params,
-                         self.content_targets, self.style_targets, self.weights,
-                         jnp.float32(self.adam_lr), self.loss_key)
+                         self.targets, self.weights, jnp.float32(self.adam_lr), self.loss_key)
 
   def terms(self, image) -> dict:
     out = optimize.evaluate(self.problems["adam"], jnp.asarray(image, jnp.float32), self.loaded.params,
-                            self.content_targets, self.style_targets, self.weights, self.loss_key)
+                            self.targets, self.weights, self.loss_key)
     return {k: float(v) for k, v in out.items()}
 
   def grad(self, image) -> np.ndarray:
     problem = self.problems["adam"]
     fn = jax.jit(jax.grad(lambda x: optimize.loss_terms(
-        problem, x, self.loaded.params, self.content_targets, self.style_targets, self.weights,
-        self.loss_key)["total"]))
+        problem, x, self.loaded.params, self.targets, self.weights, self.loss_key)["total"]))
     return np.asarray(fn(jnp.asarray(image, jnp.float32)))
 
 

@@ -86,11 +86,11 @@ class Setup:
                                parametrization=parametrization, after_clip=after_clip)
 
   def step(self, problem, state, total_steps=BIG):
-    return optimize.step(problem, state, jnp.int32(total_steps), self.loaded.params, *self.targets,
+    return optimize.step(problem, state, jnp.int32(total_steps), self.loaded.params, self.targets,
                          self.weights, jnp.float32(ADAM_LR), self.key)
 
   def loss(self, problem, state) -> float:
-    return float(optimize.evaluate(problem, state.param, self.loaded.params, *self.targets,
+    return float(optimize.evaluate(problem, state.param, self.loaded.params, self.targets,
                                    self.weights, self.key)["total"])
 
 

@@ -16,7 +16,7 @@ import ml_collections
 
 from stylejax import tasks
 from stylejax.networks import vgg
-from stylejax.objectives import loss_network, losses
+from stylejax.objectives import loss_network, losses, terms
 from stylejax.imaging import color
 from stylejax.errors import StylejaxError
 
@@ -261,6 +261,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
     validate_retrieval(c)
     return
   _validate_loss(c)
+  terms.names(c.objective.terms)  # the pixel objective's terms (stylejax/objectives/terms/)
   _choice(c.optim.name, OPTIMIZERS, "optim.name")
   _choice(c.optim.init, INITS, "optim.init")
   _choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")

@@ -25,9 +25,9 @@ def setup():
   rng = np.random.default_rng(0)
   content = rng.uniform(0.2, 0.8, (SIZE, SIZE, 3)).astype(np.float32)
   style = rng.uniform(0.0, 1.0, (SIZE, SIZE, 3)).astype(np.float32)
-  content_targets, style_targets = stylize.targets(problem, loaded.params, content, [style])
-  args = (loaded.params, content_targets, style_targets, stylize.loss_weights(config, loaded.arch),
-          jnp.float32(0.03), jax.random.key(0))
+  targets = stylize.targets(problem, loaded.params, content, [style])
+  args = (loaded.params, targets, stylize.loss_weights(config, loaded.arch), jnp.float32(0.03),
+          jax.random.key(0))
   return problem, content, args
 
 
@@ -43,7 +43,7 @@ def _run(problem, image, args, steps):
 
 
 def _loss(problem, state, args):
-  return float(optimize.evaluate(problem, state.param, *args[:4], args[5])["total"])
+  return float(optimize.evaluate(problem, state.param, *args[:3], args[4])["total"])
 
 
 VARIANTS = {
@@ -101,7 +101,7 @@ def _numpy_lbfgs(grad_fn, x, steps, lr, memory):
 def test_no_line_search_is_torchs_fixed_step_lbfgs(setup):
   problem, content, args = setup
   problem = _variant(problem, line_search="none", lbfgs_step=0.5, lbfgs_memory=2)
-  loss = lambda x: optimize.loss_terms(problem, x, *args[:4], args[5])["total"]
+  loss = lambda x: optimize.loss_terms(problem, x, *args[:3], args[4])["total"]
   grad_fn = jax.jit(jax.grad(loss))
   expected = _numpy_lbfgs(lambda x: np.asarray(grad_fn(jnp.asarray(x))), content, 4, 0.5, 2)
   state = _run(problem, content, args, 4)

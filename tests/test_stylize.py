@@ -90,14 +90,13 @@ def test_nan_mid_run_freezes_at_the_last_finite_step():
   problem = stylize.problem_from_config(config, loaded)
   w = stylize.loss_weights(config, loaded.arch)
   image = jnp.full((40, 40, 3), 0.5)
-  ct = stylize._content_targets(problem, loaded.params, image)
-  st = (stylize._style_targets(problem, loaded.params, image + 0.1),)
+  targets = stylize.targets(problem, loaded.params, image, [image + 0.1])
   state = optimize.init_state(problem, image, 0.05)
-  args = (jnp.int32(10), loaded.params, ct, st, w, jnp.float32(0.05), jax.random.key(0))
-  state, _ = optimize.run_chunk(problem, 2, state, *args[:-1], args[-1])
+  args = (jnp.int32(10), loaded.params, targets, w, jnp.float32(0.05), jax.random.key(0))
+  state, _ = optimize.run_chunk(problem, 2, state, *args)
   good = np.asarray(state.param)
-  poisoned = dict(w, content=jnp.float32(jnp.nan))
-  state, values = optimize.run_chunk(problem, 3, state, args[0], args[1], ct, st, poisoned, args[5], args[6])
+  poisoned = {**w, "content": {**w["content"], "weight": jnp.float32(jnp.nan)}}
+  state, values = optimize.run_chunk(problem, 3, state, args[0], args[1], targets, poisoned, args[4], args[5])
   assert int(state.bad_step) == 2 and int(state.step) == 2
   assert np.array_equal(np.asarray(state.param), good)
   assert np.isnan(np.asarray(values)).all()
@@ -109,13 +108,13 @@ def test_step_does_not_recompile_when_weights_or_steps_change():
   loaded = weights.load_vgg("vgg16-lpips")
   problem = stylize.problem_from_config(config, loaded)
   image = jnp.full((36, 36, 3), 0.5)
-  ct = stylize._content_targets(problem, loaded.params, image)
-  st = (stylize._style_targets(problem, loaded.params, image * 0.5),)
+  targets = stylize.targets(problem, loaded.params, image, [image * 0.5])
   state = optimize.init_state(problem, image, 0.05)
   before = None
-  for i, style_weight in enumerate([1.0, 10.0, 1e3]):
-    w = dict(stylize.loss_weights(config, loaded.arch), style=jnp.float32(style_weight))
-    state, _ = optimize.run_chunk(problem, 2, state, jnp.int32(10 + i), loaded.params, ct, st, w,
+  for i, factor in enumerate([1.0, 10.0, 1e3]):
+    # every number of every term: its weight in the sum, its layer weights, the style blend
+    w = jax.tree.map(lambda x, factor=factor: x * factor, stylize.loss_weights(config, loaded.arch))
+    state, _ = optimize.run_chunk(problem, 2, state, jnp.int32(10 + i), loaded.params, targets, w,
                                   jnp.float32(0.01 * (i + 1)), jax.random.key(0))
     if before is None:
       before = optimize.step._cache_size()

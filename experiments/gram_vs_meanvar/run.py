@@ -59,8 +59,8 @@ def calibrate(config, pair_list) -> dict[str, float]:
       problem = stylize.problem_from_config(run_config, loaded)
       c, s = stylize.images_at_scale(run_config, images.load_image(pair.content),
                                      [images.load_image(pair.style)], 1.0)
-      ct, st = stylize.targets(problem, loaded.params, c, s)
-      terms = optimize.evaluate(problem, jnp.asarray(c), loaded.params, ct, st,
+      targets = stylize.targets(problem, loaded.params, c, s)
+      terms = optimize.evaluate(problem, jnp.asarray(c), loaded.params, targets,
                                 stylize.loss_weights(run_config, loaded.arch), jax.random.key(0))
       sizes[statistic] = float(terms["style"])
     for statistic in study.statistics:

@@ -24,6 +24,9 @@ def get_base_config() -> ml_collections.ConfigDict:
 
   c.loss = get_loss_config()  # the loss network and loss terms (stylejax/configs/loss.py)
 
+  c.objective = ml_collections.ConfigDict()
+  c.objective.terms = "content,style,tv"  # summed in this order: content | style | tv (fields in `loss`)
+
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "lbfgs"  # lbfgs | adam
   c.optim.learning_rate = 0.02  # adam step size; ignored by lbfgs (see line_search, lbfgs_step)

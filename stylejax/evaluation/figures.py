@@ -26,7 +26,7 @@ def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.nda
   ax = fig.add_subplot(grid[1, :])
   steps = [m["step"] for m in metrics]
   for term in ("total", "content", "style", "tv"):
-    values = [m[term] for m in metrics]
+    values = [m.get(term, 0.0) for m in metrics]  # a term objective.terms leaves out is not logged
     if any(v > 0 for v in values):
       ax.plot(steps, values, label=term)
   ax.set_yscale("log")

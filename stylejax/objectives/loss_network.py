@@ -1,27 +1,29 @@
-"""The perceptual loss network: one frozen spec, one builder, one function for the loss terms.
+"""The perceptual loss network: one frozen spec, one builder, and the loss terms evaluated on it.
 
 Every method that optimizes against VGG features (pixel optimization, the multi-style network, and
-later ones) builds a `LossNetwork` from the config's `loss` block (`stylejax/configs/loss.py`) and computes
-its terms with `loss_terms`. The spec is structural and hashable (a jit static argument); VGG
-parameters, targets and every weight are arguments, so changing a weight never retraces.
+later ones) builds a `LossNetwork` from the config's `loss` block (`stylejax/configs/loss.py`). Pixel
+optimization sums the terms its config lists (`term_values`, `stylejax.objectives.objective`); the
+style networks use the Gatys composition through `loss_terms`. The spec is structural and hashable
+(a jit static argument); VGG parameters, targets and every weight are arguments, so changing a
+weight never retraces.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.io import weights as weight_files
 from stylejax.networks import vgg
-from stylejax.objectives import losses
+from stylejax.objectives import losses, objective
+from stylejax.objectives.layer_spec import layer_weights
 from stylejax.objectives.preprocessing import Preprocessing
+from stylejax.objectives.terms import content as content_term, style as style_term, tv as tv_term
 
 # Compute precision of the loss network's convolutions and matmuls. "float32" asks for full float32
 # everywhere (XLA:GPU would otherwise use TF32 on Ampere and newer); "tf32" allows it; "bf16" runs the
@@ -68,64 +70,49 @@ class LossNetwork:
     """The style statistic of one style image, (H, W, 3), per style layer (computed once)."""
     return losses.style_targets(self.features(params, style, self.style_layers), self.statistic)
 
+  @property
+  def statistics_precision(self) -> str:
+    """The statistics' matmuls (Gram, covariance) stay float32 unless TF32 was asked for; bf16
+    applies to the network's convolutions only."""
+    return "float32" if self.precision == "float32" else "tensorfloat32"
+
+
+def term_values(net: LossNetwork, terms: Sequence, weights: Mapping, features: Mapping, targets: Mapping,
+                image: jax.Array, key: jax.Array) -> dict:
+  """`objective.term_values` at the network's statistics precision: {each term, "total"}."""
+  with jax.default_matmul_precision(net.statistics_precision):
+    return objective.term_values(terms, image, features, targets, weights, key)
+
 
 def loss_terms(net: LossNetwork, weights: Mapping, features: Mapping, content_targets: Mapping,
                style_targets: Sequence[Mapping], image: jax.Array, key: jax.Array) -> dict:
   """{"content", "style", "tv", "total"} of ONE (H, W, 3) output image, given its features.
 
-  `style_targets` holds one target pytree per style image, mixed by `weights["blend"]`;
-  `weights` is the pytree of `loss_weights`. The sliced-Wasserstein projections of style i use
-  `fold_in(key, i)`.
+  The Gatys composition (`objective.gatys`) of the style networks: `style_targets` holds one target
+  pytree per style image, mixed by `weights["blend"]`; `weights` is the flat pytree of
+  `loss_weights`. The sliced-Wasserstein projections of style i use `fold_in(key, i)`.
   """
-  # The statistics' matmuls (Gram, covariance) stay float32 unless TF32 was asked for; bf16 applies
-  # to the network's convolutions only.
-  with jax.default_matmul_precision("float32" if net.precision == "float32" else "tensorfloat32"):
-    content = losses.content_loss(features, content_targets, weights["content_layers"])
-    style = 0.0
-    for i, targets in enumerate(style_targets):
-      style = style + weights["blend"][i] * losses.style_loss(
-          features, targets, weights["style_layers"], net.statistic, gram_norm=net.gram_norm,
-          key=jax.random.fold_in(key, i), n_projections=net.n_projections)
-  tv = losses.total_variation(image)
-  total = weights["content"] * content + weights["style"] * style + weights["tv"] * tv
-  return {"content": content, "style": style, "tv": tv, "total": total}
+  targets = {"content": content_targets, "style": style_targets, "tv": None}
+  return term_values(net, objective.gatys(net), per_term_weights(weights), features, targets, image, key)
 
 
-def layer_weights(spec: str, arch: str, what: str) -> dict[str, float]:
-  """"relu1_1,relu2_1:0.5" -> {"relu1_1": 1.0, "relu2_1": 0.5}, checked against the arch."""
-  weights = {}
-  for item in (s.strip() for s in spec.split(",")):
-    if not item:
-      continue
-    layer, _, weight = item.partition(":")
-    try:
-      value = float(weight) if weight else 1.0
-    except ValueError:
-      raise StylejaxError(f"{what}: bad weight in {item!r}") from None
-    if not math.isfinite(value) or value < 0:
-      raise StylejaxError(f"{what}: layer weight must be finite and >= 0, got {item!r}")
-    weights[layer.strip()] = value
-  if not weights:
-    raise StylejaxError(f"{what}: no layers given")
-  vgg.check_layers(arch, weights)
-  return weights
+def per_term_weights(weights: Mapping) -> dict:
+  """The flat `loss_weights` pytree keyed by Gatys term, as `term_values` reads it."""
+  return {"content": {"weight": weights["content"], "layers": weights["content_layers"]},
+          "style": {"weight": weights["style"], "layers": weights["style_layers"], "blend": weights["blend"]},
+          "tv": {"weight": weights["tv"]}}
 
 
 def loss_weights(loss: ml_collections.ConfigDict, arch: str, blend: Sequence[float] = (1.0,)) -> dict:
-  """Every numeric weight as float32 arrays (a pytree), so changing one never retraces.
+  """Every numeric weight as float32 arrays (a flat pytree), so changing one never retraces.
 
-  `blend` mixes several style images (normalised to sum 1); a single style has blend (1.0,).
+  `blend` mixes several style images (normalised to sum 1); a single style has blend (1.0,). The
+  numbers are the Gatys terms' (`objective.weights_from_config` nests them per term instead).
   """
-  blend = np.asarray(blend, np.float32)
-  as_arrays = lambda d: {k: jnp.float32(v) for k, v in d.items()}
-  return {
-      "content": jnp.float32(loss.content_weight),
-      "style": jnp.float32(loss.style_weight),
-      "tv": jnp.float32(loss.tv_weight),
-      "blend": jnp.asarray(blend / blend.sum()),
-      "content_layers": as_arrays(layer_weights(loss.content_layers, arch, "loss.content_layers")),
-      "style_layers": as_arrays(layer_weights(loss.style_layers, arch, "loss.style_layers")),
-  }
+  content = content_term.weights_of(loss, arch)
+  style = style_term.weights_of(loss, arch, blend)
+  return {"content": content["weight"], "style": style["weight"], "tv": tv_term.weights_of(loss)["weight"],
+          "blend": style["blend"], "content_layers": content["layers"], "style_layers": style["layers"]}
 
 
 def from_config(loss: ml_collections.ConfigDict, loaded: weight_files.LoadedVGG) -> LossNetwork:

@@ -1,8 +1,9 @@
-"""Gatys-style pixel optimization with Optax: the image is the parameter.
+"""Pixel optimization with Optax: the image is the parameter, the loss a weighted sum of named terms.
 
-`PixelProblem` holds what is structural (it decides the compiled program: layers, statistic,
-optimizer); everything numeric (VGG parameters, targets, loss weights) is an argument of the jitted
-chunk, so changing a weight never retraces. A chunk queues `log_every` jitted steps on the
+`PixelProblem` holds what is structural (it decides the compiled program: the loss network, the
+objective's terms (`stylejax.objectives.objective`; Gatys et al.'s content + style + tv by default),
+the optimizer); everything numeric (VGG parameters, the terms' targets and weights) is an argument
+of the jitted chunk, so changing a weight never retraces. A chunk queues `log_every` jitted steps on the
 device without a host sync; the host logs between chunks.
 
 A step whose loss or image is not finite freezes the optimization: the state stays at the last
@@ -19,13 +20,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from stylejax.objectives import loss_network
+from stylejax.objectives import loss_network, objective
 from stylejax.objectives.loss_network import LossNetwork
+from stylejax.objectives.terms import Term
 
 
 @dataclasses.dataclass(frozen=True)
 class PixelProblem:
-  """The static structure of a pixel-optimization run (hashable: a jit static argument)."""
+  """The static structure of a pixel-optimization run (hashable: a jit static argument).
+
+  `terms` are summed in their order; None means Gatys et al.'s (`objective.gatys(loss)`).
+  """
   loss: LossNetwork
   optimizer: str = "lbfgs"
   lbfgs_memory: int = 10
@@ -34,6 +39,11 @@ class PixelProblem:
   max_linesearch_steps: int = 20
   lbfgs_step: float = 1.0  # static: fixed per run like line_search; a sweep over it compiles per value
   after_clip: str = "project"  # zoom + clip: see `_search_fn` ("refresh", "stale": benchmark only)
+  terms: tuple[Term, ...] | None = None
+
+  def __post_init__(self):
+    if self.terms is None:
+      object.__setattr__(self, "terms", objective.gatys(self.loss))
 
   def to_image(self, param):
     return jax.nn.sigmoid(param) if self.parametrization == "sigmoid" else param
@@ -45,10 +55,15 @@ class PixelProblem:
     return image
 
 
-def loss_terms(problem: PixelProblem, image, vgg_params, content_targets, style_targets, weights, key):
-  """{"content", "style", "tv", "total"} for one (H, W, 3) image (`loss_network.loss_terms`)."""
-  feats = problem.loss.features(vgg_params, image, problem.loss.layers)
-  return loss_network.loss_terms(problem.loss, weights, feats, content_targets, style_targets, image, key)
+def loss_terms(problem: PixelProblem, image, vgg_params, targets, weights, key):
+  """{each term's name: its value, "total": their weighted sum} for one (H, W, 3) image.
+
+  `targets` and `weights` are keyed by term name (`objective.targets_of`, `weights_from_config`).
+  The loss network runs once, for the layers the terms read; not at all when none reads any.
+  """
+  layers = objective.feature_layers(problem.terms)
+  feats = problem.loss.features(vgg_params, image, layers) if layers else {}
+  return loss_network.term_values(problem.loss, problem.terms, weights, feats, targets, image, key)
 
 
 AFTER_CLIP = ("project", "refresh", "stale")  # see `_search_fn`
@@ -113,8 +128,8 @@ def init_state(problem: PixelProblem, image, learning_rate=0.0) -> OptState:
 
 
 @functools.partial(jax.jit, static_argnames=("problem",))
-def step(problem: PixelProblem, state: OptState, total_steps, vgg_params, content_targets,
-         style_targets, weights, learning_rate, key):
+def step(problem: PixelProblem, state: OptState, total_steps, vgg_params, targets, weights,
+         learning_rate, key):
   """One optimizer step; a no-op once `total_steps` is reached or a step went non-finite.
 
   `total_steps`, `learning_rate` and every weight are traced, so changing them never retraces.
@@ -123,8 +138,7 @@ def step(problem: PixelProblem, state: OptState, total_steps, vgg_params, conten
   optimizer = make_optimizer(problem, learning_rate)
 
   def loss_at(param, step_key):
-    return loss_terms(problem, problem.to_image(param), vgg_params, content_targets, style_targets,
-                      weights, step_key)["total"]
+    return loss_terms(problem, problem.to_image(param), vgg_params, targets, weights, step_key)["total"]
 
   # Adam resamples sliced-Wasserstein projections each step (Heitz et al.); L-BFGS keeps one set,
   # since its line search and curvature pairs assume a fixed objective.
@@ -221,7 +235,6 @@ def _refresh_after_clip(opt_state, unclipped, clipped, value_fn):
 
 
 @functools.partial(jax.jit, static_argnames=("problem",))
-def evaluate(problem: PixelProblem, param, vgg_params, content_targets, style_targets, weights, key):
+def evaluate(problem: PixelProblem, param, vgg_params, targets, weights, key):
   """Every loss term at the current image (for logging)."""
-  return loss_terms(problem, problem.to_image(param), vgg_params, content_targets, style_targets,
-                    weights, key)
+  return loss_terms(problem, problem.to_image(param), vgg_params, targets, weights, key)

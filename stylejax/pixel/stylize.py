@@ -20,7 +20,8 @@ from tqdm import tqdm
 from stylejax import configuration
 from stylejax.imaging import color, images
 from stylejax.io import weights
-from stylejax.objectives import loss_network
+from stylejax.objectives import loss_network, objective
+from stylejax.objectives.terms import style as style_term
 from stylejax.errors import NonFiniteLoss, StylejaxError
 from stylejax.evaluation.figures import summary_figure
 from stylejax.pixel.optimize import PixelProblem, evaluate, init_state, run_chunk
@@ -35,22 +36,17 @@ class StylizeResult:
 
 
 def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.LoadedVGG) -> PixelProblem:
+  net = loss_network.from_config(config.loss, loaded)
   return PixelProblem(
-      loss=loss_network.from_config(config.loss, loaded), optimizer=config.optim.name,
+      loss=net, terms=objective.terms_from_config(config, net), optimizer=config.optim.name,
       lbfgs_memory=config.optim.lbfgs_memory, parametrization=config.optim.parametrization,
       line_search=config.optim.line_search, max_linesearch_steps=config.optim.max_linesearch_steps,
       lbfgs_step=float(config.optim.lbfgs_step))
 
 
 def loss_weights(config: ml_collections.ConfigDict, arch: str) -> dict:
-  """All numeric loss weights as float32 arrays (a pytree), so changing them never retraces."""
-  return loss_network.loss_weights(config.loss, arch, config.style_blend or [1.0] * len(config.styles))
-
-
-_content_targets = jax.jit(lambda problem, params, image: problem.loss.content_targets(params, image),
-                           static_argnums=0)
-_style_targets = jax.jit(lambda problem, params, image: problem.loss.style_targets(params, image),
-                         static_argnums=0)
+  """{term name: its weights} of `objective.terms`, float32 arrays, so changing them never retraces."""
+  return objective.weights_from_config(config, arch)
 
 
 def initial_image(config, content, styles, blend, key):
@@ -101,10 +97,11 @@ def images_at_scale(config, content_full, styles_full, scale):
   return content, styles
 
 
-def targets(problem, vgg_params, content, styles):
-  """Content features and one style-target pytree per style image (computed once)."""
-  return (_content_targets(problem, vgg_params, jnp.asarray(content)),
-          tuple(_style_targets(problem, vgg_params, jnp.asarray(s)) for s in styles))
+def targets(problem, vgg_params, content, styles, **inputs):
+  """{term name: its targets} (computed once per scale) from the content and style images and any
+  other `inputs` a term reads."""
+  return objective.targets_of(problem.terms, problem.loss, vgg_params,
+                              {"content": content, "styles": styles, **inputs})
 
 
 def run_keys(seed: int):
@@ -133,7 +130,7 @@ def write_outputs(run_dir, config, image, content_full, styles_full, metrics, ba
 
 def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, run_dir, quiet):
   init_key, loss_key = run_keys(config.seed)
-  blend = np.asarray(weights_tree["blend"])
+  blend = style_term.config_blend(config)
   scales = tuple(config.multiscale.scales)
   steps_per_scale = [config.multiscale.coarse_steps] * (len(scales) - 1) + [config.optim.steps]
   progress = tqdm(total=sum(steps_per_scale), disable=quiet, desc="stylize", unit="step")
@@ -145,15 +142,14 @@ def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, 
       image = initial_image(config, content, styles, blend, init_key)
     else:
       image = images.resize(image, content.shape[:2])
-    content_targets, style_targets = targets(problem, loaded.params, content, styles)
+    term_targets = targets(problem, loaded.params, content, styles)
     state = init_state(problem, image, config.optim.learning_rate)
     lr = jnp.float32(config.optim.learning_rate)
     while int(state.step) < steps:
       state, values = run_chunk(problem, config.log_every, state, jnp.int32(steps), loaded.params,
-                                content_targets, style_targets, weights_tree, lr, loss_key)
+                                term_targets, weights_tree, lr, loss_key)
       step_now = int(state.step)
-      terms = evaluate(problem, state.param, loaded.params, content_targets, style_targets,
-                       weights_tree, loss_key)
+      terms = evaluate(problem, state.param, loaded.params, term_targets, weights_tree, loss_key)
       record = {"scale": scale, "height": content.shape[0], "width": content.shape[1],
                 "step": done_steps + step_now, "elapsed_s": round(time.perf_counter() - start, 3),
                 **{k: float(v) for k, v in terms.items()}}
@@ -161,7 +157,7 @@ def _optimize(config, problem, loaded, weights_tree, content_full, styles_full, 
       if run_dir is not None:
         run_dir.append_jsonl("metrics.jsonl", record)
       progress.n = done_steps + step_now
-      progress.set_postfix({k: f"{record[k]:.3g}" for k in ("total", "content", "style", "tv")})
+      progress.set_postfix({k: f"{record[k]:.3g}" for k in ("total", *(t.name for t in problem.terms))})
       image = np.asarray(problem.to_image(state.param))
       if int(state.bad_step) >= 0:
         bad_step = done_steps + int(state.bad_step)

@@ -32,6 +32,7 @@ from stylejax import configuration
 from stylejax.evaluation import metrics
 from stylejax.imaging import images
 from stylejax.objectives import loss_network
+from stylejax.objectives.terms import style as style_term
 from stylejax.pixel import optimize, stylize
 from stylejax.io.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
@@ -72,15 +73,14 @@ def load_sweep(spec: str) -> tuple[ml_collections.ConfigDict, list[Overrides]]:
   return config, list(module.get_sweep(arg))
 
 
-def _batched_step(problem, state, total_steps, vgg_params, content_targets, style_targets,
-                  weights_tree, learning_rate, key):
+def _batched_step(problem, state, total_steps, vgg_params, targets, weights_tree, learning_rate, key):
   """`optimize.step` vmapped over the leading run axis of everything but the VGG parameters.
 
   A run axis of length 1 is indexed instead of vmapped: under vmap every lax.cond computes both of
   its branches (see `chunk_size_for`).
   """
-  one = lambda s, n, ct, st, w, lr, k: optimize.step(problem, s, n, vgg_params, ct, st, w, lr, k)
-  per_run = (state, total_steps, content_targets, style_targets, weights_tree, learning_rate, key)
+  one = lambda s, n, t, w, lr, k: optimize.step(problem, s, n, vgg_params, t, w, lr, k)
+  per_run = (state, total_steps, targets, weights_tree, learning_rate, key)
   if total_steps.shape[0] == 1:
     return jax.tree.map(lambda x: x[None], one(*jax.tree.map(lambda x: x[0], per_run)))
   return jax.vmap(one)(*per_run)
@@ -96,9 +96,9 @@ def chunk_size_for(problem: optimize.PixelProblem, n_runs: int) -> int:
   return n_runs
 
 
-def _batched_evaluate(problem, param, vgg_params, content_targets, style_targets, weights_tree, key):
-  one = lambda p, ct, st, w, k: optimize.evaluate(problem, p, vgg_params, ct, st, w, k)
-  return jax.vmap(one)(param, content_targets, style_targets, weights_tree, key)
+def _batched_evaluate(problem, param, vgg_params, targets, weights_tree, key):
+  one = lambda p, t, w, k: optimize.evaluate(problem, p, vgg_params, t, w, k)
+  return jax.vmap(one)(param, targets, weights_tree, key)
 
 
 @functools.cache
@@ -130,7 +130,7 @@ class _Run:
     self.weights = stylize.loss_weights(config, self.loaded.arch)
     self.content, self.styles = stylize.images_at_scale(config, self.content_full, self.styles_full, 1.0)
     self.init_key, self.loss_key = stylize.run_keys(config.seed)
-    self.init = stylize.initial_image(config, self.content, self.styles, np.asarray(self.weights["blend"]),
+    self.init = stylize.initial_image(config, self.content, self.styles, style_term.config_blend(config),
                                       self.init_key)
 
   @property
@@ -201,9 +201,7 @@ def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir, 
   replicated = NamedSharding(mesh, PartitionSpec())
   put = lambda tree: jax.device_put(tree, along_runs)
   vgg_params = jax.device_put(loaded.params, replicated)
-  per_run_targets = [stylize.targets(problem, loaded.params, r.content, r.styles) for r in padded]
-  content_targets = put(_stack([t[0] for t in per_run_targets]))
-  style_targets = put(_stack([t[1] for t in per_run_targets]))
+  targets = put(_stack([stylize.targets(problem, loaded.params, r.content, r.styles) for r in padded]))
   weights_tree = put(_stack([r.weights for r in padded]))
   learning_rate = put(jnp.asarray([r.config.optim.learning_rate for r in padded], jnp.float32))
   total_steps = put(jnp.asarray([r.config.optim.steps for r in padded], jnp.int32))
@@ -215,10 +213,9 @@ def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir, 
   start = time.perf_counter()
   while bool(jnp.any((state.step < total_steps) & (state.bad_step < 0))):
     for _ in range(log_every):  # queued without a host sync, as in optimize.run_chunk
-      state, _ = batched_step(problem, state, total_steps, vgg_params, content_targets, style_targets,
-                              weights_tree, learning_rate, keys)
-    terms = jax.device_get(batched_evaluate(problem, state.param, vgg_params, content_targets,
-                                            style_targets, weights_tree, keys))
+      state, _ = batched_step(problem, state, total_steps, vgg_params, targets, weights_tree,
+                              learning_rate, keys)
+    terms = jax.device_get(batched_evaluate(problem, state.param, vgg_params, targets, weights_tree, keys))
     steps = np.asarray(state.step)
     elapsed = round(time.perf_counter() - start, 3)
     for i, run in enumerate(chunk):
