@@ -19,7 +19,10 @@ _EXPERIMENT_CONFIGS = sorted(p for p in REPO.glob("experiments/*/config.py") if 
 CONFIG_FILES = sorted([*(p for p in configuration.CONFIG_DIR.glob("*.py") if configuration.is_config_file(p)),
                        *filter(_builds_on_product, _EXPERIMENT_CONFIGS)])
 STANDALONE_CONFIGS = [p for p in _EXPERIMENT_CONFIGS if not _builds_on_product(p)]
-BLOCKS = {"base.py": "", "train_base.py": "", "loss.py": "loss.", "retrieval.py": ""}  # files that declare fields, and where
+# Files that declare fields, and where: the bases, and each training method's `network` block.
+BLOCKS = {**{configuration.CONFIG_DIR / name: prefix for name, prefix in
+             (("base.py", ""), ("train_base.py", ""), ("loss.py", "loss."), ("retrieval.py", ""))},
+          **{path: "network." for path in sorted((REPO / "stylejax" / "methods").glob("*.py"))}}
 add_field = configuration.load_module("fields").add_field
 
 
@@ -62,8 +65,8 @@ def _add_field_docs(source):
 
 def _documented_fields():
   docs = {}
-  for name, prefix in BLOCKS.items():
-    docs.update(_commented_fields((configuration.CONFIG_DIR / name).read_text(), prefix))
+  for path, prefix in BLOCKS.items():
+    docs.update(_commented_fields(path.read_text(), prefix))
   for path in CONFIG_FILES:
     docs.update(_add_field_docs(path.read_text()))
   return {key: doc for key, doc in docs.items() if doc}
@@ -79,7 +82,7 @@ def test_every_config_builds_validates_and_documents_every_field(path, arg):
   with pytest.raises(AttributeError, match="cannot be added since the config is locked"):
     config.loss.network.not_a_field = 1  # locked all the way down: a typo is an error
   undocumented = set(configuration.dotted_keys(config)) - set(_documented_fields())
-  assert not undocumented, f"fields without a `# comment` in {list(BLOCKS)} or an add_field doc: {undocumented}"
+  assert not undocumented, f"fields without a `# comment` in {[_name(p) for p in BLOCKS]} or an add_field doc: {undocumented}"
 
 
 @pytest.mark.parametrize("path", STANDALONE_CONFIGS, ids=_name)
