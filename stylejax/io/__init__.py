@@ -1,1 +1,2 @@
-"""Weights, images and run directories on disk: safe readers, atomic writers, the weight cache."""
+"""Weights, checkpoints and run directories on disk: safe readers, atomic writers, the weight cache
+(image files: stylejax.imaging)."""
