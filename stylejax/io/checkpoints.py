@@ -11,6 +11,7 @@ falls back to the newest intact one (`restore_latest_intact`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from stylejax.errors import StylejaxError
+from stylejax.io.atomic_io import atomic_write_text
 
 ITEMS = ("params", "train")
 
@@ -28,11 +30,46 @@ def manager(workdir: Path, keep: int | None = None, create: bool = False) -> ocp
   return ocp.CheckpointManager((Path(workdir) / "checkpoints").absolute(), options=options, item_names=ITEMS)
 
 
+DIGESTS = "stylejax_sha256.json"  # in each step's folder: every file's size and sha256, written after the save
+
+
 def save(checkpoints: ocp.CheckpointManager, state: dict) -> None:
-  """Saves a train state ({"params", "step", ...}) at its step (asynchronously)."""
-  checkpoints.save(int(state["step"]), args=ocp.args.Composite(
+  """Saves a train state ({"params", "step", ...}) at its step, then records its files' digests:
+  orbax's files carry no checksum, so a flipped byte would otherwise restore as a wrong weight."""
+  step = int(state["step"])
+  checkpoints.save(step, args=ocp.args.Composite(
       params=ocp.args.StandardSave(state["params"]),
       train=ocp.args.StandardSave({k: v for k, v in state.items() if k != "params"})))
+  checkpoints.wait_until_finished()
+  if jax.process_index() == 0:
+    folder = Path(checkpoints.directory) / str(step)
+    atomic_write_text(folder / DIGESTS, json.dumps(_digests(folder), indent=1, sort_keys=True) + "\n")
+
+
+def _digests(folder: Path) -> dict:
+  return {str(f.relative_to(folder)): [f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()]
+          for f in sorted(folder.rglob("*")) if f.is_file() and f.name != DIGESTS}
+
+
+def damage(folder: Path) -> str | None:
+  """What is wrong with a saved step's files against its recorded digests (None: intact, or saved
+  without digests by an older stylejax)."""
+  recorded_file = folder / DIGESTS
+  if not recorded_file.is_file():
+    return None
+  try:
+    recorded = json.loads(recorded_file.read_text())
+  except (OSError, ValueError):
+    return f"{recorded_file} is unreadable"
+  for name, (size, digest) in recorded.items():
+    path = folder / name
+    if not path.is_file():
+      return f"{path} is missing"
+    if path.stat().st_size != size:
+      return f"{path} has {path.stat().st_size} bytes, {size} were saved"
+    if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+      return f"{path} does not match its sha256"
+  return None
 
 
 def restore(checkpoints: ocp.CheckpointManager, like: dict, step: int) -> dict:
@@ -49,6 +86,10 @@ def restore_latest_intact(checkpoints: ocp.CheckpointManager, like: dict, warn) 
   one line through `warn`; when every saved checkpoint is damaged, a StylejaxError."""
   steps = sorted(checkpoints.all_steps(), reverse=True)
   for step in steps:
+    wrong = damage(Path(checkpoints.directory) / str(step))
+    if wrong is not None:
+      warn(f"checkpoint {step} is damaged ({wrong}); trying an older one")
+      continue
     try:
       return restore(checkpoints, like, step)
     except Exception as e:  # pylint: disable=broad-except; narrowed by checkpoint_fault
@@ -113,6 +154,11 @@ def restore_params(workdir: Path, like, step: int | None = None):
     if step is None or step not in checkpoints.all_steps():
       raise StylejaxError(f"{workdir}: no checkpoint{'' if step is None else f' at step {step}'} "
                           f"(saved steps: {list(checkpoints.all_steps())})")
+    wrong = damage(Path(checkpoints.directory) / str(step))
+    if wrong is not None:
+      older = sorted(s for s in checkpoints.all_steps() if s < step)
+      raise StylejaxError(f"{workdir}: checkpoint {step} is damaged ({wrong})"
+                          + (f"; an older one: --step {older[-1]}" if older else ""))
     # Without a target sharding orbax would reuse the training run's (several devices, maybe
     # several hosts) and refuse any other device layout.
     local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
