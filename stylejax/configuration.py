@@ -138,7 +138,14 @@ def load_module(path: str):
     raise StylejaxError(f"config file {path} not found")
   module_spec = importlib.util.spec_from_file_location(f"_stylejax_config_{path.stem}", path)
   module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  try:
+    module_spec.loader.exec_module(module)
+  except ModuleNotFoundError as e:
+    if e.name != "configs" and not (e.name or "").startswith("configs."):
+      raise
+    # A config file written when the configs lived in the checkout's configs/ folder.
+    raise StylejaxError(f"{_shown_path(str(path))} imports {e.name!r}: the shipped configs are the package "
+                        f"stylejax.configs now (from stylejax.configs.base import get_base_config)") from None
   return module
 
 

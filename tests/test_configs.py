@@ -189,6 +189,13 @@ def test_a_typo_in_a_config_file_names_the_line_and_the_nearest_key(tmp_path, li
   assert "\n" not in str(caught.value)
 
 
+def test_a_config_file_that_imports_the_old_configs_folder_says_where_the_configs_went(tmp_path):
+  path = tmp_path / "old.py"
+  path.write_text("from configs.base import get_base_config\n\n\ndef get_config(arg=''):\n  return get_base_config()\n")
+  with pytest.raises(StylejaxError, match="old.py imports 'configs': the shipped configs are the package stylejax.configs"):
+    configuration.load_config(str(path))
+
+
 def test_a_bug_in_a_config_file_is_not_a_user_mistake(tmp_path):
   with pytest.raises(NameError):
     configuration.load_config(_write_config(tmp_path, "  c.optim.steps = undefined_name\n"))
