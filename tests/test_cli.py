@@ -319,3 +319,12 @@ def test_the_absl_entry_point_says_how_to_run_a_sweep_or_an_embedding(tmp_path, 
   result = _run([f"--config={config}", f"--workdir={tmp_path / 'w'}"], entry=[sys.executable, "-m", "stylejax.main"])
   _assert_one_line_error(result, needle)
   assert not (tmp_path / "w").exists()
+
+
+def test_a_sweep_file_must_say_it_is_a_sweep(tmp_path):
+  path = tmp_path / "mine.py"
+  path.write_text("from stylejax.configs import testing\n\n\ndef get_config(arg=''):\n  return testing.get_config()\n\n\n"
+                  "def get_sweep(arg=''):\n  return [{'seed': 0}, {'seed': 1}]\n")
+  result = _run(["sweep", str(path), "--workdir", str(tmp_path / "w")])
+  _assert_one_line_error(result, "its get_config must set task = \"sweep\" (got 'stylize')")
+  assert not (tmp_path / "w").exists()
