@@ -17,6 +17,7 @@ quickstart: $(BIN)/.installed-main
 	$(BIN)/stylejax stylize astronaut starry_night --workdir workdirs/quickstart --config quickstart --overwrite
 
 test: $(BIN)/.installed-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2 tests
 
 benchmarks: $(BIN)/.installed-test

@@ -1,7 +1,7 @@
 """bench_adain's PyTorch side and the agreement checks it runs before timing anything.
 
 The twin of AdaIN inference (`adain.stylize`: VGG to relu4_1 on photo and painting, AdaIN, the
-release's decoder) and of one training step (`adain.batch_loss` + Adam), built on
+release's decoder) and of one training step (`adain_method.batch_loss` + Adam), built on
 stylejax/reference/torch_twin.py; then the checks that stylejax and the twin agree. A disagreement
 raises `Mismatch`, which stops the benchmark.
 
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from benchmarks.stylenet_torch_side import (FLIP_TOLERANCE, GRAD_L2_TOLERANCE, LOSS_TOLERANCE,
                                             UPDATE_L2_TOLERANCE, flat)
-from stylejax.methods import adain
+from stylejax.methods import adain as adain_method
 from stylejax.imaging import crops, images
 from stylejax.networks import adain
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchVGG, adain_decoder_from_flax,
@@ -75,7 +75,7 @@ class TwinAdaIN:
     return out if raw else out.clamp(0.0, 1.0)
 
   def terms(self, content, style) -> dict:
-    """`adain.batch_loss`'s terms: photo i with painting i; only the decoder gets gradients."""
+    """`adain_method.batch_loss`'s terms: photo i with painting i; only the decoder gets gradients."""
     with torch.no_grad():
       c = self.vgg.features(content, [adain.CONTENT_LAYER])[adain.CONTENT_LAYER]
       s = self.vgg.features(style, sorted(set(self.style_layers) | {adain.CONTENT_LAYER}))
@@ -87,7 +87,7 @@ class TwinAdaIN:
 class TorchTrainer:
   """The twin decoder + torch.optim.Adam; `.step()` is one full training step on fixed pairs."""
 
-  def __init__(self, problem: adain.AdainProblem, twin: TwinAdaIN, content_nchw, style_nchw):
+  def __init__(self, problem: adain_method.AdainProblem, twin: TwinAdaIN, content_nchw, style_nchw):
     if problem.schedule != "constant" or problem.warmup_steps or problem.grad_clip:
       raise Mismatch("the twin implements a constant learning rate, no warm-up, no clipping")
     self.twin, self.content, self.style = twin, content_nchw, style_nchw
@@ -155,10 +155,10 @@ def check_inference(setup, twin: TwinAdaIN, shape) -> dict:
 
 
 def jax_loss_and_grads(setup):
-  """`adain.batch_loss` and its decoder gradient, float32 (`LossNetwork.features` returns float32
+  """`adain_method.batch_loss` and its decoder gradient, float32 (`LossNetwork.features` returns float32
   features whatever the input dtype, so JAX has no float64 run of this loss)."""
   problem = setup.problem
-  grad_fn = jax.jit(jax.value_and_grad(adain.batch_loss, argnums=2, has_aux=True), static_argnums=(0, 1))
+  grad_fn = jax.jit(jax.value_and_grad(adain_method.batch_loss, argnums=2, has_aux=True), static_argnums=(0, 1))
   (_, terms), grads = grad_fn(problem.loss, problem.spec, setup.params, setup.vgg_params,
                               jnp.asarray(setup.content_np), jnp.asarray(setup.style_np), setup.weights,
                               jax.random.key(0))

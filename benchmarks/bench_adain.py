@@ -11,7 +11,7 @@ packaged VGG16 (lpips weights) to relu4_1 (the offline encoder; the paper's VGG1
 machine), content loss on relu4_1 against the AdaIN target, lambda = 10 x mean/std style loss on
 relu1_1..relu4_1, Adam. Photos: scikit-image's; paintings: the four bundled ones.
 
-* JAX: the product's own code -- `adain.METHOD.problem` (network.kind = "adain"),
+* JAX: the product's own code -- `adain_method.METHOD.problem` (network.kind = "adain"),
   `loss_network.loss_weights`, `loop.initial_state`, the jitted `loop.compiled_step(mesh)` called as
   `loop.run` calls it (a {"content", "style"} batch, same shardings), and
   `jax.jit(adain.stylize, static_argnames=("net", "spec"))` for inference.
@@ -62,7 +62,7 @@ from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.adain_tiny import get_config as get_adain_config  # noqa: E402
 from stylejax.feedforward import data  # noqa: E402
-from stylejax.methods import adain  # noqa: E402
+from stylejax.methods import adain as adain_method  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.training import loop  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
@@ -93,12 +93,12 @@ def encoder_flops(arch: str, size: int) -> float:
   return conv_flops(arch, size, adain.CONTENT_LAYER)
 
 
-def infer_flops(problem: adain.AdainProblem, size: int) -> float:
+def infer_flops(problem: adain_method.AdainProblem, size: int) -> float:
   """Encoder on the photo and on the painting (both size x size), decoder."""
   return 2 * encoder_flops(problem.loss.arch, size) + decoder_flops(problem.spec, size, size)
 
 
-def train_flops(problem: adain.AdainProblem, size: int, batch: int) -> float:
+def train_flops(problem: adain_method.AdainProblem, size: int, batch: int) -> float:
   """One training step: the decoder forward, its data and weight gradients (3x forward); VGG to
   relu4_1 on the output forward and data gradient (2x), and forward on photo and painting (2x).
   AdaIN, statistics, Adam not counted."""
@@ -122,7 +122,7 @@ class Setup:
       config.seed = seed
     self.config, self.size, self.batch = config, size, batch
     self.loaded = loss_network.load_weights(config.loss)
-    self.problem = adain.METHOD.problem(config, self.loaded, len(config.styles))
+    self.problem = adain_method.METHOD.problem(config, self.loaded, len(config.styles))
     if self.problem.spec != adain.PAPER:
       raise Mismatch(f"expected the paper's decoder, the config gives {self.problem.spec}")
     self.mesh = Mesh(np.asarray(jax.devices()), ("data",))
@@ -263,7 +263,7 @@ def render(args, command, machine, busy, peaks, setup, checks, infer_checks, tra
       f"{setup.size}×{setup.size}). Inference: photo and painting at the same size, as in the paper's "
       "timing table, batch 1, α = 1.",
       "",
-      "JAX: the product's code path — `adain.METHOD.problem` (network.kind = adain), `loss_network.loss_weights`, "
+      "JAX: the product's code path — `adain_method.METHOD.problem` (network.kind = adain), `loss_network.loss_weights`, "
       "and the jitted `loop.compiled_step(mesh)` called with a {content, style} batch and the shardings "
       "`loop.run` uses, one call per step, blocking on the new state; inference "
       "`jax.jit(adain.stylize, static_argnames=(\"net\", \"spec\"))`. torch: the twins of "

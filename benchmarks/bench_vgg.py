@@ -34,7 +34,7 @@ from benchmarks import report  # noqa: E402
 from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.networks import vgg  # noqa: E402
-from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.networks.preprocessing import TORCHVISION  # noqa: E402
 from stylejax.reference.torch_twin import (Mismatch, Preprocess, TorchVGG, relative_error, relative_l2,  # noqa: E402
                                            relative_max, to_nchw)
 

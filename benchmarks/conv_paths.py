@@ -23,7 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
 from stylejax.networks import conv, stylenet, vgg  # noqa: E402
-from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.networks.preprocessing import TORCHVISION  # noqa: E402
 
 
 def plain_lax(x, kernel, stride, pads):

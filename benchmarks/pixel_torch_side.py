@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from stylejax.objectives.preprocessing import LPIPS
+from stylejax.networks.preprocessing import LPIPS
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchVGG, relative_error,
                                            relative_l2, to_nchw, to_nhwc)
 

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from benchmarks import bench_vgg  # noqa: E402
 from benchmarks.timing import median, time_quietly  # noqa: E402
 from stylejax.networks import vgg  # noqa: E402
-from stylejax.objectives.preprocessing import TORCHVISION  # noqa: E402
+from stylejax.networks.preprocessing import TORCHVISION  # noqa: E402
 from stylejax.reference.torch_twin import relative_max, to_nchw, to_nhwc  # noqa: E402
 
 

@@ -1,6 +1,8 @@
 """The `stylejax` command: argument parsing and dispatch only; the work lives in the library.
 
-Any `StylejaxError` becomes one line on stderr and exit code 2.
+Any `StylejaxError` becomes one line on stderr and exit code 2. Each command imports its library
+modules inside its handler: they bring JAX, TensorFlow Datasets or faiss, and `stylejax --help` (or a
+mistyped option) should answer at once.
 """
 
 from __future__ import annotations
@@ -189,6 +191,16 @@ def _add_retrieval_commands(commands) -> None:
   q.add_argument("--json", action="store_true", help="print the results as JSON")
   q.add_argument("--sheet", default=None, metavar="PNG", help="also write a contact sheet (query + results)")
   q.set_defaults(run=_search)
+  x = _command(commands, "index", "check an index folder's files, or rebuild it from the intact ones")
+  xc = x.add_subparsers(dest="index_command", required=True)
+  v = _command(xc, "verify", "check every file of an index (checksums, manifest, shards, faiss cache); "
+               "exit 2 naming the damaged ones", examples=("stylejax index verify indexes/photos",))
+  v.add_argument("index", help="index folder made by `stylejax embed`")
+  v.set_defaults(run=_index_verify)
+  r = _command(xc, "repair", "rebuild a damaged index from its intact shards, embedding the images of lost rows "
+               "again (damaged files go to INDEX/damaged/)", examples=("stylejax index repair indexes/photos",))
+  r.add_argument("index", help="index folder made by `stylejax embed`")
+  r.set_defaults(run=_index_repair)
 
 
 def _embed(args) -> None:
@@ -220,6 +232,40 @@ def _search(args) -> None:
     for hit in result.hits:
       note = "  (same content)" if hit.pushed_down else ""
       print(f"  {hit.rank:3d}. style {hit.style:.3f}  content {hit.content:.3f}  {hit.path}{note}")
+
+
+def _index_verify(args) -> None:
+  from stylejax import retrieval  # pylint: disable=import-outside-toplevel
+  from stylejax.retrieval import integrity  # pylint: disable=import-outside-toplevel
+
+  report = retrieval.verify(args.index)
+  for problem in report.problems:
+    print(problem)
+  if report.problems:
+    more = f" ({len(report.problems) - 1} more listed above)" if len(report.problems) > 1 else ""
+    raise StylejaxError(f"{report.problems[0]}{more}; {integrity.repair_hint(report.root)}")
+  print(f"{report.root}: intact, {report.entries} image(s) in {report.shards} shard(s); faiss cache {report.cache}")
+
+
+def _index_repair(args) -> None:
+  from stylejax import retrieval  # pylint: disable=import-outside-toplevel
+
+  result = retrieval.repair(args.index, quiet=False)
+  if not result.problems:
+    print(f"{result.root}: intact, nothing to repair ({result.kept} image(s))")
+    return
+  for problem in result.problems:
+    print(f"found: {problem}")
+  for path in result.lost:
+    print(f"lost (unreadable now): {path}")
+  for path in result.unverified:
+    print(f"kept unchecked (its file is gone): {path}")
+  print(f"repaired {result.root}: kept {result.kept} image(s), embedded {len(result.embedded)} again, "
+        f"lost {len(result.lost) + result.unnamed}" + (f"; damaged files moved to {result.root / 'damaged'}"
+                                                      if result.moved else ""))
+  if result.unnamed:
+    print(f"{result.unnamed} manifest line(s) were too damaged to name their image: `stylejax embed SOURCE "
+          f"--index {result.root}` on their collection adds them again")
 
 
 def _add_network_commands(commands) -> None:

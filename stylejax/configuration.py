@@ -226,7 +226,7 @@ def apply_values(config: ml_collections.ConfigDict, values: dict) -> ml_collecti
   return config
 
 
-def _choice(value, choices, key):
+def choice(value, choices, key):
   if value not in choices:
     raise StylejaxError(f"{key} must be one of {choices}, got {value!r}")
 
@@ -236,53 +236,55 @@ def _non_negative(value, key):
     raise StylejaxError(f"{key} must be a finite number >= 0, got {value!r}")
 
 
-def _positive_int(value, key):
+def positive_int(value, key):
   if not (isinstance(value, int) and value > 0):
     raise StylejaxError(f"{key} must be a positive integer, got {value!r}")
 
 
-def _validate_loss(c: ml_collections.ConfigDict) -> None:
+def validate_loss(c: ml_collections.ConfigDict) -> None:
   """The `loss` block (stylejax/configs/loss.py), shared by every method's config."""
   network = c.loss.network
   vgg.check_arch(network.arch)
-  _choice(network.pooling, vgg.POOLINGS, "loss.network.pooling")
-  _choice(network.padding, vgg.PADDINGS, "loss.network.padding")
-  _choice(network.precision, loss_network.PRECISIONS, "loss.network.precision")
-  _choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
-  _choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
+  choice(network.pooling, vgg.POOLINGS, "loss.network.pooling")
+  choice(network.padding, vgg.PADDINGS, "loss.network.padding")
+  choice(network.precision, loss_network.PRECISIONS, "loss.network.precision")
+  choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
+  choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
   loss_network.layer_weights(c.loss.content_layers, network.arch, "loss.content_layers")
   loss_network.layer_weights(c.loss.style_layers, network.arch, "loss.style_layers")
   for key in ("content_weight", "style_weight", "tv_weight"):
     _non_negative(c.loss[key], f"loss.{key}")
-  _positive_int(c.loss.n_projections, "loss.n_projections")
+  positive_int(c.loss.n_projections, "loss.n_projections")
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
   """Raises a one-line StylejaxError for the first bad value, checked as the config's task says
-  (stylize and sweep: pixel optimization, below; train and embed: see below)."""
+  (stylize and sweep: pixel optimization, below; train: the checks every method shares; embed: the
+  loss block). The checks of a method or an embedding live with them; `stylejax.tasks.validate`
+  runs every check of any config."""
   task = tasks.task_of(c)
   if task == "train":
     validate_training(c)
     return
-  if task == "embed":
-    validate_retrieval(c)
+  if task == "embed":  # the embedding's own checks: stylejax.retrieval.pipeline.validate
+    validate_loss(c)
     return
-  _validate_loss(c)
+  validate_loss(c)
   terms.names(c.objective.terms)  # the pixel objective's terms (stylejax/objectives/terms/)
-  _choice(c.optim.name, OPTIMIZERS, "optim.name")
-  _choice(c.optim.init, INITS, "optim.init")
-  _choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
+  choice(c.optim.name, OPTIMIZERS, "optim.name")
+  choice(c.optim.init, INITS, "optim.init")
+  choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
   color.check_mode(c.preserve_color)
   for key in ("image_size", "max_pixels", "log_every"):
-    _positive_int(c[key], key)
-  _positive_int(c.optim.steps, "optim.steps")
-  _positive_int(c.optim.lbfgs_memory, "optim.lbfgs_memory")
-  _choice(c.optim.line_search, LINE_SEARCHES, "optim.line_search")
-  _positive_int(c.optim.max_linesearch_steps, "optim.max_linesearch_steps")
+    positive_int(c[key], key)
+  positive_int(c.optim.steps, "optim.steps")
+  positive_int(c.optim.lbfgs_memory, "optim.lbfgs_memory")
+  choice(c.optim.line_search, LINE_SEARCHES, "optim.line_search")
+  positive_int(c.optim.max_linesearch_steps, "optim.max_linesearch_steps")
   if not (math.isfinite(c.optim.lbfgs_step) and c.optim.lbfgs_step > 0):
     raise StylejaxError(f"optim.lbfgs_step must be > 0, got {c.optim.lbfgs_step}")
   _non_negative(c.optim.init_noise, "optim.init_noise")
-  _positive_int(c.multiscale.coarse_steps, "multiscale.coarse_steps")
+  positive_int(c.multiscale.coarse_steps, "multiscale.coarse_steps")
   if c.snapshot_every < 0:
     raise StylejaxError(f"snapshot_every must be >= 0, got {c.snapshot_every}")
   if not (math.isfinite(c.optim.learning_rate) and c.optim.learning_rate > 0):
@@ -312,15 +314,15 @@ SCHEDULES = ("constant", "cosine")
 def validate_training(c: ml_collections.ConfigDict) -> None:
   """The checks of `validate` for a training config (stylejax/configs/train_base.py) that every method
   shares; the method's own (its `network` block) are `stylejax.training.loop.validate`'s."""
-  _validate_loss(c)
-  _choice(c.optim.schedule, SCHEDULES, "optim.schedule")
+  validate_loss(c)
+  choice(c.optim.schedule, SCHEDULES, "optim.schedule")
   _non_negative(c.optim.grad_clip, "optim.grad_clip")
   for key in ("steps", "batch_size"):
-    _positive_int(c.optim[key], f"optim.{key}")
+    positive_int(c.optim[key], f"optim.{key}")
   for key in ("style_size", "checkpoint_every", "keep_checkpoints", "log_every", "eval_size"):
-    _positive_int(c[key], key)
+    positive_int(c[key], key)
   for key in ("image_size", "max_side", "prefetch"):
-    _positive_int(c.data[key], f"data.{key}")
+    positive_int(c.data[key], f"data.{key}")
   if not isinstance(c.optim.warmup_steps, int) or c.optim.warmup_steps < 0:
     raise StylejaxError(f"optim.warmup_steps must be an integer >= 0, got {c.optim.warmup_steps!r}")
   if not isinstance(c.eval_every, int) or c.eval_every < 0:
@@ -336,31 +338,3 @@ def validate_training(c: ml_collections.ConfigDict) -> None:
     raise StylejaxError(f"data.crop_scale must be (lo, hi) with 1 <= lo <= hi, got {scale}")
   if not c.eval_images:
     raise StylejaxError("eval_images is empty")
-
-
-def validate_retrieval(c: ml_collections.ConfigDict) -> None:
-  """The checks of `validate` for an embedding config (stylejax/configs/retrieval.py)."""
-  # Imported here: the retrieval modules load faiss, which no other config needs.
-  from stylejax.retrieval import embedder, embeddings, index  # pylint: disable=import-outside-toplevel
-
-  _validate_loss(c)
-  _choice(c.embed.network, embedder.NETWORKS, "embed.network")
-  _choice(c.loss.statistic, embeddings.STATISTICS, "loss.statistic (of an embedding)")
-  _choice(c.embed.reduction, index.REDUCTIONS, "embed.reduction")
-  _choice(c.index.method, index.METHODS, "index.method")
-  for key in ("image_size", "batch_size", "style_dim", "pca_input_dim", "n_quantiles", "content_grid",
-              "flush_every", "workers"):
-    _positive_int(c.embed[key], f"embed.{key}")
-  for key in ("hnsw_m", "ef_search", "nprobe"):
-    _positive_int(c.index[key], f"index.{key}")
-  for key in ("approximate_above", "ivf_lists"):
-    if not isinstance(c.index[key], int) or c.index[key] < 0:
-      raise StylejaxError(f"index.{key} must be an integer >= 0, got {c.index[key]!r}")
-  if c.embed.image_size < 32:
-    raise StylejaxError(f"embed.image_size must be at least 32 px, got {c.embed.image_size}")
-  if c.embed.reduction == "pca" and c.embed.network == "ghiasi":
-    raise StylejaxError("embed.reduction=pca compresses style statistics; embed.network=ghiasi stores the "
-                        "style-prediction embedding as it is (use the default embed.reduction=sketch)")
-  if c.embed.reduction == "pca" and c.embed.pca_input_dim < c.embed.style_dim:
-    raise StylejaxError(f"embed.pca_input_dim ({c.embed.pca_input_dim}) must be >= embed.style_dim "
-                        f"({c.embed.style_dim}): PCA reduces the stored vectors to style_dim")

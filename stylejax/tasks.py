@@ -26,14 +26,18 @@ class Task:
   # "module:function" called as run(config, workdir, *, overwrite, quiet) by `python -m stylejax.main`
   # and by the command of the same name; None: the task needs more than a config and a workdir.
   run: str | None = None
+  # "module:function" that checks every value of a config of this task (one line for the first bad one)
+  validate: str = "stylejax.configuration:validate"
 
 
 TASKS = {
     "stylize": Task("stylejax stylize CONTENT STYLE... --config NAME --workdir DIR",
                     "stylejax.pixel.stylize:run"),
     "sweep": Task("stylejax sweep NAME[:ARG] --workdir DIR"),  # needs the file's get_sweep, not only a config
-    "train": Task("stylejax train --config NAME --workdir DIR", "stylejax.training.loop:run"),
-    "embed": Task("stylejax embed SOURCE --index DIR --config NAME"),  # needs a source and an index
+    "train": Task("stylejax train --config NAME --workdir DIR", "stylejax.training.loop:run",
+                  "stylejax.training.loop:validate"),
+    "embed": Task("stylejax embed SOURCE --index DIR --config NAME",  # needs a source and an index
+                  validate="stylejax.retrieval.config_checks:validate"),
 }
 
 
@@ -54,10 +58,20 @@ def expect(config: ml_collections.ConfigDict, task: str, name: str = "the config
     raise StylejaxError(f"{name} has task {actual!r}, not {task!r}; run it with `{TASKS[actual].usage}`")
 
 
+def _function(target: str) -> Callable:
+  module, _, function = target.partition(":")
+  return getattr(importlib.import_module(module), function)
+
+
+def validate(config: ml_collections.ConfigDict, name: str = "the config") -> None:
+  """Every check of `config`, as its task says: the method's of a training config, the embedding's
+  of an embed config (imported now)."""
+  _function(TASKS[task_of(config, name)].validate)(config)
+
+
 def runner(task: str) -> Callable:
   """The run function of `task`: run(config, workdir, *, overwrite, quiet), imported now."""
   target = TASKS[task].run
   if target is None:
     raise StylejaxError(f"task {task!r} needs more than a config and a workdir; run it with `{TASKS[task].usage}`")
-  module, _, function = target.partition(":")
-  return getattr(importlib.import_module(module), function)
+  return _function(target)

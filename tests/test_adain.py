@@ -16,12 +16,13 @@ import torch
 from stylejax import configuration
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import data, transfer
-from stylejax.methods import registry
+from stylejax.methods import adain as adain_method, registry
 from stylejax.training import loop
 from stylejax.imaging import images
 from stylejax.io import adain_release, safe_unpickle, weights
 from stylejax.networks import adain, vgg
-from stylejax.objectives import loss_network, preprocessing
+from stylejax.objectives import loss_network
+from stylejax.networks import preprocessing
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
 
@@ -206,7 +207,7 @@ def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path)
   style = np.stack([data.training_images(data.open_style_source(config.styles, 64), 32, 1, flip=True)[i]
                     for i in range(2)])
   w = loss_network.loss_weights(config.loss, "vgg16")
-  loss = lambda params: float(adain.batch_loss(problem.loss, problem.spec, params, loaded.params,
+  loss = lambda params: float(adain_method.batch_loss(problem.loss, problem.spec, params, loaded.params,
                                                jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
   assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
 

@@ -184,7 +184,7 @@ def test_help_names_the_training_methods_with_their_configs():
 
 
 def test_help_names_the_stylize_configs_and_the_retrieval_methods():
-  from stylejax import configuration, retrieval  # pylint: disable=import-outside-toplevel
+  from stylejax import configuration, retrieval, tasks  # pylint: disable=import-outside-toplevel
 
   help_text = dict(_commands())[("stylize",)].format_help()
   listed = help_text.split("configs (--config): ", 1)[1].split(" (", 1)[0]
@@ -192,7 +192,7 @@ def test_help_names_the_stylize_configs_and_the_retrieval_methods():
   assert list(_methods("search")) == list(retrieval.MODES)
   for key, values in _methods("embed").items():
     for value in values.split(" (")[0].split(" | "):
-      configuration.validate(configuration.apply_overrides(configuration.load_config("retrieval"), [f"{key}={value}"]))
+      tasks.validate(configuration.apply_overrides(configuration.load_config("retrieval"), [f"{key}={value}"]))
 
 
 def _examples():
@@ -214,7 +214,8 @@ def _examples():
 # itself). Not run: the apply and grid of a trained checkpoint, weights download (the network) and
 # import (a downloaded file), whose source must be a known one.
 _GROUPS = {"weights": "files", "features": "files", "stylize": "dry", "train": "dry", "sweep": "sweep",
-           "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval"}
+           "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval",
+           "index": "retrieval"}
 _SMALL = {"sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
           "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"]}
 

@@ -78,7 +78,7 @@ CASES = [(path, arg) for path in CONFIG_FILES for arg in configuration.load_modu
 @pytest.mark.parametrize("path,arg", CASES, ids=[f"{_name(p)}:{a}" for p, a in CASES])
 def test_every_config_builds_validates_and_documents_every_field(path, arg):
   config = configuration.load_config(f"{path}:{arg}" if arg else str(path))
-  configuration.validate(config)
+  tasks.validate(config)
   with pytest.raises(AttributeError, match="cannot be added since the config is locked"):
     config.loss.network.not_a_field = 1  # locked all the way down: a typo is an error
   undocumented = set(configuration.dotted_keys(config)) - set(_documented_fields())

@@ -73,8 +73,9 @@ class _FailingManager:
   """Stands in for orbax's CheckpointManager: one saved step whose restore raises `error`."""
   error = None
 
-  def __init__(self, *args, **kwargs):
+  def __init__(self, directory, *args, **kwargs):
     del args, kwargs
+    self.directory = directory
 
   def latest_step(self):
     return 1

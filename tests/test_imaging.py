@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from stylejax.imaging import crops, grids, padding
-from stylejax.io import nested
+from stylejax import nested
 
 
 def _ramp(h, w):

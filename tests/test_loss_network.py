@@ -9,7 +9,8 @@ from stylejax.configs.loss import get_loss_config
 from stylejax.errors import StylejaxError
 from stylejax.methods import base, cin
 from stylejax.networks import stylenet, vgg
-from stylejax.objectives import loss_network, losses, objective, preprocessing
+from stylejax.objectives import loss_network, losses, objective
+from stylejax.networks import preprocessing
 from stylejax.pixel import optimize
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")

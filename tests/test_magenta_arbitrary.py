@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from stylejax.errors import StylejaxError
-from stylejax.io import onnx_import, weights
+from stylejax.io import magenta_release, onnx_import, weights
 from stylejax.networks import magenta_arbitrary as ma
 
 import onnx  # noqa: E402  (the test extra installs onnxruntime; a missing one must fail, not skip)
@@ -35,7 +35,7 @@ CONTENT_INPUT, EMBEDDING_INPUT = "content_image", "mobilenet_conv/Conv/BiasAdd"
 
 @pytest.fixture(scope="module")
 def params():
-  return ma.load_params()
+  return magenta_release.load_params()
 
 
 def _session(source: str, float_graph: bool = False, free_size: bool = False):
@@ -165,7 +165,7 @@ def test_tampered_file_is_refused(tmp_path, monkeypatch):
                       lambda name: (str(copy), digest) if name == ma.PREDICT_SOURCE else
                       _real_packaged_file(name))
   with pytest.raises(StylejaxError, match="tampered") as error:
-    ma.load_params()
+    magenta_release.load_params()
   assert "\n" not in str(error.value)
 
 
@@ -174,12 +174,12 @@ def test_truncated_or_wrong_file_is_refused(tmp_path):
   truncated = tmp_path / "truncated.onnx"
   truncated.write_bytes(copy.read_bytes()[:len(copy.read_bytes()) // 3])
   with pytest.raises(StylejaxError, match="not a valid ONNX model|cannot be read"):
-    ma.load_params(transform_path=str(truncated))
+    magenta_release.load_params(transform_path=str(truncated))
   with pytest.raises(StylejaxError, match="not found"):
-    ma.load_params(transform_path=str(tmp_path / "missing.onnx"))
+    magenta_release.load_params(transform_path=str(tmp_path / "missing.onnx"))
   # A valid ONNX file of the other network is not mistaken for this one.
   with pytest.raises(StylejaxError, match="not the expected Magenta model"):
-    ma.load_params(predict_path=str(copy))
+    magenta_release.load_params(predict_path=str(copy))
 
 
 def test_registered_as_a_weight_source_but_not_as_vgg():

@@ -10,8 +10,9 @@ from skimage.metrics import structural_similarity
 from stylejax.evaluation import metrics
 from stylejax.imaging import images
 from stylejax.networks import alexnet
-from stylejax.objectives import preprocessing
+from stylejax.networks import preprocessing
 from stylejax.reference.torch_twin import hwio_to_oihw, to_nchw, to_nhwc
+from stylejax.io import alexnet_weights
 
 
 def _pair(seed=0, shape=(64, 80, 3)):
@@ -44,7 +45,7 @@ def test_style_distances_match_numpy():
 
 
 def test_alexnet_matches_torch():
-  params = alexnet.load_params()
+  params = alexnet_weights.load_params()
   x = np.random.default_rng(2).random((1, 96, 112, 3), dtype=np.float32)
   ours = alexnet.features(params, jnp.asarray(x))
   t = preprocessing.LPIPS(jnp.asarray(x))

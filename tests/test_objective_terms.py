@@ -11,7 +11,8 @@ import pytest
 from stylejax import configuration
 from stylejax.configs.fields import add_field
 from stylejax.errors import StylejaxError
-from stylejax.objectives import objective, preprocessing, terms
+from stylejax.objectives import objective, terms
+from stylejax.networks import preprocessing
 from stylejax.objectives.terms import base as term_base
 from stylejax.pixel import optimize, stylize
 

@@ -1,5 +1,6 @@
 """`stylejax embed` / `stylejax search`: resume, bad files, the index against numpy, style invariance."""
 
+import hashlib
 import json
 import logging
 
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from stylejax import cli, configuration, retrieval
+from stylejax import cli, configuration, retrieval, tasks
 from stylejax.errors import StylejaxError
 from stylejax.imaging import images
 from stylejax.retrieval import embedder as embedder_module
@@ -261,14 +262,16 @@ def test_pca_reduction_fits_the_collection_and_searches(tmp_path):
   assert len(result.hits) == 2 and -1 <= result.hits[0].style <= 1
 
 
-def test_a_torn_manifest_line_is_ignored_then_cut(tmp_path):
+def test_lines_an_append_left_uncommitted_are_ignored_then_cut(tmp_path):
   store = Store.create_or_open(tmp_path, {"identity": {}, "config": {}, "dims": {"style": 2, "content": 1}})
-  store.append(["a"], ["sha-a"], np.ones((1, 2)), np.ones((1, 1)))
-  with open(tmp_path / "manifest.jsonl", "a") as f:
-    f.write('{"path": "b", "sha2')  # a crash in the middle of an append
+  sha = {name: hashlib.sha256(name.encode()).hexdigest() for name in "abc"}
+  store.append(["a"], [sha["a"]], np.ones((1, 2)), np.ones((1, 1)))
+  with open(tmp_path / "manifest.jsonl", "a") as f:  # a crash after the lines, before checksums.json: and mid-line
+    f.write(json.dumps({"path": "b", "row": 0, "sha256": sha["b"], "shard": 1}) + '\n{"path": "b", "sha2')
   assert [e["path"] for e in store.entries()] == ["a"]
-  store.append(["c"], ["sha-c"], np.full((1, 2), 2.0), np.full((1, 1), 2.0))
+  store.append(["c"], [sha["c"]], np.full((1, 2), 2.0), np.full((1, 1), 2.0))
   assert [e["path"] for e in store.entries()] == ["a", "c"]
+  assert (tmp_path / "manifest.jsonl").read_text().count("\n") == 2
   np.testing.assert_array_equal(store.vectors("style"), [[1, 1], [2, 2]])
 
 
@@ -279,4 +282,4 @@ def test_a_torn_manifest_line_is_ignored_then_cut(tmp_path):
 def test_retrieval_config_validation(override, needle):
   c = configuration.apply_overrides(configuration.load_config("retrieval"), override.split(","))
   with pytest.raises(StylejaxError, match=needle):
-    configuration.validate(c)
+    tasks.validate(c)

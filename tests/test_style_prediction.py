@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from stylejax import configuration
+from stylejax import configuration, tasks
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import data, transfer
-from stylejax.methods import registry
+from stylejax.methods import ghiasi, registry
 from stylejax.objectives import loss_network
 from stylejax.training import loop
 from stylejax.imaging import crops, images
-from stylejax.io import weights
+from stylejax.io import alexnet_weights, magenta_release, weights
 from stylejax.networks import alexnet, style_prediction, stylenet
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
@@ -35,7 +35,7 @@ def _spec(features="vgg16", embedding_dim=6, hidden=8):
 
 
 def _features_params(features, vgg16_params):
-  return vgg16_params if features == "vgg16" else alexnet.load_params()
+  return vgg16_params if features == "vgg16" else alexnet_weights.load_params()
 
 
 def _paintings(seed, n=2, side=36):
@@ -135,8 +135,8 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   style = np.stack([data.training_images(data.open_style_source(config.styles, 64), 32, 1, flip=True)[i]
                     for i in range(2)])
   w = loss_network.loss_weights(config.loss, "vgg16")
-  features_params = alexnet.load_params()
-  batch_loss = jax.jit(style_prediction.batch_loss, static_argnums=(0, 1))
+  features_params = alexnet_weights.load_params()
+  batch_loss = jax.jit(ghiasi.batch_loss, static_argnums=(0, 1))
   loss = lambda params: float(batch_loss(problem.loss, problem.spec, params, loaded.params, features_params,
                                          jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
   assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
@@ -152,10 +152,10 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   assert metrics(tmp_path / "run") == metrics(tmp_path / "ref") and len(metrics(tmp_path / "ref")) == 4
 
   # the export: a trained run's embedding of any paintings, and the model behind apply/grid
-  model = style_prediction.GhiasiModel.load(tmp_path / "ref")
+  model = ghiasi.GhiasiModel.load(tmp_path / "ref")
   assert model.step == 4 and model.style_size == 32
   paintings = [images.load_image(str(p)) for p in sorted((tmp_path / "paintings").iterdir())]
-  embed = style_prediction.load_embedder(tmp_path / "ref" / "checkpoints")
+  embed = ghiasi.load_embedder(tmp_path / "ref" / "checkpoints")
   vectors = embed(paintings)
   assert vectors.shape == (2, 8) and vectors.dtype == np.float32
   np.testing.assert_array_equal(vectors, model.embed(paintings))
@@ -170,7 +170,7 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
                              np.clip(model.stylize(photo, vectors[1]), 0, 1), atol=1e-6)
   assert model.apply(photo, paintings, np.array([0.5, 0.5]), mask=np.ones((8, 8, 3), np.float32)).shape == photo.shape
   with pytest.raises(StylejaxError, match="no checkpoint at step 3"):
-    style_prediction.GhiasiModel.load(tmp_path / "ref", step=3)
+    ghiasi.GhiasiModel.load(tmp_path / "ref", step=3)
 
   # retrieval (`stylejax embed --set embed.network=ghiasi --set embed.checkpoint=WORKDIR`): the style
   # vector is the unit embedding, the content vector comes from the style network's AlexNet
@@ -178,7 +178,7 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   retrieval_config = configuration.apply_values(configuration.load_config("retrieval"), {
       "embed.network": "ghiasi", "embed.checkpoint": str(tmp_path / "ref"), "embed.image_size": 32,
       "embed.batch_size": 2, "embed.content_grid": 1})
-  configuration.validate(retrieval_config)
+  tasks.validate(retrieval_config)
   retrieval_embedder, description = embedder.Embedder.from_config(retrieval_config)
   assert description["network"] == "ghiasi" and description["step"] == 4
   squares = np.stack([crops.square(p, 32) for p in paintings])
@@ -201,8 +201,8 @@ def test_magenta_transformer_starts_from_the_pretrained_float_model_and_fine_tun
   from stylejax.networks import magenta_arbitrary  # pylint: disable=import-outside-toplevel
 
   spec = style_prediction.GhiasiSpec(TRANSFORMER, transformer_kind="magenta")
-  params = style_prediction.init_params(spec, jax.random.key(0))
-  pretrained = magenta_arbitrary.load_params()
+  pretrained = magenta_release.load_params()
+  params = style_prediction.init_params(spec, jax.random.key(0), pretrained)
   painting, photo = _paintings(6, n=1, side=40), np.random.default_rng(7).random((1, 24, 20, 3), dtype=np.float32)
   embedding = embed(spec, params, {}, jnp.asarray(painting))
   float_model = {f: jax.jit(functools.partial(getattr(magenta_arbitrary, f), quantize=False))
@@ -225,5 +225,5 @@ def test_magenta_transformer_starts_from_the_pretrained_float_model_and_fine_tun
   moved = [float(np.abs(np.asarray(a) - np.asarray(b)).max())
            for a, b in zip(jax.tree.leaves(result.state["params"]), jax.tree.leaves(params))]
   assert max(moved) > 0  # fine-tuned from the pretrained weights
-  model = style_prediction.GhiasiModel.load(tmp_path / "run")
+  model = ghiasi.GhiasiModel.load(tmp_path / "run")
   assert model.spec.magenta and model.embed([painting[0]]).shape == (1, 100)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from stylejax.networks import stylenet, vgg
-from stylejax.objectives import losses, preprocessing
+from stylejax.objectives import losses
+from stylejax.networks import preprocessing
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
 

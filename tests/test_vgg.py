@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stylejax.networks import vgg
-from stylejax.objectives import preprocessing
+from stylejax.networks import preprocessing
 from stylejax.errors import StylejaxError
 
 from conftest import random_params, torchvision_state_dict

@@ -47,7 +47,7 @@ from stylejax.errors import StylejaxError  # noqa: E402
 from stylejax.evaluation import metrics  # noqa: E402
 from stylejax.feedforward import arbitrary, models  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
-from stylejax.io.atomic_io import atomic_write_text  # noqa: E402
+from stylejax.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.pixel import stylize  # noqa: E402
 
 METHODS = ("magenta", "adain", "ghiasi", "cin", "gatys")

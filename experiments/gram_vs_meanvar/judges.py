@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from stylejax.imaging import images
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax.atomic_io import atomic_write_text
+from stylejax.io import magenta_release
 
 METRIC = "style_magenta"
 
@@ -25,7 +26,7 @@ def _embedder():
   import jax  # pylint: disable=import-outside-toplevel
   from stylejax.networks import magenta_arbitrary  # pylint: disable=import-outside-toplevel
 
-  params = magenta_arbitrary.load_params()
+  params = magenta_release.load_params()
   # The float model (dequantized weights, no activation rounding): smooth, within ~0.03 of int8's embedding.
   embed = jax.jit(lambda image: magenta_arbitrary.style_embedding(params, image, quantize=False))
   return lambda image: np.asarray(embed(image))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import analysis
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax.atomic_io import atomic_write_text
 
 RUN_METRICS = ("content_lpips", "content_ssim", "style_gram", "style_mean_std", "style_swd")
 STYLE_JUDGES = ("style_gram", "style_mean_std", "style_swd", "style_magenta")

@@ -40,7 +40,7 @@ from stylejax import configuration  # noqa: E402
 from stylejax.errors import StylejaxError  # noqa: E402
 from stylejax.evaluation import metrics, summarize  # noqa: E402
 from stylejax.imaging import images  # noqa: E402
-from stylejax.io.atomic_io import atomic_write_text  # noqa: E402
+from stylejax.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.io.weights import load_vgg  # noqa: E402
 from stylejax.pixel import optimize, stylize, sweep  # noqa: E402
 

@@ -41,8 +41,9 @@ import variants  # noqa: E402
 from stylejax import retrieval  # noqa: E402
 from stylejax.imaging import images  # noqa: E402
 from stylejax.imaging.crops import square  # noqa: E402
-from stylejax.io.atomic_io import atomic_write_text  # noqa: E402
+from stylejax.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.networks import magenta_arbitrary  # noqa: E402
+from stylejax.io import magenta_release
 
 product_search = importlib.import_module("stylejax.retrieval.search")  # the package exports a function by that name
 
@@ -176,7 +177,7 @@ def main(argv=None) -> int:
   r = config.regions
   pictures_a, items_a = groundtruth.region_set(paintings, r.grid, r.fraction, r.size, config.seed,
                                                tuple(r.hue_range), tuple(r.saturation_range))
-  magenta_params = magenta_arbitrary.load_params()
+  magenta_params = magenta_release.load_params()
   pictures_b, items_b = stylize_set(paintings, photos, config.stylized.size, workdir / "stylized", magenta_params)
   lap("inputs and stylization")
   style_a, content_a = embed_everything(pictures_a, config, magenta_params)

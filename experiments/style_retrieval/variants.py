@@ -28,6 +28,7 @@ from stylejax import configuration
 from stylejax.networks import magenta_arbitrary
 from stylejax.retrieval import embedder, embeddings
 from stylejax.retrieval import index as faiss_index
+from stylejax.io import magenta_release
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -106,7 +107,7 @@ def _magenta(params, batch, quantize=True):
 
 def magenta(images: np.ndarray, batch_size: int, params=None) -> np.ndarray:
   """(N, 100) raw style-prediction embeddings (not normalised)."""
-  params = params if params is not None else magenta_arbitrary.load_params()
+  params = params if params is not None else magenta_release.load_params()
   out = []
   for start in range(0, len(images), batch_size):
     batch = np.asarray(images[start:start + batch_size], np.float32)

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from stylejax.io.atomic_io import atomic_write_bytes
+from stylejax.atomic_io import atomic_write_bytes
 
 
 def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.ndarray,

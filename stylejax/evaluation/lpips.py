@@ -14,7 +14,7 @@ import numpy as np
 
 from stylejax.io import weight_formats
 from stylejax.networks import vgg
-from stylejax.objectives import preprocessing
+from stylejax.networks import preprocessing
 from stylejax.errors import StylejaxError
 from stylejax.io.safe_unpickle import load_numpy_pickle
 from stylejax.io.weights import lpips_package_file

@@ -21,7 +21,9 @@ import numpy as np
 from stylejax.evaluation import lpips
 from stylejax.imaging import images
 from stylejax.networks import alexnet, vgg
-from stylejax.objectives import losses, preprocessing
+from stylejax.objectives import losses
+from stylejax.networks import preprocessing
+from stylejax.io import alexnet_weights
 
 STYLE_SPACES = ("alexnet", "vgg16")
 _VGG16_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -112,7 +114,7 @@ class Evaluator:
       raise ValueError(style_space)
     self.style_space, self.size = style_space, size
     self.lpips = lpips.load_lpips_vgg16()
-    self.style_params = alexnet.load_params() if style_space == "alexnet" else self.lpips.backbone
+    self.style_params = alexnet_weights.load_params() if style_space == "alexnet" else self.lpips.backbone
 
   def __call__(self, result, content, style) -> dict[str, float]:
     result = jnp.asarray(images.resize(np.asarray(result), self.size))

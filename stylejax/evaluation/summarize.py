@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stylejax.io.atomic_io import atomic_write_bytes, atomic_write_text
+from stylejax.atomic_io import atomic_write_bytes, atomic_write_text
 from stylejax.errors import StylejaxError
 
 LOSS_COLUMNS = ("total", "content", "style", "tv")

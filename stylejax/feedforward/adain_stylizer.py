@@ -43,7 +43,8 @@ from stylejax.imaging import color, images
 from stylejax.io import adain_release
 from stylejax.io import weights as weight_files
 from stylejax.networks import adain
-from stylejax.objectives import loss_network, preprocessing
+from stylejax.objectives import loss_network
+from stylejax.networks import preprocessing
 from stylejax.objectives.loss_network import LossNetwork
 
 RELEASE_ENCODER = "vgg_normalised.pth"

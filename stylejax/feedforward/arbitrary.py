@@ -28,6 +28,7 @@ from stylejax.feedforward import transfer
 from stylejax.imaging import crops, grids, images
 from stylejax.networks import magenta_arbitrary
 from stylejax.imaging import color
+from stylejax.io import magenta_release
 
 
 @functools.partial(jax.jit, static_argnames="quantize")
@@ -112,7 +113,7 @@ class ArbitraryStylizer(EmbeddingStylizer):
   """The pretrained model with its paintings' embeddings; `apply` stylizes photos."""
 
   def __init__(self, params=None):
-    self.params = params if params is not None else magenta_arbitrary.load_params()
+    self.params = params if params is not None else magenta_release.load_params()
 
   def embedding(self, painting: np.ndarray) -> jax.Array:
     return _embed(self.params, jnp.asarray(painting))

@@ -34,7 +34,6 @@ from stylejax.errors import StylejaxError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 SCALE_RANGE = (1.0, 1.5)  # a training image's shorter side is resized to crop * U(SCALE_RANGE)
 
 
@@ -69,7 +68,7 @@ class ContentFolder(tfds.core.GeneratorBasedBuilder):
 def _image_files(folder: Path) -> list[Path]:
   if not folder.is_dir():
     raise StylejaxError(f"content folder {folder} does not exist or is not a folder")
-  return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+  return sorted(p for p in folder.rglob("*") if p.suffix.lower() in images.IMAGE_EXTENSIONS and p.is_file())
 
 
 def _fingerprint(files: list[Path], max_side: int) -> str:
@@ -96,7 +95,7 @@ def prepare_folder(folder: str | Path, max_side: int = 512):
     if bad:  # logged once, when the dataset is built; a long run is not interrupted by them
       log.warning("skipped %d unreadable image(s) in %s: %s", len(bad), folder, "; ".join(bad))
     if not good:
-      raise StylejaxError(f"no readable images in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+      raise StylejaxError(f"no readable images in {folder} (looked for {', '.join(images.IMAGE_EXTENSIONS)})")
     builder = ContentFolder(files=good, max_side=max_side, data_dir=str(data_dir),
                             file_format="array_record")
     builder.download_and_prepare()

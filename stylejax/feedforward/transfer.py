@@ -127,15 +127,13 @@ class Stylizer:
 def image_files(inputs: list[str]) -> list[Path]:
   """Files as given, folders expanded to their images (sorted), named photos (astronaut...) kept;
   missing paths are errors."""
-  from stylejax.feedforward.data import IMAGE_EXTENSIONS  # pylint: disable=import-outside-toplevel
-
   files = []
   for item in inputs:
     path = Path(item)
     if item in images.NAMED_IMAGES and not path.exists():
       files.append(path)
     elif path.is_dir():
-      found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+      found = sorted(p for p in path.iterdir() if p.suffix.lower() in images.IMAGE_EXTENSIONS and p.is_file())
       if not found:
         raise StylejaxError(f"no images in folder {path}")
       files += found

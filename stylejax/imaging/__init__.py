@@ -6,6 +6,6 @@
   color    colour preservation: luminance-only transfer and histogram (mean/covariance) matching;
   grids    lay out cells into one image: photos x styles with an optional header row, strips.
 
-It sits low: numpy, PIL, jax, `stylejax.errors` and `stylejax.io.atomic_io`, nothing of the networks
+It sits low: numpy, PIL, jax, `stylejax.errors` and `stylejax.atomic_io`, nothing of the networks
 or the methods (a grid takes cells already computed).
 """

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from stylejax.io.atomic_io import atomic_write_bytes
+from stylejax.atomic_io import atomic_write_bytes
 from stylejax.errors import StylejaxError
 
 MIN_SIDE = 32
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")  # what a folder of images holds
 MAX_PIXELS = 100_000_000  # decompression-bomb guard: about 10k x 10k
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 BUNDLED_PAINTINGS = ("starry_night", "great_wave", "composition_vii", "the_scream")  # public domain, in stylejax/assets

@@ -23,7 +23,7 @@ import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.io.safe_unpickle import load_torch_checkpoint
-from stylejax.networks import vgg
+from stylejax.networks import adain, vgg
 
 
 def _convs_in_order(path: str) -> list[dict[str, np.ndarray]]:
@@ -70,10 +70,6 @@ def read_vgg_normalised(path: str) -> dict[str, dict[str, np.ndarray]]:
 
 def read_decoder(path: str, spec=None) -> dict:
   """The Flax parameter tree of `adain.Decoder(spec)` (default: the paper's) from `decoder.pth`."""
-  # Imported here: weight_formats imports this module, and adain imports the loss network, which
-  # imports weight_formats.
-  from stylejax.networks import adain  # pylint: disable=import-outside-toplevel
-
   spec = adain.PAPER if spec is None else spec
   convs = _convs_in_order(path)
   plan = spec.plan

@@ -19,7 +19,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from stylejax.errors import StylejaxError
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax.atomic_io import atomic_write_text
 
 ITEMS = ("params", "train")
 

@@ -10,7 +10,7 @@ import numpy as np
 from stylejax.imaging import images
 from stylejax.io import weights
 from stylejax.networks import vgg
-from stylejax.io.atomic_io import atomic_write_bytes
+from stylejax.atomic_io import atomic_write_bytes
 
 
 def dump(image_spec: str, output: str, weight_spec: str, layers: list[str], size: int) -> None:

@@ -16,7 +16,7 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax.atomic_io import atomic_write_text
 from stylejax.imaging.images import png_bytes
 
 

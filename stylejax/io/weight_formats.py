@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from stylejax.networks import vgg
-from stylejax.objectives import preprocessing
+from stylejax.networks import preprocessing
 from stylejax.errors import StylejaxError
 from stylejax.io.safe_unpickle import load_numpy_pickle, load_torch_checkpoint
 from stylejax.io.adain_release import read_vgg_normalised

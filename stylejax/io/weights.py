@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stylejax.io.atomic_io import atomic_write
+from stylejax.atomic_io import atomic_write
 from stylejax.errors import StylejaxError
-from stylejax.objectives.preprocessing import Preprocessing
+from stylejax.networks.preprocessing import Preprocessing
 from stylejax.io.weight_formats import FORMATS, Params, check_params, guess_format
 
 CACHE_FORMAT_VERSION = "1"

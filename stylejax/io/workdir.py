@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
 
 

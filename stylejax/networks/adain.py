@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import flax.linen as nn
 import jax
@@ -39,8 +39,9 @@ import numpy as np
 from stylejax.errors import StylejaxError
 from stylejax.imaging import grids, padding
 from stylejax.networks import conv
-from stylejax.objectives import loss_network, losses
-from stylejax.objectives.loss_network import LossNetwork
+
+if TYPE_CHECKING:  # a loss network is passed in; networks/ does not depend on objectives/
+  from stylejax.objectives.loss_network import LossNetwork
 
 ENCODER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_1"
@@ -202,35 +203,6 @@ def stylize(decoder_params, vgg_params, content: jax.Array, style, alpha=1.0,
   out = decode(spec, decoder_params, target(c_feats, s_feats, alpha, style_weights, mask))
   out = jnp.clip(padding.crop_padding(out, pads), 0.0, 1.0)
   return out[0] if single else out
-
-
-def batch_loss(net: LossNetwork, spec: DecoderSpec, decoder_params, vgg_params, content: jax.Array,
-               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0):
-  """(mean total loss, mean terms) of a batch of (content, style) pairs, (N, H, W, 3) each.
-
-  The paper's objective through the shared `loss_network.loss_terms`: the content target is
-  t = AdaIN(f_c, f_s) at relu4_1 (the config's content layer), the style targets the painting's own
-  statistics at the style layers (relu1_1..relu4_1, `mean_var`, summed), weighted by
-  weights["style"] (lambda). Example i's key is folded from its index in the global batch,
-  `first_example + i`.
-  """
-  content_features = net.features(vgg_params, content, (CONTENT_LAYER,))[CONTENT_LAYER]
-  style_features = net.features(vgg_params, style, sorted(set(net.style_layers) | {CONTENT_LAYER}))
-  t = adain(content_features, style_features[CONTENT_LAYER])
-  style_features = {layer: style_features[layer] for layer in net.style_layers}
-  outputs = decode(spec, decoder_params, t)
-  output_features = net.features(vgg_params, outputs, net.layers)
-
-  def one_example(feats, t_i, style_feats, output, k):
-    # The encoder is frozen: only the decoder learns, so the targets carry no gradient.
-    style_targets = jax.lax.stop_gradient(losses.style_targets(style_feats, net.statistic))
-    return loss_network.loss_terms(net, weights, feats, {CONTENT_LAYER: jax.lax.stop_gradient(t_i)},
-                                   (style_targets,), output, k)
-
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
-  terms = jax.vmap(one_example)(output_features, t, style_features, outputs, keys)
-  terms = jax.tree.map(jnp.mean, terms)
-  return terms["total"], terms
 
 
 @functools.partial(jax.jit, static_argnames=("net", "spec"))

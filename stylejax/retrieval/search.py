@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from stylejax.errors import StylejaxError
 from stylejax.imaging import images
 from stylejax.imaging.crops import square
-from stylejax.io.atomic_io import atomic_write_bytes
+from stylejax.atomic_io import atomic_write_bytes
 from stylejax.retrieval import index as faiss_index
 from stylejax.retrieval import sources
 from stylejax.retrieval.embedder import Embedder
@@ -77,6 +77,11 @@ class Searcher:
     self.store = Store.open(index_dir)
     self.indexes = faiss_index.load_or_build(self.store)
     self.entries = self.indexes.entries
+    if not self.entries:
+      unreadable = len(self.store.unreadable())
+      seen = f" ({unreadable} unreadable, listed in {self.store.root / 'unreadable.jsonl'})" if unreadable else ""
+      raise StylejaxError(f"{self.store.root} holds no images yet{seen}; add some with "
+                          f"`stylejax embed SOURCE --index {self.store.root}`")
     self.row_of = {e["sha256"]: i for i, e in enumerate(self.entries)}
     self.config = ml_collections.ConfigDict(self.store.info["config"])
     self._content = None

@@ -58,8 +58,8 @@ class Source:
     if path.is_dir():
       self.paths = [str(p.resolve()) for p in data._image_files(path)]  # pylint: disable=protected-access
       if not self.paths:
-        raise StylejaxError(f"no images in folder {spec} (looked for {', '.join(data.IMAGE_EXTENSIONS)})")
-    elif path.is_file() and path.suffix.lower() in data.IMAGE_EXTENSIONS:
+        raise StylejaxError(f"no images in folder {spec} (looked for {', '.join(images.IMAGE_EXTENSIONS)})")
+    elif path.is_file() and path.suffix.lower() in images.IMAGE_EXTENSIONS:
       self.paths = [str(path.resolve())]
     elif path.is_file():
       self.paths = _list_file(path)
@@ -76,11 +76,7 @@ class Source:
     if self._records is not None:
       pixels = self._pixels(i)
       return hashlib.sha256(f"{pixels.shape}".encode() + pixels.tobytes()).hexdigest()
-    try:
-      with open(self.paths[i], "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-    except OSError as e:
-      raise StylejaxError(f"{self.paths[i]}: cannot be read ({e.strerror or e})") from None
+    return _file_sha256(self.paths[i])
 
   def load(self, i: int) -> np.ndarray:
     """Image i as RGB float32 [0, 1]; StylejaxError when it is not a readable image."""
@@ -99,6 +95,48 @@ class Source:
       raise StylejaxError(f"{self.paths[i]}: not an RGB image of at least {images.MIN_SIDE} px, "
                           f"shape {pixels.shape}")
     return pixels
+
+
+def _file_sha256(path: str) -> str:
+  try:
+    with open(path, "rb") as f:
+      return hashlib.file_digest(f, "sha256").hexdigest()
+  except OSError as e:
+    raise StylejaxError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+class Named:
+  """Images named as the manifest names them (files, or tfds:NAME:SPLIT#INDEX), with Source's
+  `paths`, `digest(i)` and `load(i)`: what `stylejax index repair` embeds again."""
+
+  def __init__(self, paths: list[str], tfds_data_dir: str = ""):
+    self.paths = list(paths)
+    self._tfds_data_dir = tfds_data_dir
+    self._datasets: dict[str, Source] = {}
+
+  def __len__(self) -> int:
+    return len(self.paths)
+
+  def _record(self, i: int) -> tuple[Source, int] | None:
+    path = self.paths[i]
+    if not (path.startswith("tfds:") and "#" in path):
+      return None
+    spec, _, index = path.rpartition("#")
+    if not index.isdigit():
+      raise StylejaxError(f"{path}: not a tfds:NAME:SPLIT#INDEX record")
+    if spec not in self._datasets:
+      self._datasets[spec] = Source(spec, self._tfds_data_dir)
+    if int(index) >= len(self._datasets[spec]):
+      raise StylejaxError(f"{path}: {spec} has {len(self._datasets[spec])} records")
+    return self._datasets[spec], int(index)
+
+  def digest(self, i: int) -> str:
+    record = self._record(i)
+    return _file_sha256(self.paths[i]) if record is None else record[0].digest(record[1])
+
+  def load(self, i: int) -> np.ndarray:
+    record = self._record(i)
+    return images.load_image(self.paths[i]) if record is None else record[0].load(record[1])
 
 
 def load_any(path: str, tfds_data_dir: str = "") -> np.ndarray:

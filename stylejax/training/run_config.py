@@ -18,8 +18,8 @@ import ml_collections
 
 from stylejax.configs.train_base import get_train_base_config
 from stylejax.errors import StylejaxError
-from stylejax.io import nested
-from stylejax.io.atomic_io import atomic_write_text
+from stylejax import nested
+from stylejax.atomic_io import atomic_write_text
 
 LAUNCH_KEYS = ("multihost",)  # how a run is started, not what it computes
 LONGER_KEYS = ("optim.steps",)  # may grow: a finished run trains on
