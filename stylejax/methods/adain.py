@@ -10,7 +10,6 @@ from typing import Mapping
 from typing import ClassVar
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from stylejax.errors import StylejaxError
@@ -56,10 +55,7 @@ def batch_loss(net: LossNetwork, spec: adain.DecoderSpec, decoder_params, vgg_pa
     return loss_network.loss_terms(net, weights, feats, {adain.CONTENT_LAYER: jax.lax.stop_gradient(t_i)},
                                    (style_targets,), output, k)
 
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
-  terms = jax.vmap(one_example)(output_features, t, style_features, outputs, keys)
-  terms = jax.tree.map(jnp.mean, terms)
-  return terms["total"], terms
+  return base.mean_over_examples(one_example, key, first_example, output_features, t, style_features, outputs)
 
 
 class Adain(base.Method):

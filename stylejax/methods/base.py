@@ -73,6 +73,17 @@ def gradient_step(state: dict, loss_and_grad: Callable, optimizer: optax.Gradien
   return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, terms
 
 
+def mean_over_examples(one_example: Callable, key: jax.Array, first_example, *rows) -> tuple[jax.Array, dict]:
+  """(mean total, mean terms) of `one_example(*row_i, key_i)` vmapped over the batch's rows. Example
+  i's key is folded from its index in the global batch, `first_example + i`, so the same example
+  draws the same randomness on any device layout."""
+  n = jax.tree.leaves(rows)[0].shape[0]
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jax.numpy.arange(n))
+  terms = jax.vmap(one_example)(*rows, keys)
+  terms = jax.tree.map(jax.numpy.mean, terms)
+  return terms["total"], terms
+
+
 def initial_adam_state(params, optimizer: optax.GradientTransformation) -> dict:
   return {"params": params, "opt_state": optimizer.init(params), "step": jax.numpy.int32(0)}
 

@@ -50,12 +50,10 @@ def batch_loss(problem: CinProblem, params, vgg_params, content, style_ids, targ
   output_features = net.features(vgg_params, outputs, net.layers)
   content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
   example_targets = jax.tree.map(lambda t: t[style_ids], targets)
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
   one_example = lambda feats, content_feats, output, target, k: loss_network.loss_terms(
       net, weights, feats, content_feats, (target,), output, k)
-  terms = jax.vmap(one_example)(output_features, content_features, outputs, example_targets, keys)
-  terms = jax.tree.map(jnp.mean, terms)
-  return terms["total"], terms
+  return base.mean_over_examples(one_example, key, first_example, output_features, content_features, outputs,
+                                 example_targets)
 
 
 class Cin(base.Method):
@@ -73,8 +71,9 @@ class Cin(base.Method):
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
     base.check_stylenet_block(config.network)
-    if not config.network.conditional and len(config.styles) != 1:
-      raise StylejaxError(f"network.conditional=False trains one style; got {len(config.styles)} styles")
+    n_styles = len(data.style_image_list(config.styles))
+    if not config.network.conditional and n_styles != 1:
+      raise StylejaxError(f"network.conditional=False trains one style; got {n_styles} styles")
 
   def problem(self, config: ml_collections.ConfigDict, loaded, n_styles: int) -> CinProblem:
     """The static problem of `config` with the loss network's `loaded` weights and `n_styles` styles."""
@@ -89,8 +88,6 @@ class Cin(base.Method):
     if style_files[0].startswith("tfds:"):
       raise StylejaxError(f"styles={style_files[0]!r}: a painting dataset trains the arbitrary-style methods "
                           "(network.kind=adain or ghiasi); the cin network takes a list or folder of styles")
-    if not config.network.conditional and len(style_files) != 1:
-      raise StylejaxError(f"network.conditional=False trains one style; got {len(style_files)}")
     style_images = data.load_style_images(style_files, config.style_size)
     eval_photos = photo_data.eval_photos(config)
     loaded = loss_network.load_weights(config.loss)

@@ -65,10 +65,7 @@ def batch_loss(net: LossNetwork, spec: style_prediction.GhiasiSpec, params, vgg_
     style_targets = jax.lax.stop_gradient(losses.style_targets(style_feats, net.statistic))
     return loss_network.loss_terms(net, weights, feats, content_feats, (style_targets,), output, k)
 
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
-  terms = jax.vmap(one_example)(output_features, content_features, style_features, outputs, keys)
-  terms = jax.tree.map(jnp.mean, terms)
-  return terms["total"], terms
+  return base.mean_over_examples(one_example, key, first_example, output_features, content_features, style_features, outputs)
 
 
 @dataclasses.dataclass(frozen=True)
