@@ -16,6 +16,7 @@ graph, not its quality, may differ).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import io
 import logging
 import math
@@ -157,10 +158,13 @@ def rebuild(store: Store | str | Path, options: IndexOptions | None = None,
   payloads = {f"{kind}.faiss": faiss.serialize_index(built[kind]).tobytes() for kind in KINDS}
   if pca is not None:
     payloads["style_pca.npz"] = _npz_bytes(pca)
-  for name, data in payloads.items():
-    atomic_write_bytes(folder / name, data)
   files = {name: [len(data), integrity.sha256(data)] for name, data in payloads.items()}
-  atomic_write_text(folder / BUILT, integrity.seal({**_built(snapshot, options), "files": files}))
+  folder.mkdir(exist_ok=True)
+  with open(folder / ".lock", "w") as lock:  # a search and an embed rebuilding at once: one set of files wins
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    for name, data in payloads.items():
+      atomic_write_bytes(folder / name, data)
+    atomic_write_text(folder / BUILT, integrity.seal({**_built(snapshot, options), "files": files}))
   return Indexes(built["style"], built["content"], pca, entries, options)
 
 
