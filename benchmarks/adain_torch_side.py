@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from benchmarks.stylenet_torch_side import (FLIP_TOLERANCE, GRAD_L2_TOLERANCE, LOSS_TOLERANCE,
                                             UPDATE_L2_TOLERANCE, flat)
-from stylejax.methods import adain as adain_method
+from stylejax.methods import adain as adain_method, base
 from stylejax.imaging import crops, images
 from stylejax.networks import adain
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchVGG, adain_decoder_from_flax,
@@ -87,7 +87,7 @@ class TwinAdaIN:
 class TorchTrainer:
   """The twin decoder + torch.optim.Adam; `.step()` is one full training step on fixed pairs."""
 
-  def __init__(self, problem: adain_method.AdainProblem, twin: TwinAdaIN, content_nchw, style_nchw):
+  def __init__(self, problem: base.Problem, twin: TwinAdaIN, content_nchw, style_nchw):
     if problem.schedule != "constant" or problem.warmup_steps or problem.grad_clip:
       raise Mismatch("the twin implements a constant learning rate, no warm-up, no clipping")
     self.twin, self.content, self.style = twin, content_nchw, style_nchw

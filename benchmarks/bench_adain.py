@@ -62,7 +62,7 @@ from benchmarks.matmul_peak import best_peaks, peaks_quietly  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.adain_tiny import get_config as get_adain_config  # noqa: E402
 from stylejax.feedforward import data  # noqa: E402
-from stylejax.methods import adain as adain_method  # noqa: E402
+from stylejax.methods import adain as adain_method, base  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.training import loop  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
@@ -93,12 +93,12 @@ def encoder_flops(arch: str, size: int) -> float:
   return conv_flops(arch, size, adain.CONTENT_LAYER)
 
 
-def infer_flops(problem: adain_method.AdainProblem, size: int) -> float:
+def infer_flops(problem: base.Problem, size: int) -> float:
   """Encoder on the photo and on the painting (both size x size), decoder."""
   return 2 * encoder_flops(problem.loss.arch, size) + decoder_flops(problem.spec, size, size)
 
 
-def train_flops(problem: adain_method.AdainProblem, size: int, batch: int) -> float:
+def train_flops(problem: base.Problem, size: int, batch: int) -> float:
   """One training step: the decoder forward, its data and weight gradients (3x forward); VGG to
   relu4_1 on the output forward and data gradient (2x), and forward on photo and painting (2x).
   AdaIN, statistics, Adam not counted."""

@@ -61,7 +61,7 @@ from benchmarks.stylenet_torch_side import (F64_TOLERANCE, FLIP_TOLERANCE, GRAD_
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
 from stylejax.configs.cin_multistyle import get_config as get_cin_config  # noqa: E402
 from stylejax.feedforward import data  # noqa: E402
-from stylejax.methods import cin  # noqa: E402
+from stylejax.methods import base, cin  # noqa: E402
 from stylejax.objectives import loss_network  # noqa: E402
 from stylejax.training import loop  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
@@ -86,7 +86,7 @@ def stylenet_flops(spec: stylenet.NetworkSpec, height: int, width: int) -> float
              for c in stylenet_convs(spec.channels, spec.n_residual))
 
 
-def train_flops(problem: cin.CinProblem, size: int, batch: int) -> float:
+def train_flops(problem: base.Problem, size: int, batch: int) -> float:
   """One training step: the network forward, its data and weight gradients (3x forward); VGG on the
   output forward and data gradient (2x forward, to the deepest loss layer); VGG on the content
   forward (to the deepest content layer). Adam, norms, losses not counted."""

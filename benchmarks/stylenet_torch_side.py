@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylejax.methods import cin
+from stylejax.methods import base, cin
 from stylejax.imaging import crops, images
 from stylejax.networks import stylenet
 from stylejax.reference.torch_twin import (Mismatch, PerceptualLoss, Preprocess, TorchStyleNet, TorchVGG,
@@ -50,7 +50,7 @@ UPDATE_L2_TOLERANCE = 1e-3
 class TwinObjective:
   """cin.batch_loss in torch: the twin network's outputs through the twin loss, one style per example."""
 
-  def __init__(self, problem: cin.CinProblem, loaded, style_images, weights_, dtype=torch.float32):
+  def __init__(self, problem: base.Problem, loaded, style_images, weights_, dtype=torch.float32):
     net = problem.loss
     if net.statistic != "gram" or net.gram_norm != "gatys" or net.pooling != "max" or net.padding != "zero":
       raise Mismatch(f"the benchmark describes gram/gatys, max pooling, zero padding: {problem}")
@@ -69,7 +69,7 @@ class TwinObjective:
 class TorchTrainer:
   """One twin network + torch.optim.Adam; `.step(ids)` is one full training step."""
 
-  def __init__(self, problem: cin.CinProblem, params, objective: TwinObjective, content_nchw):
+  def __init__(self, problem: base.Problem, params, objective: TwinObjective, content_nchw):
     if problem.schedule != "constant" or problem.warmup_steps or problem.grad_clip:
       raise Mismatch("the twin implements a constant learning rate, no warm-up, no clipping")
     self.net = TorchStyleNet(problem.spec, params)

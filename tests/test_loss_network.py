@@ -80,7 +80,7 @@ def test_pixel_and_training_paths_compute_the_same_loss(params):
   net = _net()
   spec = stylenet.NetworkSpec(n_styles=1, width_multiplier=0.25, n_residual=1)
   net_params = stylenet.init_params(spec, jax.random.key(1))
-  problem = cin.CinProblem(spec=spec, loss=net, adam=base.AdamSettings(learning_rate=1e-3, schedule="constant",
+  problem = base.Problem(method="cin", spec=spec, loss=net, adam=base.AdamSettings(learning_rate=1e-3, schedule="constant",
                                                                         warmup_steps=0, total_steps=1, grad_clip=0.0))
   weights = loss_network.loss_weights(_loss_block(), "vgg16")
   targets = cin.style_targets(problem, params, style[None])

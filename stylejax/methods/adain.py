@@ -5,9 +5,7 @@ random painting (`stylejax.networks.adain`).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Mapping
-from typing import ClassVar
 
 import jax
 import ml_collections
@@ -18,18 +16,6 @@ from stylejax.methods import base, photo_data
 from stylejax.networks import adain
 from stylejax.objectives import loss_network, losses
 from stylejax.objectives.loss_network import LossNetwork
-
-
-@dataclasses.dataclass(frozen=True)
-class AdainProblem:
-  """What decides the compiled train step (hashable: a jit static argument)."""
-  method: ClassVar[str] = "adain"
-  spec: adain.DecoderSpec
-  loss: LossNetwork
-  adam: base.AdamSettings
-
-  def optimizer(self):
-    return self.adam.optimizer()
 
 
 def batch_loss(net: LossNetwork, spec: adain.DecoderSpec, decoder_params, vgg_params, content: jax.Array,
@@ -81,10 +67,10 @@ class Adain(base.Method):
       if value % 8 or value < 16:
         raise StylejaxError(f"network.kind=adain: {key} must be a multiple of 8 and at least 16, got {value}")
 
-  def problem(self, config: ml_collections.ConfigDict, loaded, n_styles: int = 0) -> AdainProblem:
+  def problem(self, config: ml_collections.ConfigDict, loaded, n_styles: int = 0) -> base.Problem:
     """The static problem of `config` with the loss network's `loaded` weights (any number of styles)."""
     del n_styles
-    return AdainProblem(spec=adain.DecoderSpec(width_multiplier=config.network.width_multiplier),
+    return base.Problem(method=self.name, spec=adain.DecoderSpec(width_multiplier=config.network.width_multiplier),
                         loss=loss_network.from_config(config.loss, loaded), adam=base.AdamSettings.from_config(config.optim))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
@@ -102,10 +88,10 @@ class Adain(base.Method):
         eval_grid=lambda params: adain.style_grid(problem.loss, problem.spec, params, loaded.params, eval_photos,
                                                   eval_styles))
 
-  def init_state(self, problem: AdainProblem, key: jax.Array) -> dict:
+  def init_state(self, problem: base.Problem, key: jax.Array) -> dict:
     return base.initial_adam_state(adain.init_params(problem.spec, key), problem.optimizer())
 
-  def train_step(self, problem: AdainProblem, state, batch, frozen, key, axis):
+  def train_step(self, problem: base.Problem, state, batch, frozen, key, axis):
     rows = batch["content"].shape[0]
     device = jax.lax.axis_index(axis) if axis else 0
     loss_and_grad = lambda params: jax.value_and_grad(batch_loss, argnums=2, has_aux=True)(

@@ -22,6 +22,7 @@ import optax
 
 from stylejax import devices
 from stylejax.errors import StylejaxError
+from stylejax.objectives.loss_network import LossNetwork
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,18 @@ class AdamSettings:
     if wrap is not None:
       adam = wrap(adam)
     return optax.chain(optax.clip_by_global_norm(self.grad_clip), adam) if self.grad_clip else adam
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+  """What decides a method's compiled train step (hashable: a jit static argument)."""
+  method: str  # the method's name in stylejax.methods.registry
+  spec: Any  # the trained network's structure
+  loss: LossNetwork  # the frozen loss network and its terms
+  adam: AdamSettings
+
+  def optimizer(self) -> optax.GradientTransformation:
+    return self.adam.optimizer()
 
 
 def gradient_step(state: dict, loss_and_grad: Callable, optimizer: optax.GradientTransformation,

@@ -7,8 +7,6 @@ Each example of a batch gets a random style of the run; the loss is the VGG cont
 
 from __future__ import annotations
 
-import dataclasses
-from typing import ClassVar
 import functools
 
 import jax
@@ -20,28 +18,15 @@ from stylejax.feedforward import data, transfer
 from stylejax.methods import base, photo_data
 from stylejax.networks import stylenet
 from stylejax.objectives import loss_network
-from stylejax.objectives.loss_network import LossNetwork
-
-
-@dataclasses.dataclass(frozen=True)
-class CinProblem:
-  """What decides the compiled train step (hashable: a jit static argument)."""
-  method: ClassVar[str] = "cin"
-  spec: stylenet.NetworkSpec
-  loss: LossNetwork
-  adam: base.AdamSettings
-
-  def optimizer(self):
-    return self.adam.optimizer()
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def style_targets(problem: CinProblem, vgg_params, style_images):
+def style_targets(problem: base.Problem, vgg_params, style_images):
   """The style statistic of every style image, stacked: each leaf has a leading n_styles axis."""
   return jax.lax.map(lambda image: problem.loss.style_targets(vgg_params, image), style_images)
 
 
-def batch_loss(problem: CinProblem, params, vgg_params, content, style_ids, targets, weights, key,
+def batch_loss(problem: base.Problem, params, vgg_params, content, style_ids, targets, weights, key,
                first_example=0):
   """Mean over the batch of the vmapped per-example loss; each example has its own style id.
   Example i's key is folded from its index in the global batch, `first_example + i`."""
@@ -75,12 +60,12 @@ class Cin(base.Method):
     if not config.network.conditional and n_styles != 1:
       raise StylejaxError(f"network.conditional=False trains one style; got {n_styles} styles")
 
-  def problem(self, config: ml_collections.ConfigDict, loaded, n_styles: int) -> CinProblem:
+  def problem(self, config: ml_collections.ConfigDict, loaded, n_styles: int) -> base.Problem:
     """The static problem of `config` with the loss network's `loaded` weights and `n_styles` styles."""
     net = config.network
     spec = stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths), width_multiplier=net.width_multiplier,
                                 n_residual=net.n_residual, conditional=net.conditional)
-    return CinProblem(spec=spec, loss=loss_network.from_config(config.loss, loaded),
+    return base.Problem(method=self.name, spec=spec, loss=loss_network.from_config(config.loss, loaded),
                       adam=base.AdamSettings.from_config(config.optim))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
@@ -99,10 +84,10 @@ class Cin(base.Method):
                          batches=photo_data.photo_batches(config, photos),
                          eval_grid=lambda params: transfer.style_grid(problem.spec, params, eval_photos))
 
-  def init_state(self, problem: CinProblem, key: jax.Array) -> dict:
+  def init_state(self, problem: base.Problem, key: jax.Array) -> dict:
     return base.initial_adam_state(stylenet.init_params(problem.spec, key), problem.optimizer())
 
-  def train_step(self, problem: CinProblem, state, batch, frozen, key, axis):
+  def train_step(self, problem: base.Problem, state, batch, frozen, key, axis):
     content = batch["content"]
     rows = content.shape[0]
     devices, device = (jax.lax.axis_size(axis), jax.lax.axis_index(axis)) if axis else (1, 0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from typing import Mapping
-from typing import ClassVar
 import math
 
 import jax
@@ -69,13 +68,9 @@ def batch_loss(net: LossNetwork, spec: style_prediction.GhiasiSpec, params, vgg_
 
 
 @dataclasses.dataclass(frozen=True)
-class GhiasiProblem:
-  """What decides the compiled train step (hashable: a jit static argument)."""
-  method: ClassVar[str] = "ghiasi"
-  spec: style_prediction.GhiasiSpec
-  loss: LossNetwork
-  adam: base.AdamSettings
-  style_lr_scale: float  # the style network's and head's rate, a fraction of the transformer's
+class GhiasiProblem(base.Problem):
+  """Adam with the style network and norm head at `style_lr_scale` of the rate."""
+  style_lr_scale: float = 1.0  # the style network's and head's rate, a fraction of the transformer's
 
   def optimizer(self):
     # No norm follows the head: a step moves every gamma/beta by about lr x the embedding's L1 norm,
@@ -124,7 +119,7 @@ class Ghiasi(base.Method):
   def problem(self, config: ml_collections.ConfigDict, loaded, n_styles: int = 0) -> GhiasiProblem:
     """The static problem of `config` with the loss network's `loaded` weights (any number of styles)."""
     del n_styles
-    return GhiasiProblem(spec=style_prediction.spec_from_config(config.network),
+    return GhiasiProblem(method=self.name, spec=style_prediction.spec_from_config(config.network),
                          loss=loss_network.from_config(config.loss, loaded),
                          adam=base.AdamSettings.from_config(config.optim), style_lr_scale=config.network.style_lr_scale)
 
