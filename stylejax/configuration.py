@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ml_collections
 
-from stylejax import tasks
+from stylejax import nested, tasks
 from stylejax.networks import vgg
 from stylejax.objectives import loss_network, losses, terms
 from stylejax.imaging import color
@@ -114,15 +114,9 @@ def _prefix_of(config: ml_collections.ConfigDict, block: ml_collections.ConfigDi
   return None
 
 
-def dotted_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+def dotted_keys(config: ml_collections.ConfigDict) -> list[str]:
   """Every leaf field of `config` as "block.name"."""
-  keys = []
-  for name, value in config.items():
-    if isinstance(value, ml_collections.ConfigDict):
-      keys += dotted_keys(value, f"{prefix}{name}.")
-    else:
-      keys.append(f"{prefix}{name}")
-  return keys
+  return list(nested.flatten(config))
 
 
 def _unknown_key_message(config: ml_collections.ConfigDict, key: str) -> str:

@@ -1,7 +1,7 @@
 """The perceptual loss network: one frozen spec, one builder, and the loss terms evaluated on it.
 
-Every method that optimizes against VGG features (pixel optimization, the multi-style network, and
-later ones) builds a `LossNetwork` from the config's `loss` block (`stylejax/configs/loss.py`). Pixel
+Every method that optimizes against VGG features (pixel optimization; the trained methods cin, adain
+and ghiasi) builds a `LossNetwork` from the config's `loss` block (`stylejax/configs/loss.py`). Pixel
 optimization sums the terms its config lists (`term_values`, `stylejax.objectives.objective`); the
 style networks use the Gatys composition through `loss_terms`. The spec is structural and hashable
 (a jit static argument); VGG parameters, targets and every weight are arguments, so changing a
