@@ -201,7 +201,8 @@ def read_cache(store: Store, snapshot: integrity.Snapshot,
       else:
         loaded[name[:-len(".faiss")]] = faiss.deserialize_index(np.frombuffer(data, np.uint8))
     except Exception as e:  # noqa: BLE001  faiss raises RuntimeError, numpy several kinds
-      return None, integrity.Problem(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+      first = (str(e).splitlines() or [""])[0]
+      return None, integrity.Problem(path, f"unreadable ({type(e).__name__}: {first})")
   return loaded, None
 
 

@@ -1,10 +1,11 @@
 """What each file of an index folder must hold, and what is wrong with one that does not.
 
 The record, DIR/checksums.json, lists the size and sha256 of every shard and, in manifest order, each
-shard's block of manifest lines: [shard, bytes, sha256, lines]. It is rewritten atomically after each append: it is the commit
-point, so manifest lines past the recorded blocks (an append cut short by a crash) and shards it does
-not list are not part of the index. The record and embedding.json carry the sha256 of their own
-content (`seal`), so a flipped byte in them is found too.
+shard's block of manifest lines: [shard, bytes, sha256, lines]. It is rewritten atomically after each
+append: it is the commit point, so manifest lines past the recorded blocks (an append cut short by a
+crash) and shards it does not list are not part of the index. The record, embedding.json and the
+faiss cache's built.json carry the sha256 of their own content (`seal`), so a flipped byte in them is
+found too.
 
 Two costs of checking: `inspect` (every open: the record, the manifest's lines and block digests,
 every shard's size and .npy header) and `shard_digest_problems` (the shards' sha256: `index verify`,
@@ -115,6 +116,9 @@ def record_problem(record: dict) -> str | None:
     if not (isinstance(block, list) and len(block) == 4 and all(isinstance(block[i], int) for i in (0, 1, 3))
             and isinstance(block[2], str) and _HEX64.fullmatch(block[2])):
       return f"its manifest block {block!r} is not [shard, bytes, sha256, lines]"
+  shards = [block[0] for block in blocks]
+  if shards != sorted(set(shards)):
+    return "its manifest blocks are not in increasing shard order"
   return None
 
 

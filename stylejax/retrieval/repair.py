@@ -18,6 +18,7 @@ reads the faiss cache, and lists each problem. `repair`, holding the writer lock
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -145,6 +146,15 @@ def _shards(store: Store, record: dict | None, numbers: set[int]) -> tuple[dict,
   return intact, files, damaged
 
 
+def _out_of_run(lines: list[_Line], i: int) -> bool:
+  """Whether line i names another shard than the lines around it, which agree with each other."""
+  def neighbour(indices):
+    return next((lines[j].entry["shard"] for j in indices if lines[j].entry), None)
+
+  before, after = neighbour(range(i - 1, -1, -1)), neighbour(range(i + 1, len(lines)))
+  return before is not None and before == after != lines[i].entry["shard"]
+
+
 def _source_agrees(images: sources.Named, i: int, sha256: str) -> bool | None:
   """Whether image i's file still has `sha256` (None: it cannot be read, so cannot say)."""
   try:
@@ -208,12 +218,15 @@ def repair(index_dir: str | Path, quiet: bool = True) -> RepairResult:
     checking = sources.Named([line.path or "" for line in lines], store.info["config"]["embed"]["tfds_data_dir"])
     kept, again, unverified, seen = [], [], [], set()
     unnamed = sum(1 for line in lines if not line.path)
+    claims = collections.Counter((line.entry["shard"], line.entry["row"]) for line in lines if line.entry)
     for i, line in enumerate(lines):
       entry = line.entry
       if entry is None or entry["shard"] not in intact or entry["row"] >= intact[entry["shard"]]:
         agrees = False
       elif line.checked:
         agrees = True
+      elif claims[entry["shard"], entry["row"]] > 1 or _out_of_run(lines, i):
+        agrees = False  # a changed shard or row number: its file's sha256 cannot tell which row is its own
       else:
         agrees = _source_agrees(checking, i, entry["sha256"])
         if agrees is None:  # its file is gone or unreadable: the row is kept, its line cannot be checked
@@ -221,16 +234,17 @@ def repair(index_dir: str | Path, quiet: bool = True) -> RepairResult:
           agrees = True
       if agrees and entry["sha256"] not in seen:
         seen.add(entry["sha256"])
-        kept.append((entry["shard"], line.raw + b"\n"))
+        kept.append((entry["shard"], entry["row"], line.raw + b"\n"))
       elif not agrees and line.path:
         again.append(line.path)
     if record is not None:  # lines the record counts that are gone, or no longer name their image
       unnamed = max(0, sum(b[3] for b in record["manifest"]) - sum(1 for line in lines if line.path))
     again = list(dict.fromkeys(again))
     new_lines, new_files, embedded, lost = _embed_again(store, again, set(seen), quiet)
-    used = {shard for shard, _ in kept}
+    used = {shard for shard, _, _ in kept}
     files = {name: value for name, value in files.items() if int(name.rsplit("-", 1)[1][:-4]) in used}
-    store.commit(kept + new_lines, {**files, **new_files})
+    kept.sort(key=lambda k: k[:2])  # the order appends wrote: each shard's lines together
+    store.commit([(shard, raw) for shard, _, raw in kept] + new_lines, {**files, **new_files})
     if legacy:
       store.info = {**store.info, "format": FORMAT}
       atomic_write_text(store.root / "embedding.json", integrity.seal(store.info))
