@@ -198,7 +198,11 @@ def _add_retrieval_commands(commands) -> None:
   v.add_argument("index", help="index folder made by `stylejax embed`")
   v.set_defaults(run=_index_verify)
   r = _command(xc, "repair", "rebuild a damaged index from its intact shards, embedding the images of lost rows "
-               "again (damaged files go to INDEX/damaged/)", examples=("stylejax index repair indexes/photos",))
+               "again (damaged files go to INDEX/damaged/)",
+               "Intact shards are kept as they are; a repair cut short leaves the old index. Images whose manifest\n"
+               "lines were too damaged to name them are not known to repair: it counts them, and\n"
+               "`stylejax embed SOURCE --index INDEX` on their collection adds them again.\n\n",
+               examples=("stylejax index repair indexes/photos",))
   r.add_argument("index", help="index folder made by `stylejax embed`")
   r.set_defaults(run=_index_repair)
 
