@@ -16,7 +16,6 @@ index is not embedded again, and never returns itself. Results come as `QueryRes
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 from stylejax.errors import StylejaxError
 from stylejax.imaging import images
 from stylejax.imaging.crops import square
-from stylejax.atomic_io import atomic_write_bytes
+from stylejax.io import outputs
 from stylejax.retrieval import index as faiss_index
 from stylejax.retrieval import sources
 from stylejax.retrieval.embedder import Embedder
@@ -182,8 +181,10 @@ def _cell(path: str, lines: tuple[str, str], size: int, tfds_data_dir: str, font
 
 
 def contact_sheet(results: list[QueryResult], path: str | Path, cell: int = 128,
-                  tfds_data_dir: str = "") -> None:
-  """One row per query: the query, then its hits, each labelled by file stem and similarity."""
+                  tfds_data_dir: str = "", overwrite: bool = False) -> None:
+  """One row per query: the query, then its hits, each labelled by file stem and similarity; written
+  in the image format of `path`'s extension (an existing file is kept unless `overwrite`)."""
+  path = outputs.check_file(path, outputs.IMAGES, overwrite, "a contact sheet", "--sheet")
   font = ImageFont.load_default()
   columns = 1 + max((len(r.hits) for r in results), default=0)
   sheet = Image.new("RGB", (columns * (cell + 4), len(results) * (cell + _LABEL + 4)), "white")
@@ -194,6 +195,4 @@ def contact_sheet(results: list[QueryResult], path: str | Path, cell: int = 128,
     for column, (image_path, lines) in enumerate(cells):
       sheet.paste(_cell(image_path, lines, cell, tfds_data_dir, font),
                   (column * (cell + 4), row * (cell + _LABEL + 4)))
-  buffer = io.BytesIO()
-  sheet.save(buffer, format="PNG")
-  atomic_write_bytes(path, buffer.getvalue())
+  outputs.save_image(sheet, path)
