@@ -85,3 +85,30 @@ def test_vgg16_conv_flops_match_the_published_count_and_training_rate_skips_the_
   assert steps == 20
   assert images_per_s == pytest.approx(40 / 2.5)
   assert steps_per_s == pytest.approx(20 / 2.5)
+
+
+def test_merge_fills_a_row_a_first_run_could_not_measure_from_a_later_run(tmp_path):
+  sys.path.insert(0, str(REPO))
+  from benchmarks import accelerator  # pylint: disable=import-outside-toplevel
+
+  meta = {"command": "c", "device": "d", "date": "t", "jax": "j", "jaxlib": "j", "python": "p", "cpus": 1,
+          "commit": "x", "weights": "random", "gatys_size": 8, "sweep_size": 8, "sweep_steps": 1,
+          "loss": "l", "last_conv": "conv5_1", "status": "s"}
+  gap = "not measured: out of time"
+  first = {"meta": meta, "notes": [], "tables": {t: [] for t in TABLES}}
+  first["tables"]["gatys"] = [{"optimizer": "adam", "precision": "float32", "steps": 4, "steps_per_s": 2.0, "ms_per_step": 500.0},
+                              {"optimizer": "lbfgs", "precision": "float32", "steps": gap, "steps_per_s": gap, "ms_per_step": gap}]
+  second = {"meta": {**meta, "command": "c2"}, "notes": [], "tables": {t: [] for t in TABLES}}
+  second["tables"]["gatys"] = [{"optimizer": "lbfgs", "precision": "float32", "steps": 4, "steps_per_s": 1.0, "ms_per_step": 1000.0},
+                               {"optimizer": "adam", "precision": "float32", "steps": 4, "steps_per_s": 9.0, "ms_per_step": 111.0}]
+  paths = []
+  for i, run in enumerate((first, second)):
+    paths.append(tmp_path / f"{i}.json")
+    paths[-1].write_text(json.dumps(run))
+  merged = accelerator.merge_reports(paths, tmp_path / "m.md")
+  rows = {r["optimizer"]: r for r in merged.tables["gatys"]}
+  assert rows["adam"]["steps_per_s"] == 2.0 and rows["adam"]["run"] == 1  # measured rows are kept
+  assert rows["lbfgs"]["steps_per_s"] == 1.0 and rows["lbfgs"]["run"] == 2  # a gap is filled
+  assert merged.missing() == []
+  text = accelerator.render(merged)
+  assert "Run 2 of 2: `c2`" in text and "| lbfgs (run 2) | float32 | 4 |" in text
