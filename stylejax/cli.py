@@ -60,7 +60,7 @@ def _weights_verify(args) -> None:
 def _features(args) -> None:
   from stylejax.io import feature_dump  # pylint: disable=import-outside-toplevel
 
-  feature_dump.dump(args.image, args.output, args.weights, args.layers.split(","), args.size)
+  feature_dump.dump(args.image, args.output, args.weights, args.layers.split(","), args.size, args.overwrite)
   print(f"wrote {args.output}")
 
 
@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                  help="weight source (`stylejax weights list`) or file (default: the packaged vgg16-lpips)")
   f.add_argument("--layers", default="relu1_1,relu2_1,relu3_1,relu4_1", help="comma-separated VGG layer names")
   f.add_argument("--size", type=int, default=256, help="resize the longer side to this first")
+  f.add_argument("--overwrite", action="store_true", help="replace an existing output file")
   f.set_defaults(run=_features)
 
   _add_stylize(commands)
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "stylejax summarize workdirs/sw"))
   sw.add_argument("spec", help="a shipped sweep NAME[:ARG] (style_weight_sweep) or a sweep file PATH.py[:ARG]")
   sw.add_argument("--workdir", required=True, help="folder for the sweep: one run_XXXX/ per run, summary.md")
-  sw.add_argument("--overwrite", action="store_true", help="replace an existing workdir")
+  sw.add_argument("--overwrite", action="store_true",
+                  help="replace an existing workdir (the old one stays until the new sweep is complete)")
   sw.add_argument("--quiet", action="store_true", help="no progress bar")
   sw.add_argument("--chunk-size", type=int, default=None, help="runs per compiled batch")
   sw.add_argument("--evaluate", choices=["alexnet", "vgg16"], default=None,
@@ -189,7 +191,9 @@ def _add_retrieval_commands(commands) -> None:
   q.add_argument("--content-threshold", type=float, default=None,
                  help="style-not-content: content cosine above which a result is the query's scene and goes last")
   q.add_argument("--json", action="store_true", help="print the results as JSON")
-  q.add_argument("--sheet", default=None, metavar="PNG", help="also write a contact sheet (query + results)")
+  q.add_argument("--sheet", default=None, metavar="IMAGE",
+                 help="also write a contact sheet (query + results); its extension gives the format (.png, .jpg ...)")
+  q.add_argument("--overwrite", action="store_true", help="replace an existing --sheet file")
   q.set_defaults(run=_search)
   x = _command(commands, "index", "check an index folder's files, or rebuild it from the intact ones")
   xc = x.add_subparsers(dest="index_command", required=True)
@@ -225,9 +229,12 @@ def _search(args) -> None:
 
   threshold = retrieval.CONTENT_THRESHOLD if args.content_threshold is None else args.content_threshold
   retrieval.check_request(args.by, args.k, threshold)  # before the index is opened
+  if args.sheet:
+    from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
+    outputs.check_file(args.sheet, outputs.IMAGES, args.overwrite, "a contact sheet", "--sheet")
   results = retrieval.search(args.index, args.queries, by=args.by, k=args.k, content_threshold=threshold)
   if args.sheet:
-    retrieval.contact_sheet(results, args.sheet)
+    retrieval.contact_sheet(results, args.sheet, overwrite=args.overwrite)
   if args.json:
     print(json.dumps(retrieval.to_json(results), indent=1))
     return
@@ -277,8 +284,9 @@ def _add_network_commands(commands) -> None:
                TRAIN_METHODS, ("stylejax train --config cin_tiny --workdir workdirs/cin_tiny",
                                "stylejax train --config adain_tiny --workdir workdirs/adain_tiny --set optim.steps=100"))
   t.add_argument("--config", default="cin_tiny", help="training config name or path, optionally NAME:ARG")
-  t.add_argument("--workdir", required=True, help="run folder; an existing run with the same config resumes")
-  t.add_argument("--overwrite", action="store_true", help="replace a workdir that holds another run")
+  t.add_argument("--workdir", required=True, help="run folder (no file extension); an existing run with the same "
+                 "config resumes, also with a larger optim.steps")
+  t.add_argument("--overwrite", action="store_true", help="replace a workdir that holds another run (or a damaged one)")
   t.add_argument("--quiet", action="store_true", help="no progress bar")
   t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                  help="config override, e.g. --set optim.steps=100 (repeatable); --config.KEY=VALUE too")
@@ -304,13 +312,15 @@ def _add_network_commands(commands) -> None:
   a.add_argument("--encoder", default=None, metavar="VGG_NORMALISED",
                  help="with the release's decoder.pth: its vgg_normalised.pth (default: beside it)")
   a.add_argument("--style", default=None, help="CIN: style index (3) or blend (3:0.5,7:0.5); default 0")
-  a.add_argument("-o", "--output", required=True, help="output folder")
+  a.add_argument("-o", "--output", required=True,
+                 help="output folder (one <photo>_<style>.png per photo), or an image file for one photo "
+                 "(.png .jpg .jpeg .webp .bmp .tif .tiff: the format follows the extension)")
   a.add_argument("--strength", type=float, default=None, help="CIN: 1 stylized only (default), 0 the original")
   a.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
   a.add_argument("--size", type=int, default=0, help="resize the longer side to this first (0: keep)")
   a.add_argument("--batch-size", type=int, default=4, help="CIN: photos stylized per compiled call")
   a.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
-  a.add_argument("--overwrite", action="store_true", help="replace existing output files")
+  a.add_argument("--overwrite", action="store_true", help="replace existing output files (never a folder)")
   a.set_defaults(run=_apply)
   g = _command(commands, "grid", "photos x styles (a CIN network's, or paintings), or an interpolation or alpha strip",
                NETWORK_METHODS,
@@ -323,7 +333,8 @@ def _add_network_commands(commands) -> None:
                  "the pretrained arbitrary-style model")
   g.add_argument("--style-image", action="append", default=None, metavar="PAINTING",
                  help="arbitrary-style models: a painting (repeat for several; default: the run's first three)")
-  g.add_argument("-o", "--output", required=True, help="output .png")
+  g.add_argument("-o", "--output", required=True,
+                 help="output image file (.png .jpg .jpeg .webp .bmp .tif .tiff: the format follows the extension)")
   g.add_argument("--size", type=int, default=256, help="longer side of each cell, in pixels")
   g.add_argument("--interpolate", default=None, metavar="A,B",
                  help="a strip from style A to style B: indices of the trained styles (CIN) or of the paintings, "
@@ -347,6 +358,17 @@ def _refuse(args, names: tuple[str, ...], why: str) -> None:
       raise StylejaxError(f"--{name.replace('_', '-')} {why}")
 
 
+def _check_output(args, what: str, one_file_or_folder: bool = False) -> None:
+  """-o by the rule of stylejax.io.outputs, before any checkpoint or model is read (the library
+  functions check the exact files again)."""
+  from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
+
+  if one_file_or_folder and not outputs.names_file(args.output):
+    outputs.check_folder(args.output, what, "-o")
+  else:
+    outputs.check_file(args.output, outputs.IMAGES, args.overwrite, what)
+
+
 def _arbitrary_model(args, checkpoint):
   """A zero-argument loader of the arbitrary-style model: the checkpoint's, or the pretrained one."""
   if checkpoint is not None:
@@ -359,6 +381,9 @@ def _arbitrary_model(args, checkpoint):
 def _train(args) -> None:
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
 
+  from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
+
+  outputs.check_folder(args.workdir, "train")  # before the data are prepared
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
   tasks.expect(config, "train", f"config {args.config!r}")
   result = tasks.runner("train")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
@@ -369,6 +394,7 @@ def _apply(args) -> None:
   from stylejax.feedforward import transfer  # pylint: disable=import-outside-toplevel
   from stylejax.methods import registry  # pylint: disable=import-outside-toplevel
 
+  _check_output(args, "apply", one_file_or_folder=True)
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
   if checkpoint is None or checkpoint.arbitrary:
     if not args.style_image:
@@ -408,6 +434,7 @@ def _grid(args) -> None:
     interpolate = tuple(ends)
   if args.style_weights is not None and not args.alpha_strip:
     raise StylejaxError("--style-weights goes with --alpha-strip (the grid shows each painting alone)")
+  _check_output(args, "grid")
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
   if checkpoint is not None and not checkpoint.arbitrary:
     if args.style_image:
@@ -472,7 +499,8 @@ def _add_stylize(commands) -> None:
   s.add_argument("--config", default="quickstart",
                  help="a shipped config NAME (stylejax/configs/) or a config PATH.py, optionally :ARG")
   s.add_argument("--style-weights", default=None, help="comma-separated blend weights for the styles")
-  s.add_argument("--overwrite", action="store_true", help="replace an existing workdir")
+  s.add_argument("--overwrite", action="store_true",
+                 help="replace an existing workdir (the old one stays until the new run is complete)")
   s.add_argument("--quiet", action="store_true", help="no progress bar")
   s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                  help="config override, e.g. --set optim.steps=100 (repeatable); --config.KEY=VALUE too")

@@ -26,15 +26,39 @@ def read_runs(sweep_dir: str | Path) -> list[dict]:
     raise StylejaxError(f"{sweep_dir}: no run_* folders; is this a sweep workdir?")
   records = []
   for run in runs:
-    summary = json.loads((run / "summary.json").read_text())
-    record = {"run": run.name, **json.loads((run / "overrides.json").read_text()),
+    summary = _read_object(run / "summary.json")
+    if not isinstance(summary.get("steps"), int) or not isinstance(summary.get("status"), str):
+      raise StylejaxError(f"{run / 'summary.json'} lacks steps or status; {_RERUN}")
+    record = {"run": run.name, **_read_object(run / "overrides.json"),
               "steps": summary["steps"], "status": summary["status"]}
     final = summary.get("final_loss") or {}
-    record.update({f"loss_{k}": final.get(k) for k in LOSS_COLUMNS})
+    record.update({f"loss_{k}": final.get(k) for k in LOSS_COLUMNS} if isinstance(final, dict) else {})
     if (run / "eval.json").exists():
-      record.update(json.loads((run / "eval.json").read_text()))
+      record.update(_read_object(run / "eval.json"))
     records.append(record)
   return records
+
+
+_RERUN = "run the sweep again (with --overwrite) to rewrite it"
+
+
+def _read_object(path: Path) -> dict:
+  """A run's JSON file; a missing or damaged one is a StylejaxError naming it."""
+  try:
+    value = json.loads(path.read_text())
+  except (OSError, ValueError) as e:
+    raise StylejaxError(f"{path} is missing or damaged ({type(e).__name__}); {_RERUN}") from None
+  if not isinstance(value, dict):
+    raise StylejaxError(f"{path} is damaged (not a JSON object); {_RERUN}")
+  return value
+
+
+def _read_image(path: Path) -> np.ndarray:
+  try:
+    with Image.open(path) as image:
+      return np.asarray(image.convert("RGB"))
+  except (OSError, ValueError, SyntaxError) as e:  # PIL's errors for a cut or corrupt file
+    raise StylejaxError(f"{path} is missing or damaged ({type(e).__name__}); {_RERUN}") from None
 
 
 def _columns(records: list[dict]) -> list[str]:
@@ -86,8 +110,9 @@ def write_grid(records: list[dict], sweep_dir: Path, columns_per_row: int = 6) -
   axes = fig.subplots(rows, cols, squeeze=False)
   for ax in axes.flat:
     ax.axis("off")
-  for ax, record in zip(axes.flat, records):
-    ax.imshow(np.asarray(Image.open(sweep_dir / record["run"] / "final.png")))
+  pictures = [_read_image(sweep_dir / record["run"] / "final.png") for record in records]  # all, before drawing
+  for ax, record, picture in zip(axes.flat, records, pictures):
+    ax.imshow(picture)
     label = "\n".join(f"{k.split('.')[-1]}={_label(record[k])}" for k in varying if k in record)
     ax.set_title(label, fontsize=10)
   fig.tight_layout()
@@ -99,6 +124,6 @@ def write_grid(records: list[dict], sweep_dir: Path, columns_per_row: int = 6) -
 def summarize(sweep_dir: str | Path) -> list[dict]:
   """Writes summary.md, summary.csv and grid.png into the sweep folder; returns the records."""
   records = read_runs(sweep_dir)
+  write_grid(records, Path(sweep_dir))  # first: it reads every final.png, and a damaged one leaves no half summary
   write_table(records, Path(sweep_dir))
-  write_grid(records, Path(sweep_dir))
   return records

@@ -28,7 +28,7 @@ from stylejax.feedforward import transfer
 from stylejax.imaging import crops, grids, images
 from stylejax.networks import magenta_arbitrary
 from stylejax.imaging import color
-from stylejax.io import magenta_release
+from stylejax.io import magenta_release, outputs
 
 
 @functools.partial(jax.jit, static_argnames="quantize")
@@ -126,9 +126,10 @@ def apply_to_files(photos: list[Path], style_images: list[str], output: str | Pa
                    alpha: float = 1.0, mask: str | None = None, preserve_color: bool = False, size: int = 0,
                    overwrite: bool = False,
                    model: Callable[[], ArbitraryModel] = ArbitraryStylizer) -> list[Path]:
-  """Stylizes photo files into `output`/<photo>_<painting(s)>.png with `model()` (default: the
-  pretrained Magenta model). Every input is read and checked, and the model loaded, before anything
-  is written; an existing output is kept unless `overwrite`."""
+  """Stylizes photo files into `output`/<photo>_<painting(s)>.png, or into the image file `output` (one
+  photo; its extension gives the format), with `model()` (default: the pretrained Magenta model). The
+  outputs are checked (stylejax.io.outputs), every input read and the model loaded before anything is
+  written; an existing output is kept unless `overwrite`."""
   if size < 0:
     raise StylejaxError("--size must be >= 0")
   weights = parse_weights(style_weights, len(style_images))
@@ -137,12 +138,7 @@ def apply_to_files(photos: list[Path], style_images: list[str], output: str | Pa
                         "use one or the other")
   _check_alpha(alpha)
   tag = "+".join(Path(s).stem for s in style_images)
-  targets = [Path(output) / f"{p.stem}_{tag}.png" for p in photos]
-  if len(set(targets)) != len(targets):
-    raise StylejaxError("two inputs have the same file name; stylize them into separate folders")
-  existing = [t for t in targets if t.exists()]
-  if existing and not overwrite:
-    raise StylejaxError(f"{existing[0]} exists; pass --overwrite to replace it")
+  targets = outputs.check_images(output, [f"{p.stem}_{tag}" for p in photos], overwrite, "apply")
   paintings = [images.load_image(s) for s in style_images]
   mask_image = images.load_image(mask) if mask is not None else None
   loaded = [images.load_image(str(p)) for p in photos]
@@ -151,7 +147,7 @@ def apply_to_files(photos: list[Path], style_images: list[str], output: str | Pa
   stylizer = model()
   results = [stylizer.apply(p, paintings, weights, alpha, mask_image, preserve_color) for p in loaded]
   for target, image in zip(targets, results):
-    images.save_png(image, target)
+    outputs.save_image(image, target)
   return targets
 
 
@@ -197,11 +193,9 @@ def grid_to_file(photos: Sequence[str], style_images: Sequence[str], output: str
                  interpolate: tuple[str, str] | None = None, alpha_strip_weights: str | None = None,
                  steps: int = 5, overwrite: bool = False,
                  model: Callable[[], ArbitraryModel] = ArbitraryStylizer) -> np.ndarray:
-  """One PNG of `size` px square cells: photos x paintings, or per photo an interpolation strip
+  """One image file (`output`'s extension gives the format) of `size` px square cells: photos x paintings, or per photo an interpolation strip
   (`interpolate`) or an alpha strip of the paintings blended by `alpha_strip_weights` ("" for equal)."""
-  output = Path(output)
-  if output.exists() and not overwrite:
-    raise StylejaxError(f"{output} exists; pass --overwrite to replace it")
+  output = outputs.check_file(output, outputs.IMAGES, overwrite, "grid")
   if size < 32:
     raise StylejaxError(f"--size must be at least 32, got {size}")
   if interpolate is not None and alpha_strip_weights is not None:
@@ -225,5 +219,5 @@ def grid_to_file(photos: Sequence[str], style_images: Sequence[str], output: str
     grid = grids.tile([alpha_strip(stylizer, p, paintings, weights, steps) for p in cells])
   else:
     grid = painting_grid(stylizer, cells, paintings)
-  images.save_png(grid, output)
+  outputs.save_image(grid, output)
   return grid

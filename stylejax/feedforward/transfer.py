@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.io import checkpoints
+from stylejax.io import checkpoints, outputs
 from stylejax.imaging import color, grids, images
 from stylejax.imaging.crops import square
 from stylejax.networks import stylenet
@@ -151,37 +151,31 @@ def _style_tag(style: str) -> str:
 def apply_to_files(inputs: list[str], checkpoint: str | Path, output: str | Path, *, style: str = "0",
                    strength: float = 1.0, preserve_color: bool = False, size: int = 0, batch_size: int = 4,
                    step: int | None = None, overwrite: bool = False) -> list[Path]:
-  """Stylizes image files/folders into `output`/<name>_<style>.png. All inputs are read and checked
-  before anything is written; an existing output file is kept unless `overwrite`."""
+  """Stylizes image files/folders into `output`/<name>_<style>.png, or into the image file `output`
+  (one photo; its extension gives the format). The outputs are checked (stylejax.io.outputs) and
+  every input read before anything is written; an existing output file is kept unless `overwrite`."""
   if batch_size <= 0 or size < 0:
     raise StylejaxError("--batch-size must be positive and --size >= 0")
+  files = image_files(inputs)
+  targets = outputs.check_images(output, [f"{f.stem}_{_style_tag(style)}" for f in files], overwrite, "apply")
   stylizer = Stylizer.load(checkpoint, step)
   weights = parse_style(style, stylizer.n_styles)
-  files = image_files(inputs)
-  out_dir = Path(output)
-  targets = [out_dir / f"{f.stem}_{_style_tag(style)}.png" for f in files]
-  if len(set(targets)) != len(targets):
-    raise StylejaxError("two inputs have the same file name; stylize them into separate folders")
-  existing = [t for t in targets if t.exists()]
-  if existing and not overwrite:
-    raise StylejaxError(f"{existing[0]} exists; pass --overwrite to replace it")
   photos = [images.load_image(str(f)) for f in files]
   if size:
     photos = [images.resize(p, size) for p in photos]
   results = stylizer.apply(photos, weights, strength=strength, preserve_color=preserve_color,
                            batch_size=batch_size)
   for target, image in zip(targets, results):
-    images.save_png(image, target)
+    outputs.save_image(image, target)
   return targets
 
 
 def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, *, size: int = 256,
                  interpolate: tuple[str, str] | None = None, steps: int = 5, step: int | None = None,
                  overwrite: bool = False) -> np.ndarray:
-  """Photos x all styles (default photos: the run's eval_images), or an interpolation strip per photo."""
-  output = Path(output)
-  if output.exists() and not overwrite:
-    raise StylejaxError(f"{output} exists; pass --overwrite to replace it")
+  """Photos x all styles (default photos: the run's eval_images), or an interpolation strip per photo, as
+  the image file `output` (its extension gives the format)."""
+  output = outputs.check_file(output, outputs.IMAGES, overwrite, "grid")
   if size < 16:
     raise StylejaxError(f"--size must be at least 16, got {size}")
   stylizer = Stylizer.load(checkpoint, step)
@@ -195,5 +189,5 @@ def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, 
     grid = stylizer.grid(photos, size)
   else:
     grid = grids.tile([stylizer.interpolation_cells(p, *interpolate, steps=steps) for p in photos])
-  images.save_png(grid, output)
+  outputs.save_image(grid, output)
   return grid

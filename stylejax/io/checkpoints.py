@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import jax
@@ -72,8 +73,30 @@ def damage(folder: Path) -> str | None:
   return None
 
 
+def _quiet_abandoned_reads() -> None:
+  """When one array of a checkpoint cannot be read, orbax gives up on the restore, closes its event
+  loop and leaves the other reads running: as they finish, tensorstore's threads call into the closed
+  loop and their coroutines are collected unfinished. Python reports each as an unraisable exception
+  (`RuntimeError: Event loop is closed` tracebacks after our one-line error). They say nothing the
+  error did not, so these two kinds (only) are dropped; anything else reaches the previous hook."""
+  previous = sys.unraisablehook
+  if getattr(previous, "stylejax_quiet_reads", False):
+    return
+
+  def hook(unraisable) -> None:
+    error, obj = unraisable.exc_value, unraisable.object
+    closed_loop = isinstance(error, RuntimeError) and str(error) == "Event loop is closed"
+    abandoned = getattr(obj, "__qualname__", "") == "_read_array_index_and_device_put"
+    if not (closed_loop or abandoned):
+      previous(unraisable)
+
+  hook.stylejax_quiet_reads = True
+  sys.unraisablehook = hook
+
+
 def restore(checkpoints: ocp.CheckpointManager, like: dict, step: int) -> dict:
   """The train state of checkpoint `step`, shaped and sharded like `like`."""
+  _quiet_abandoned_reads()
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
   restored = checkpoints.restore(step, args=ocp.args.Composite(
       params=ocp.args.StandardRestore(abstract["params"]),
@@ -163,6 +186,7 @@ def restore_params(workdir: Path, like, step: int | None = None):
     # several hosts) and refuse any other device layout.
     local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     abstract = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=local), like)
+    _quiet_abandoned_reads()
     try:
       restored = checkpoints.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
     except Exception as e:  # pylint: disable=broad-except; narrowed by checkpoint_fault
@@ -170,7 +194,7 @@ def restore_params(workdir: Path, like, step: int | None = None):
       if fault is None:
         raise  # a bug, not a damaged checkpoint: keep the traceback
       raise StylejaxError(f"{workdir}: checkpoint {step} cannot be read: missing, damaged or saved by "
-                          f"another network ({type(fault).__name__}: {str(fault)[:160]})") from None
+                          f"another network ({type(fault).__name__}: {_first_line(fault)})") from None
   finally:
     checkpoints.close()
   return restored["params"], step

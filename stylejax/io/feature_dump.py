@@ -8,12 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylejax.imaging import images
-from stylejax.io import weights
+from stylejax.io import outputs, weights
 from stylejax.networks import vgg
 from stylejax.atomic_io import atomic_write_bytes
 
 
-def dump(image_spec: str, output: str, weight_spec: str, layers: list[str], size: int) -> None:
+def dump(image_spec: str, output: str, weight_spec: str, layers: list[str], size: int,
+         overwrite: bool = False) -> None:
+  """Writes the .npz file `output` (refused before any work if it exists, unless `overwrite`)."""
+  outputs.check_file(output, outputs.ARCHIVE_EXTENSIONS, overwrite, "features")
   loaded = weights.load_vgg(weight_spec)
   vgg.check_layers(loaded.arch, layers)
   image = images.resize(images.load_image(image_spec), size)

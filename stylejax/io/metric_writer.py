@@ -17,7 +17,12 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from stylejax.atomic_io import atomic_write_text
+from stylejax.errors import StylejaxError
 from stylejax.imaging.images import png_bytes
+
+
+_FIX = ("fix or delete that line, or move the file aside (the run resumes and logs from its checkpoint on), "
+        "or pass --overwrite to start again")
 
 
 class MetricWriter:
@@ -30,8 +35,24 @@ class MetricWriter:
   def truncate_after(self, step: int) -> None:
     if not self.enabled or not self.jsonl.exists():
       return
-    kept = [line for line in self.jsonl.read_text().splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
+    try:
+      text = self.jsonl.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+      raise StylejaxError(f"{self.jsonl} is unreadable ({type(e).__name__}); {_FIX}") from None
+    lines = text.split("\n")
+    if lines[-1]:  # a last line without its newline: a killed run stopped writing it; dropped
+      lines.pop()
+    kept = []
+    for number, line in enumerate(lines, 1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+        keep = record["step"] <= step
+      except (ValueError, KeyError, TypeError):
+        raise StylejaxError(f"{self.jsonl}, line {number}: not a metrics record (damaged); {_FIX}") from None
+      if keep:
+        kept.append(line)
     atomic_write_text(self.jsonl, "".join(f"{line}\n" for line in kept))
 
   def write_scalars(self, step: int, scalars: dict) -> None:

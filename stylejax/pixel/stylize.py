@@ -25,7 +25,7 @@ from stylejax.objectives.terms import style as style_term
 from stylejax.errors import NonFiniteLoss, StylejaxError
 from stylejax.evaluation.figures import summary_figure
 from stylejax.pixel.optimize import PixelProblem, evaluate, init_state, run_chunk
-from stylejax.io.workdir import Workdir
+from stylejax.io.rundir import StagedRun
 
 
 @dataclasses.dataclass
@@ -71,11 +71,12 @@ def load_inputs(config):
 def run(config: ml_collections.ConfigDict, workdir: str | Path | None = None, overwrite: bool = False,
         quiet: bool = False) -> StylizeResult:
   """Validates everything, then optimizes; writes the workdir only once all inputs are good."""
+  staged = StagedRun(workdir, overwrite, "stylize") if workdir is not None else None  # refused before any work
   configuration.validate(config)
   content_full, styles_full, loaded = load_inputs(config)
   problem = problem_from_config(config, loaded)
   weights_tree = loss_weights(config, loaded.arch)
-  run_dir = Workdir(workdir, overwrite).open() if workdir is not None else None
+  run_dir = staged.open() if staged is not None else None
   try:
     result = _optimize(config, problem, loaded, weights_tree, content_full, styles_full, run_dir, quiet)
   except BaseException:

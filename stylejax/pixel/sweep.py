@@ -36,7 +36,7 @@ from stylejax.objectives.terms import style as style_term
 from stylejax.pixel import optimize, stylize
 from stylejax.atomic_io import atomic_write_text
 from stylejax.errors import StylejaxError
-from stylejax.io.workdir import Workdir
+from stylejax.io.rundir import StagedRun
 
 Overrides = dict[str, Any]
 
@@ -155,6 +155,7 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
 
   `evaluate` ("alexnet" or "vgg16") also writes each run's metrics (stylejax.evaluation.metrics) to eval.json.
   """
+  staged = StagedRun(workdir, overwrite, "sweep")  # refused before any work
   if not sweep:
     raise StylejaxError("the sweep is empty")
   configs = [configuration.apply_values(base, o) for o in sweep]
@@ -164,7 +165,7 @@ def run_sweep(base: ml_collections.ConfigDict, sweep: list[Overrides], workdir: 
       raise StylejaxError("sweeps run at a single scale; set multiscale.scales=(1.0,)")
   image_cache, vgg_cache = {}, {}
   runs = [_Run(i, c, o, image_cache, vgg_cache) for i, (c, o) in enumerate(zip(configs, sweep))]
-  root = Workdir(workdir, overwrite).open()
+  root = staged.open()
   try:
     atomic_write_text(root.path("sweep.json"), json.dumps(
         {"base": json.loads(base.to_json_best_effort()), "runs": sweep}, indent=2, default=str) + "\n")
@@ -194,7 +195,7 @@ def _run_name(index: int) -> str:
   return f"run_{index:04d}"
 
 
-def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir, evaluator) -> None:
+def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: StagedRun, evaluator) -> None:
   padded = chunk + [chunk[-1]] * (size - len(chunk))  # padding runs repeat the last; discarded
   problem, loaded = chunk[0].problem, chunk[0].loaded
   along_runs = NamedSharding(mesh, PartitionSpec("runs"))
@@ -228,7 +229,7 @@ def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: Workdir, 
   bad = np.asarray(state.bad_step)
   for i, run in enumerate(chunk):
     image = stylize.finish_image(run.config, np.asarray(problem.to_image(params[i])), run.content_full)
-    run_dir = Workdir(root.path(_run_name(run.index))).open()
+    run_dir = StagedRun(root.path(_run_name(run.index))).open()
     for record in metrics[i]:
       run_dir.append_jsonl("metrics.jsonl", record)
     stylize.write_outputs(run_dir, run.config, image, run.content_full, run.styles_full, metrics[i],

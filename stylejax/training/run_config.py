@@ -20,6 +20,7 @@ from stylejax.configs.train_base import get_train_base_config
 from stylejax.errors import StylejaxError
 from stylejax import nested
 from stylejax.atomic_io import atomic_write_text
+from stylejax.io import outputs, rundir
 
 LAUNCH_KEYS = ("multihost",)  # how a run is started, not what it computes
 LONGER_KEYS = ("optim.steps",)  # may grow: a finished run trains on
@@ -50,28 +51,23 @@ def changed_keys(old: dict, wanted: dict, kind: str) -> list[str]:
 def open_workdir(workdir: Path, config: ml_collections.ConfigDict, style_files: list[str],
                  overwrite: bool) -> None:
   """Resumes a workdir that holds this config; refuses any other non-empty folder unless overwrite."""
-  saved = workdir / "config.json"
+  outputs.check_folder(workdir, "train")
   wanted = config_json(config)
-  if saved.exists() and not overwrite:
-    try:
-      old = json.loads(saved.read_text())
-    except (OSError, ValueError) as e:
-      raise StylejaxError(f"{saved} is unreadable ({type(e).__name__}); pass --overwrite to start again, or "
-                          "choose another --workdir") from None
-    if not isinstance(old, dict):
-      raise StylejaxError(f"{saved} is not a config; pass --overwrite to start again, or choose another --workdir")
+  if (workdir / rundir.CONFIG).exists() and not overwrite:
+    old = rundir.read_config(workdir, "pass --overwrite to start again, or choose another --workdir")
     changed = changed_keys(old, wanted, config.network.kind)
     if changed:
       raise StylejaxError(f"workdir {workdir} holds a run with another config (differs in: "
                           f"{', '.join(changed[:6])}); pass --overwrite to replace it, or choose another --workdir")
     if wanted != old:  # a longer run: the workdir records the config it now trains to
-      atomic_write_text(saved, json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+      rundir.write_config(workdir, wanted)
     return
   if workdir.exists() and any(workdir.iterdir()):
     if not overwrite:
-      raise StylejaxError(f"workdir {workdir} already holds files that are not a training run; pass "
-                          "--overwrite to replace them, or choose another --workdir")
+      missing = (f"holds checkpoints but no {rundir.CONFIG}" if (workdir / "checkpoints").exists()
+                 else "already holds files that are not a training run")
+      raise StylejaxError(f"workdir {workdir} {missing}; pass --overwrite to replace them, or choose another --workdir")
     shutil.rmtree(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   atomic_write_text(workdir / "styles.json", json.dumps(style_files, indent=1) + "\n")
-  atomic_write_text(saved, json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+  rundir.write_config(workdir, wanted)
