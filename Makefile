@@ -12,7 +12,7 @@ $(BIN)/.installed-test: $(BIN)/.installed-main
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
-.PHONY: quickstart test benchmarks train-2proc
+.PHONY: quickstart test benchmarks accelerator train-2proc
 quickstart: $(BIN)/.installed-main
 	$(BIN)/stylejax stylize astronaut starry_night --workdir workdirs/quickstart --config quickstart --overwrite
 
@@ -22,6 +22,10 @@ test: $(BIN)/.installed-test
 
 benchmarks: $(BIN)/.installed-test
 	$(BIN)/python benchmarks/run_all.py
+
+# On a machine with one GPU (and jax with CUDA): VGG, Gatys, sweeps and training rows into BENCHMARKS.md.
+accelerator: $(BIN)/.installed-test
+	$(BIN)/python benchmarks/accelerator.py
 
 # Two processes x two CPU devices on this machine, joined by jax.distributed (README, "Many devices and hosts").
 train-2proc: $(BIN)/.installed-main
