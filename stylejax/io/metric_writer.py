@@ -21,8 +21,7 @@ from stylejax.errors import StylejaxError
 from stylejax.imaging.images import png_bytes
 
 
-_FIX = ("fix or delete that line, or move the file aside (the run resumes and logs from its checkpoint on), "
-        "or pass --overwrite to start again")
+_FIX = "move the file aside (the run resumes and logs from its checkpoint on), or pass --overwrite to start again"
 
 
 class MetricWriter:
@@ -50,7 +49,8 @@ class MetricWriter:
         record = json.loads(line)
         keep = record["step"] <= step
       except (ValueError, KeyError, TypeError):
-        raise StylejaxError(f"{self.jsonl}, line {number}: not a metrics record (damaged); {_FIX}") from None
+        raise StylejaxError(f"{self.jsonl}, line {number}: not a metrics record (damaged); fix or delete "
+                            f"that line, or {_FIX}") from None
       if keep:
         kept.append(line)
     atomic_write_text(self.jsonl, "".join(f"{line}\n" for line in kept))
