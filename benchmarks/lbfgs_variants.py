@@ -22,6 +22,12 @@ Variants (L-BFGS memory 10):
   none-clip      no line search, fixed step 1 (torch.optim.LBFGS's default), clip
   none-sigmoid   no line search, fixed step 1, image = sigmoid(z)
   adam           Adam, learning rate 0.03 (stylejax/configs/quickstart.py), clip: one evaluation per step
+  parallel-N     the vmap-friendly search (`optim.line_search=parallel`): N candidate steps per step, clip
+
+Time to a loss (`--target L`, issue 25): each variant alone runs until the true loss of its iterate is
+<= L, counting only the jitted steps' wall time (the loss checks are untimed), e.g. bench_pixel's L*:
+
+    python benchmarks/lbfgs_variants.py --size 256 --target 680.9136 --variants zoom-project,parallel-1
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ VARIANTS = {  # name: (optimizer, line_search, parametrization, after_clip)
     "none-clip": ("lbfgs", "none", "clip", "project"),
     "none-sigmoid": ("lbfgs", "none", "sigmoid", "project"),
     "adam": ("adam", "zoom", "clip", "project"),
+    "parallel-1": ("lbfgs", "parallel", "clip", "project", 1),
+    "parallel-2": ("lbfgs", "parallel", "clip", "project", 2),
+    "parallel-4": ("lbfgs", "parallel", "clip", "project", 4),
 }
 ADAM_LR = 0.03
 BIG = 1 << 30
@@ -81,9 +90,10 @@ class Setup:
     self.key = stylize.run_keys(config.seed)[1]
 
   def problem(self, name: str):
-    optimizer, line_search, parametrization, after_clip = VARIANTS[name]
+    optimizer, line_search, parametrization, after_clip, *candidates = VARIANTS[name]
     return dataclasses.replace(self.base_problem, optimizer=optimizer, line_search=line_search,
-                               parametrization=parametrization, after_clip=after_clip)
+                               parametrization=parametrization, after_clip=after_clip,
+                               line_search_candidates=candidates[0] if candidates else 1)
 
   def step(self, problem, state, total_steps=BIG):
     return optimize.step(problem, state, jnp.int32(total_steps), self.loaded.params, self.targets,
@@ -131,6 +141,25 @@ def run(setup: Setup, names, steps: int) -> tuple[dict, dict, float]:
   return traces, compile_s, loss0
 
 
+def time_to_loss(setup: Setup, name: str, target: float, max_steps: int, wall_cap: float) -> dict:
+  """Steps, evaluations and step seconds until the iterate's true loss is <= target (one variant
+  alone; compiled first by a no-op step)."""
+  problem = setup.problem(name)
+  state = optimize.init_state(problem, setup.content, ADAM_LR)
+  jax.block_until_ready(setup.step(problem, state, 0))
+  compiled, seconds, loss = optimize.step._cache_size(), 0.0, setup.loss(problem, state)
+  steps = 0
+  while loss > target and steps < max_steps and seconds < wall_cap:
+    t0 = time.perf_counter()
+    state, _ = setup.step(problem, state)
+    jax.block_until_ready(state)
+    seconds += time.perf_counter() - t0
+    steps += 1
+    loss = setup.loss(problem, state)
+  return {"reached": loss <= target, "steps": steps, "evals": int(state.evals), "seconds": seconds,
+          "loss": loss, "recompiled": optimize.step._cache_size() != compiled}
+
+
 def at_budget(trace: Trace, used: list, budget: float) -> float:
   """The loss after the last step whose cumulative cost is within `budget` (inf if none is)."""
   within = [loss for loss, u in zip(trace.losses, used) if u <= budget + 1e-9]
@@ -163,12 +192,25 @@ def main(argv=None):
   parser.add_argument("--size", type=int, default=128, help="longer side in pixels")
   parser.add_argument("--steps", type=int, default=40, help="optimizer steps per variant")
   parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
+  parser.add_argument("--target", type=float, default=None, help="time each variant to this loss")
+  parser.add_argument("--max-steps", type=int, default=1000, help="--target: step cap per variant")
+  parser.add_argument("--wall-cap", type=float, default=400.0, help="--target: seconds cap per variant")
   args = parser.parse_args(argv)
   names = [n.strip() for n in args.variants.split(",")]
   unknown = sorted(set(names) - set(VARIANTS))
   if unknown:
     parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
   setup = Setup(args.size)
+  if args.target is not None:
+    print(f"{args.size} px, time to loss {args.target:g} (steps' wall time only), {jax.devices()[0].platform}, "
+          f"{os.cpu_count()} CPUs\n\n| variant | reached | steps | evals | s to target | s/step | loss |\n"
+          "|---|---|---|---|---|---|---|", flush=True)
+    for n in names:
+      r = time_to_loss(setup, n, args.target, args.max_steps, args.wall_cap)
+      print(f"| {n} | {'yes' if r['reached'] else '**no**'} | {r['steps']} | {r['evals']} | {r['seconds']:.1f} | "
+            f"{r['seconds'] / max(r['steps'], 1):.3f} | {r['loss']:.6g} |"
+            + (" RECOMPILED" if r["recompiled"] else ""), flush=True)
+    return
   traces, compile_s, loss0 = run(setup, names, args.steps)
   print(f"{args.size} px, {args.steps} steps, {jax.devices()[0].platform}, {os.cpu_count()} CPUs\n")
   print(table(traces, compile_s, loss0, args.steps))

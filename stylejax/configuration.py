@@ -22,7 +22,7 @@ from stylejax.errors import StylejaxError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # the stylejax.configs package: ships in the wheel
 OPTIMIZERS = ("adam", "lbfgs")
-LINE_SEARCHES = ("zoom", "none")
+LINE_SEARCHES = ("zoom", "none", "parallel")
 INITS = ("content", "noise", "content_noise", "style_mean")
 PARAMETRIZATIONS = ("clip", "sigmoid")
 
@@ -242,6 +242,8 @@ def validate_loss(c: ml_collections.ConfigDict) -> None:
   choice(network.pooling, vgg.POOLINGS, "loss.network.pooling")
   choice(network.padding, vgg.PADDINGS, "loss.network.padding")
   choice(network.precision, loss_network.PRECISIONS, "loss.network.precision")
+  if not isinstance(network.remat, bool):
+    raise StylejaxError(f"loss.network.remat must be True or False, got {network.remat!r}")
   choice(c.loss.statistic, losses.STATISTICS, "loss.statistic")
   choice(c.loss.gram_norm, losses.GRAM_NORMS, "loss.gram_norm")
   loss_network.layer_weights(c.loss.content_layers, network.arch, "loss.content_layers")
@@ -275,6 +277,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   positive_int(c.optim.lbfgs_memory, "optim.lbfgs_memory")
   choice(c.optim.line_search, LINE_SEARCHES, "optim.line_search")
   positive_int(c.optim.max_linesearch_steps, "optim.max_linesearch_steps")
+  positive_int(c.optim.line_search_candidates, "optim.line_search_candidates")
   if not (math.isfinite(c.optim.lbfgs_step) and c.optim.lbfgs_step > 0):
     raise StylejaxError(f"optim.lbfgs_step must be > 0, got {c.optim.lbfgs_step}")
   _non_negative(c.optim.init_noise, "optim.init_noise")

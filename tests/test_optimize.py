@@ -51,6 +51,8 @@ VARIANTS = {
     "zoom-refresh": {"line_search": "zoom", "after_clip": "refresh"},
     "zoom-sigmoid": {"line_search": "zoom", "parametrization": "sigmoid"},
     "none-clip": {"line_search": "none"},
+    "parallel-clip": {"line_search": "parallel"},
+    "parallel-3-sigmoid": {"line_search": "parallel", "line_search_candidates": 3, "parametrization": "sigmoid"},
 }  # not none-sigmoid: without a line search nothing bounds the step, and on this problem its
 # second step saturates the sigmoid (the loss rises 30x and stays there); clipping bounds the damage
 
@@ -109,7 +111,8 @@ def test_no_line_search_is_torchs_fixed_step_lbfgs(setup):
   assert not np.allclose(expected, content, atol=1e-2)  # the steps moved the image
 
 
-@pytest.mark.parametrize("name", ["zoom-project", "zoom-refresh", "none-clip"])
+@pytest.mark.parametrize("name", ["zoom-project", "zoom-refresh", "none-clip", "parallel-clip",
+                                  "parallel-3-sigmoid"])
 def test_evaluation_count_is_exact(setup, name, monkeypatch):
   """`OptState.evals` equals the loss evaluations the compiled step actually ran, counted by a
   host callback inside the loss (so evaluations in the line search's loop and conds count too)."""
@@ -119,8 +122,8 @@ def test_evaluation_count_is_exact(setup, name, monkeypatch):
   calls = []
   original = optimize.loss_terms
 
-  def counted(*a, **kw):
-    jax.debug.callback(lambda: calls.append(1))
+  def counted(*a, **kw):  # given the image, the callback runs once per image of a batched call
+    jax.debug.callback(lambda image: calls.append(1), a[1])
     return original(*a, **kw)
 
   monkeypatch.setattr(optimize, "loss_terms", counted)
@@ -132,12 +135,37 @@ def test_evaluation_count_is_exact(setup, name, monkeypatch):
   assert int(state.evals) == len(calls)
   if name == "none-clip":
     assert len(calls) == 3
+  elif name.startswith("parallel"):  # a fixed number per step: its candidates, one batched call
+    assert len(calls) == 3 * problem.line_search_candidates
   else:
     assert len(calls) >= 4  # the first step's evaluation plus at least one line-search step each
 
 
+def test_parallel_search_compiles_once_across_weights_and_rejects_a_bad_step(setup):
+  """One program for every step and weight; a direction that raises the loss is refused (the image
+  stays, the next step backtracks) at the same cost as an accepted step."""
+  problem, content, args = setup
+  problem = _variant(problem, line_search="parallel", line_search_candidates=2, lbfgs_memory=4)
+  state = optimize.init_state(problem, content)
+  state, _ = optimize.step(problem, state, jnp.int32(100), *args)
+  compiled = optimize.step._cache_size()
+  heavier = jax.tree.map(lambda w: w * 2.0, args[2])
+  for weights_tree in (args[2], heavier):
+    state, _ = optimize.step(problem, state, jnp.int32(100), args[0], args[1], weights_tree, *args[3:])
+  assert optimize.step._cache_size() == compiled
+  # A step along the gradient (uphill), far enough that neither candidate passes Armijo.
+  uphill = state.opt_state._replace(direction=10.0 * state.opt_state.grad)
+  before = state.param
+  after, value = optimize.step(problem, dataclasses.replace(state, opt_state=uphill), jnp.int32(100), *args)
+  assert np.array_equal(np.asarray(after.param), np.asarray(before))
+  assert float(after.opt_state.value) == float(state.opt_state.value) == float(value)
+  assert int(after.evals) == int(state.evals) + 2 and int(after.step) == int(state.step) + 1
+  assert optimize.step._cache_size() == compiled
+
+
 @pytest.mark.parametrize("override,needle", [
-    ("optim.line_search=backtracking", r"optim.line_search must be one of \('zoom', 'none'\)"),
+    ("optim.line_search=backtracking", r"optim.line_search must be one of \('zoom', 'none', 'parallel'\)"),
+    ("optim.line_search_candidates=0", "optim.line_search_candidates"),
     ("optim.max_linesearch_steps=0", "optim.max_linesearch_steps"),
     ("optim.lbfgs_step=0", "optim.lbfgs_step"),
     ("optim.lbfgs_step=nan", "optim.lbfgs_step")])

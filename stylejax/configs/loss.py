@@ -17,6 +17,7 @@ def get_loss_config() -> ml_collections.ConfigDict:
   loss.network.pooling = "max"  # max | avg (Gatys et al. preferred avg)
   loss.network.padding = "zero"  # zero | reflect
   loss.network.precision = "float32"  # float32 | tf32 | bf16: conv/matmul precision of the network
+  loss.network.remat = False  # recompute each VGG block's activations in the backward pass (less memory)
 
   loss.content_layers = "relu4_2"  # "layer[:weight],..." e.g. "conv4_2" or "relu3_1:0.5,relu4_1"
   loss.style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"  # same syntax, per-layer weights

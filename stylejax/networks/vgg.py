@@ -82,11 +82,13 @@ class VGG(nn.Module):
   pooling: str = "max"
   padding: str = "zero"
   last_layer: str = "pool5"
+  first_layer: str = "conv1_1"  # a later one runs the network from there (`features`' remat path)
 
   @nn.compact
   def __call__(self, x) -> dict[str, jax.Array]:
     out = {}
-    for name in layer_names(self.arch):
+    names = layer_names(self.arch)
+    for name in names[names.index(self.first_layer):]:
       if name.startswith("conv"):
         if self.padding == "reflect":
           x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
@@ -105,12 +107,15 @@ class VGG(nn.Module):
 
 def features(params: Mapping, images: jax.Array, layers: Iterable[str], *, arch: str = "vgg19",
              preprocessing: Preprocessing, pooling: str = "max", padding: str = "zero",
-             compute_dtype=None) -> dict[str, jax.Array]:
+             compute_dtype=None, remat: bool = False) -> dict[str, jax.Array]:
   """Named VGG activations of RGB [0, 1] `images`, (N, H, W, 3) or (H, W, 3).
 
   `params` maps conv names to {"kernel": HWIO, "bias": (C,)}; `preprocessing` is the weight
   source's input contract. `compute_dtype` (e.g. bfloat16) runs the convolutions in that dtype
-  after the preprocessing, which stays float32. Pure: works under jit, vmap and grad.
+  after the preprocessing, which stays float32. `remat` wraps each block (conv{b}_1 .. pool{b}) in
+  `jax.checkpoint`: a gradient then keeps only the blocks' inputs and the activations asked for,
+  and recomputes the rest of a block during its backward pass (same values; less memory, one more
+  forward pass). Pure: works under jit, vmap and grad.
   """
   if pooling not in POOLINGS:
     raise StylejaxError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}")
@@ -122,9 +127,26 @@ def features(params: Mapping, images: jax.Array, layers: Iterable[str], *, arch:
   if compute_dtype is not None:
     x = x.astype(compute_dtype)
     params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
-  model = VGG(arch=arch, pooling=pooling, padding=padding, last_layer=deepest(arch, layers))
-  acts = model.apply({"params": params}, x)
+  last = deepest(arch, layers)
+  if remat:
+    acts = _rematerialised(params, x, arch, pooling, padding, last)
+  else:
+    acts = VGG(arch=arch, pooling=pooling, padding=padding, last_layer=last).apply({"params": params}, x)
   return {n: acts[n][0] if single else acts[n] for n in layers}
+
+
+def _rematerialised(params, x, arch, pooling, padding, last_layer) -> dict[str, jax.Array]:
+  """Every named activation up to `last_layer`, each block run as its own checkpointed `VGG`."""
+  names = layer_names(arch)
+  names = names[:names.index(last_layer) + 1]
+  acts = {}
+  for block in sorted({n[4] for n in names}):  # conv3_1, relu3_1, pool3: the block's digit
+    in_block = [n for n in names if n[4] == block]
+    model = VGG(arch=arch, pooling=pooling, padding=padding, first_layer=in_block[0], last_layer=in_block[-1])
+    block_params = {n: params[n] for n in in_block if n.startswith("conv")}
+    acts.update(jax.checkpoint(lambda p, x, model=model: model.apply({"params": p}, x))(block_params, x))
+    x = acts[in_block[-1]]
+  return acts
 
 
 def init_params(key: jax.Array, arch: str = "vgg19") -> dict:

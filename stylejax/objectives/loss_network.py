@@ -45,6 +45,7 @@ class LossNetwork:
   gram_norm: str = "gatys"
   n_projections: int = 64
   precision: str = "float32"
+  remat: bool = False  # checkpoint each VGG block: less memory for gradients, one more forward
 
   def __post_init__(self):
     if self.precision not in PRECISIONS:
@@ -60,7 +61,8 @@ class LossNetwork:
     compute_dtype = jnp.bfloat16 if self.precision == "bf16" else None
     with jax.default_matmul_precision(_MATMUL_PRECISION[self.precision]):
       feats = vgg.features(params, images, layers, arch=self.arch, preprocessing=self.preprocessing,
-                           pooling=self.pooling, padding=self.padding, compute_dtype=compute_dtype)
+                           pooling=self.pooling, padding=self.padding, compute_dtype=compute_dtype,
+                           remat=self.remat)
     return {k: v.astype(jnp.float32) for k, v in feats.items()}
 
   def content_targets(self, params, content) -> dict[str, jax.Array]:
@@ -123,7 +125,8 @@ def from_config(loss: ml_collections.ConfigDict, loaded: weight_files.LoadedVGG)
       content_layers=tuple(layer_weights(loss.content_layers, loaded.arch, "loss.content_layers")),
       style_layers=tuple(layer_weights(loss.style_layers, loaded.arch, "loss.style_layers")),
       statistic=loss.statistic, gram_norm=loss.gram_norm, n_projections=loss.n_projections,
-      precision=loss.network.precision)
+      precision=loss.network.precision,
+      remat=loss.network.get("remat", False))  # workdirs' config.json from before the field lack it
 
 
 def load_weights(loss: ml_collections.ConfigDict) -> weight_files.LoadedVGG:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,8 +35,9 @@ class PixelProblem:
   optimizer: str = "lbfgs"
   lbfgs_memory: int = 10
   parametrization: str = "clip"
-  line_search: str = "zoom"  # zoom (optax's strong-Wolfe zoom) | none (fixed step `lbfgs_step`)
+  line_search: str = "zoom"  # zoom (optax's strong-Wolfe zoom) | none (fixed step `lbfgs_step`) | parallel
   max_linesearch_steps: int = 20
+  line_search_candidates: int = 1  # parallel: step sizes tried per step, as one batched evaluation
   lbfgs_step: float = 1.0  # static: fixed per run like line_search; a sweep over it compiles per value
   after_clip: str = "project"  # zoom + clip: see `_search_fn` ("refresh", "stale": benchmark only)
   terms: tuple[Term, ...] | None = None
@@ -84,10 +85,12 @@ AFTER_CLIP = ("project", "refresh", "stale")  # see `_search_fn`
 # (slow convolutions there); but nothing makes its loss fall (on a 16 px problem its second step
 # tripled the loss), so zoom stays the default line search.
 def make_optimizer(problem: PixelProblem, learning_rate) -> optax.GradientTransformation:
-  if problem.line_search not in ("zoom", "none") or problem.after_clip not in AFTER_CLIP:
+  if problem.line_search not in ("zoom", "none", "parallel") or problem.after_clip not in AFTER_CLIP:
     raise ValueError(f"bad line search {problem.line_search!r} / {problem.after_clip!r}")
   if problem.optimizer == "adam":
     return optax.adam(learning_rate)
+  if problem.line_search == "parallel":
+    return optax.scale_by_lbfgs(memory_size=problem.lbfgs_memory)  # the direction; `_parallel_step`
   if problem.line_search == "none":
     # torch.optim.LBFGS(lr=lbfgs_step) without line search, but for two details: the curvature pair
     # is the clipped step (torch: the unclipped one), and a pair with s.y <= 0 is kept (torch skips
@@ -120,6 +123,10 @@ jax.tree_util.register_dataclass(
 def init_state(problem: PixelProblem, image, learning_rate=0.0) -> OptState:
   param = problem.to_param(jnp.asarray(image, jnp.float32))
   opt_state = make_optimizer(problem, learning_rate).init(param)
+  if problem.optimizer == "lbfgs" and problem.line_search == "parallel":
+    zeros = jnp.zeros_like(param)
+    opt_state = ParallelSearchState(opt_state, jnp.full((), jnp.inf, jnp.float32), zeros, zeros,
+                                    jnp.ones((), jnp.float32))
   # optax's line-search state starts with weak-typed scalars that a step returns strongly typed;
   # making them strong here lets the jitted step compile once instead of twice.
   opt_state = jax.tree.map(lambda x: jnp.asarray(x, x.dtype), opt_state)
@@ -145,22 +152,26 @@ def step(problem: PixelProblem, state: OptState, total_steps, vgg_params, target
   step_key = jax.random.fold_in(key, state.step) if problem.optimizer == "adam" else key
   value_fn = functools.partial(loss_at, step_key=step_key)
   zoom = problem.optimizer == "lbfgs" and problem.line_search == "zoom"
-  if zoom:
-    search_fn = _search_fn(problem, value_fn)
-    cached = optax.tree_utils.tree_get(state.opt_state, "value")
-    value, grad = optax.value_and_grad_from_state(search_fn)(state.param, state=state.opt_state)
-    updates, opt_state = optimizer.update(grad, state.opt_state, state.param, value=value,
-                                          grad=grad, value_fn=search_fn)
-    # value_and_grad_from_state evaluates only when nothing is cached (the first step).
-    evals = (optax.tree_utils.tree_get(opt_state, "num_linesearch_steps")
-             + (~jnp.isfinite(cached)).astype(jnp.int32))
+  if problem.optimizer == "lbfgs" and problem.line_search == "parallel":
+    value, param, opt_state = _parallel_step(problem, optimizer, value_fn, state.param, state.opt_state)
+    evals = jnp.asarray(problem.line_search_candidates, jnp.int32)
   else:
-    value, grad = jax.value_and_grad(value_fn)(state.param)
-    updates, opt_state = optimizer.update(grad, state.opt_state, state.param)
-    if problem.optimizer == "lbfgs":
-      updates = _torch_first_step(updates, grad, state.opt_state)
-    evals = jnp.ones((), jnp.int32)
-  param = optax.apply_updates(state.param, updates)
+    if zoom:
+      search_fn = _search_fn(problem, value_fn)
+      cached = optax.tree_utils.tree_get(state.opt_state, "value")
+      value, grad = optax.value_and_grad_from_state(search_fn)(state.param, state=state.opt_state)
+      updates, opt_state = optimizer.update(grad, state.opt_state, state.param, value=value,
+                                            grad=grad, value_fn=search_fn)
+      # value_and_grad_from_state evaluates only when nothing is cached (the first step).
+      evals = (optax.tree_utils.tree_get(opt_state, "num_linesearch_steps")
+               + (~jnp.isfinite(cached)).astype(jnp.int32))
+    else:
+      value, grad = jax.value_and_grad(value_fn)(state.param)
+      updates, opt_state = optimizer.update(grad, state.opt_state, state.param)
+      if problem.optimizer == "lbfgs":
+        updates = _torch_first_step(updates, grad, state.opt_state)
+      evals = jnp.ones((), jnp.int32)
+    param = optax.apply_updates(state.param, updates)
   if problem.parametrization == "clip":
     unclipped, param = param, jnp.clip(param, 0.0, 1.0)
     if zoom and problem.after_clip == "refresh":
@@ -192,6 +203,63 @@ def run_chunk(problem: PixelProblem, chunk: int, state: OptState, *args):
     state, value = step(problem, state, *args)
     values.append(value)
   return state, jnp.stack(values)
+
+
+class ParallelSearchState(NamedTuple):
+  """What `_parallel_step` carries: optax's L-BFGS memory, then the accepted point's loss (+inf
+  before the first evaluation) and gradient, the direction to search next and its step scale."""
+  lbfgs: Any
+  value: jax.Array
+  grad: Any
+  direction: Any
+  scale: jax.Array
+
+
+ARMIJO_C1 = 1e-4  # sufficient decrease, as optax's zoom and torch's strong Wolfe use
+MIN_SCALE = 2.0 ** -10  # a step scale this small after a rejection restarts the L-BFGS memory
+
+
+def _parallel_step(problem: PixelProblem, lbfgs, value_fn, x, s: ParallelSearchState):
+  """The line search written for vmap: the same work on every step of every run, no lax.cond.
+
+  The candidates x_i = x + scale * 2^-i * d, i < `line_search_candidates` (projected onto [0, 1]
+  for clipped pixels), are evaluated (loss and gradient) as ONE batched call; the largest that
+  passes the projected Armijo test f(x_i) <= f(x) + c1 g.(x_i - x) is accepted and its gradient
+  feeds L-BFGS, so no evaluation is repeated. When none passes, the step stays at x and the next
+  one backtracks along d from scale * 2^-n; once that scale is below MIN_SCALE, or d is not a
+  descent direction, the L-BFGS memory restarts (steepest descent, first-step scaling). An accepted
+  step doubles the next scale, up to 1 (the L-BFGS step itself, where zoom starts too). The first
+  step's d is 0: it only evaluates x. Returns (loss at x, the new point, the new state).
+  """
+  n = problem.line_search_candidates
+  steps = s.scale * 0.5 ** jnp.arange(n, dtype=jnp.float32)
+  points = jax.vmap(lambda t: x + t * s.direction)(steps)
+  if problem.parametrization == "clip":
+    points = jnp.clip(points, 0.0, 1.0)
+  if n == 1:  # the same program without a batch axis of one
+    value, grad = jax.value_and_grad(value_fn)(points[0])
+    values, grads = value[None], grad[None]
+  else:
+    values, grads = jax.vmap(jax.value_and_grad(value_fn))(points)
+  decrease = jax.vmap(lambda p: jnp.vdot(s.grad, p - x))(points)
+  passes = jnp.isfinite(values) & (values <= s.value + ARMIJO_C1 * decrease)
+  best = jnp.argmax(passes)  # the first (largest) step that passes
+  accepted = passes[best]
+  direction, memory = lbfgs.update(grads[best], s.lbfgs, points[best])
+  # On a rejection: backtrack along the same direction, or restart the memory at x.
+  shrunk = s.scale * 0.5 ** n
+  restart = ~accepted & ((shrunk < MIN_SCALE) | (jnp.vdot(s.grad, s.direction) >= 0))
+  fresh_direction, fresh_memory = lbfgs.update(s.grad, lbfgs.init(x), x)
+  pick = lambda a, b, c: jax.tree.map(
+      lambda a, b, c: jnp.where(accepted, a, jnp.where(restart, b, c)), a, b, c)
+  new = ParallelSearchState(
+      lbfgs=pick(memory, fresh_memory, s.lbfgs),
+      value=jnp.where(accepted, values[best], s.value),
+      grad=jnp.where(accepted, grads[best], s.grad),
+      direction=pick(-direction, -fresh_direction, s.direction),
+      scale=jnp.where(accepted, jnp.minimum(1.0, 2.0 * steps[best]), jnp.where(restart, 1.0, shrunk)))
+  start_value = jnp.where(jnp.isfinite(s.value), s.value, values[0])  # first step: evaluated at x
+  return start_value, jnp.where(accepted, points[best], x), new
 
 
 def _search_fn(problem: PixelProblem, value_fn):

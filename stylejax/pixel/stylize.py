@@ -41,7 +41,7 @@ def problem_from_config(config: ml_collections.ConfigDict, loaded: weights.Loade
       loss=net, terms=objective.terms_from_config(config, net), optimizer=config.optim.name,
       lbfgs_memory=config.optim.lbfgs_memory, parametrization=config.optim.parametrization,
       line_search=config.optim.line_search, max_linesearch_steps=config.optim.max_linesearch_steps,
-      lbfgs_step=float(config.optim.lbfgs_step))
+      lbfgs_step=float(config.optim.lbfgs_step), line_search_candidates=config.optim.line_search_candidates)
 
 
 def loss_weights(config: ml_collections.ConfigDict, arch: str) -> dict:
