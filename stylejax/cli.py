@@ -68,7 +68,7 @@ def _features(args) -> None:
 # not load JAX. tests/test_cli.py checks them against the constants that validation uses.
 PIXEL_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/base.py documents every key):
   optim.name             lbfgs | adam
-  optim.line_search      zoom | none
+  optim.line_search      zoom | none | parallel
   optim.init             content | noise | content_noise | style_mean
   optim.parametrization  clip | sigmoid
   loss.statistic         gram | mean_var | mean_cov | sliced_wasserstein
