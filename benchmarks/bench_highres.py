@@ -2,6 +2,7 @@
 
     python benchmarks/bench_highres.py                      # 2048 px, scales 0.25,0.5,1.0; writes "highres"
     python benchmarks/bench_highres.py --image-size 512 --no-report   # a quick look
+    python benchmarks/bench_highres.py --remat both   # with and without loss.network.remat, each in its own child
 
 Runs `stylejax.pixel.stylize.stylize` (the product's Python API: stylejax/configs/quickstart.py, i.e. L-BFGS with
 the zoom line search, the packaged lpips VGG16 weights, base loss) with `multiscale.scales` and few steps per scale, in a
@@ -303,6 +304,8 @@ def main(argv=None):
                       "image_size=1536;image_size=1024",
                       help="';'-separated changes tried in turn after a failure (cumulative)")
   parser.add_argument("--no-fallback", action="store_true")
+  parser.add_argument("--remat", choices=("off", "on", "both"), default="off",
+                      help="loss.network.remat (checkpointed VGG blocks): both = one child per setting")
   parser.add_argument("--no-report", action="store_true")
   parser.add_argument("--section", default=SECTION)
   args = parser.parse_args(argv)
@@ -320,8 +323,14 @@ def main(argv=None):
   spec = {"label": "requested", "content": args.content, "style": args.style, "config": args.config,
           "image_size": args.image_size, "scales": scales, "coarse_steps": args.coarse_steps,
           "steps": args.steps, "log_every": log_every, "workdir": os.path.join(workroot, "requested")}
-  attempts = [run_attempt(spec, guard, args.timeout)]
-  if not attempts[-1]["ok"] and not args.no_fallback:
+  attempts = []
+  for remat in {"off": [False], "on": [True], "both": [False, True]}[args.remat]:
+    label = spec["label"] + (", remat" if remat else "")
+    attempts.append(run_attempt(dict(spec, label=label, extra={"loss.network.remat": remat},
+                                     workdir=spec["workdir"] + ("-remat" if remat else "")),
+                                guard, args.timeout))
+  spec["extra"] = {"loss.network.remat": remat}  # fallbacks keep the last setting
+  if not any(a["ok"] for a in attempts) and not args.no_fallback:
     for i, change in enumerate(c for c in args.fallbacks.split(";") if c):
       key, _, value = change.partition("=")
       spec = dict(spec, label=f"fallback {i + 1}: {change}", workdir=os.path.join(workroot, f"fallback{i + 1}"))

@@ -36,6 +36,8 @@ OPTIMIZERS = {
     "lbfgs_zoom": {"optim.name": "lbfgs", "optim.line_search": "zoom"},  # on CPU: run by run
     "lbfgs_zoom_vmapped": {"optim.name": "lbfgs", "optim.line_search": "zoom"},  # chunk_size = K
     "lbfgs_none": {"optim.name": "lbfgs", "optim.line_search": "none"},
+    # the line search written for vmap (one candidate step per step): all K runs in one program
+    "lbfgs_parallel": {"optim.name": "lbfgs", "optim.line_search": "parallel"},
 }
 
 
@@ -75,6 +77,7 @@ def main():
   parser.add_argument("--lbfgs-ks", default="1,4", help="K values for the L-BFGS rows")
   parser.add_argument("--statistics", default="gram,mean_var,mean_cov,sliced_wasserstein")
   parser.add_argument("--statistic-runs", type=int, default=12)
+  parser.add_argument("--no-report", action="store_true", help="print only; BENCHMARKS.md untouched")
   parser.add_argument("--wait-quiet", type=float, default=0.0,
                       help="first wait up to this many seconds for the machine to be idle")
   args = parser.parse_args()
@@ -92,7 +95,7 @@ def main():
         rows.append((optimizer, k, swept, sequential))
         print(f"{optimizer} K={k}: sweep {swept:.2f} s, sequential {sequential:.2f} s", flush=True)
     stat_rows = []
-    for statistic in args.statistics.split(","):
+    for statistic in (s for s in args.statistics.split(",") if s):
       stat_base = configuration.apply_values(base, {"loss.statistic": statistic, "sweep_chunk_size": 0})
       stat_rows.append((statistic, time_sweep(stat_base, args.statistic_runs, Path(tmp) / statistic)))
       print(f"{statistic}: {args.statistic_runs} runs in one program {stat_rows[-1][1]:.2f} s", flush=True)
@@ -129,7 +132,7 @@ def main():
             f"GFLOP/s. Machine busy before / after the run: {busy(before)} / {busy(after)}.", "",
             "Speedup is K sequential runs' time divided by the one program's time, measured in this "
             "run. No accelerator was lent to this task, so there are no device numbers here."]
-  print(f"wrote {report.update_section('sweep', chr(10).join(lines))}")
+  report.publish("sweep", "\n".join(lines), not args.no_report)
 
 
 if __name__ == "__main__":

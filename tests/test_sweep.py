@@ -79,6 +79,33 @@ def test_lbfgs_zoom_sweeps_run_one_at_a_time_on_cpu_and_equal_separate_runs(tmp_
     assert diff.max() <= 3 and diff.mean() < 0.1
 
 
+def test_lbfgs_parallel_search_sweeps_as_one_program_and_equals_separate_runs(tmp_path, monkeypatch):
+  """The parallel line search has no lax.cond: two runs go through one vmapped program (a batch of
+  2 images per VGG call), and each equals the run made alone up to float rounding: the batched
+  convolutions may pick other kernels than the single-image ones (as for Adam above), so not
+  bit-identical; the Armijo decisions agree, so the trajectories stay together."""
+  base = configuration.apply_values(_base(), {"optim.name": "lbfgs", "optim.line_search": "parallel",
+                                              "optim.line_search_candidates": 2, "image_size": 32,
+                                              "optim.steps": 4, "log_every": 2})
+  runs = [{"seed": 0, "loss.style_weight": 1e3}, {"seed": 1, "loss.style_weight": 1e4}]
+  loaded = loss_network.load_weights(base.loss)
+  assert sweep.chunk_size_for(stylize.problem_from_config(base, loaded), 2) == 2
+  chunk_sizes, original = [], sweep._run_chunk_of_runs
+  monkeypatch.setattr(sweep, "_run_chunk_of_runs",
+                      lambda chunk, size, *rest: (chunk_sizes.append(size), original(chunk, size, *rest)))
+  dirs = sweep.run_sweep(base, runs, tmp_path / "sweep", quiet=True)
+  assert chunk_sizes == [2]
+  for run_dir, overrides in zip(dirs, runs):
+    alone_dir = tmp_path / f"alone_{run_dir.name}"
+    stylize.run(configuration.apply_values(base, overrides), alone_dir, quiet=True)
+    ours = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    alone = [json.loads(l) for l in (alone_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in ours] == [m["step"] for m in alone] and ours[-1]["step"] == base.optim.steps
+    np.testing.assert_allclose([m["total"] for m in ours], [m["total"] for m in alone], rtol=1e-4)
+    diff = np.abs(_png(run_dir / "final.png") - _png(alone_dir / "final.png"))
+    assert diff.max() <= 3 and diff.mean() < 0.1
+
+
 def test_chunks_do_not_recompile(tmp_path):
   runs = [{"seed": s, "loss.style_weight": 1e3 * (s + 1)} for s in range(5)]
   sweep.run_sweep(_base(), runs, tmp_path / "s", quiet=True, chunk_size=2)  # 3 chunks, last padded

@@ -7,7 +7,8 @@ compiled program: their numbers (weights, seeds, images, learning rates) are sta
 run axis, the step is `vmap`ped over it, and that axis is sharded over a `Mesh` of all local
 devices. A group larger than `sweep_chunk_size` runs in equal chunks (the last one padded), so the
 program compiles once per group; on CPU, L-BFGS with the zoom line search runs one run at a time
-unless `sweep_chunk_size` says otherwise (`chunk_size_for`). Each run gets its own sub-workdir,
+unless `sweep_chunk_size` says otherwise (`chunk_size_for`); with `optim.line_search=parallel` its
+runs are one program. Each run gets its own sub-workdir,
 exactly as if run alone.
 """
 
@@ -90,7 +91,8 @@ def chunk_size_for(problem: optimize.PixelProblem, n_runs: int) -> int:
   """How many of a group's runs share one program when the config leaves it open: all of them,
   except L-BFGS with the zoom line search on CPU, one at a time. Vmapped, optax's zoom evaluates the
   loss in both branches of its lax.cond and every run's search lasts as long as the slowest one's: a
-  4-run sweep took 7x the time of the 4 runs one by one (BENCHMARKS.md, "sweep")."""
+  4-run sweep took 7x the time of the 4 runs one by one (BENCHMARKS.md, "sweep"). The `parallel`
+  line search does the same work in every run (no lax.cond), so its runs are vmapped together."""
   if problem.optimizer == "lbfgs" and problem.line_search == "zoom" and jax.default_backend() == "cpu":
     return 1
   return n_runs
