@@ -31,9 +31,8 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.optim.name = "lbfgs"  # lbfgs | adam
   c.optim.learning_rate = 0.02  # adam step size; ignored by lbfgs (see line_search, lbfgs_step)
   c.optim.lbfgs_memory = 10  # lbfgs history size
-  # lbfgs: zoom (optax's strong Wolfe) | none (fixed step lbfgs_step) | parallel (Armijo over fixed
-  # candidate steps, one batched evaluation per step: the same work in every run, for vmapped sweeps)
-  c.optim.line_search = "zoom"
+  # parallel: Armijo over fixed candidate steps, one batched evaluation per step (vmapped sweeps)
+  c.optim.line_search = "zoom"  # lbfgs: zoom (optax's strong Wolfe) | none (fixed step lbfgs_step) | parallel
   c.optim.max_linesearch_steps = 20  # lbfgs, zoom: most loss evaluations one line search makes
   c.optim.line_search_candidates = 1  # lbfgs, parallel: step sizes 1, 1/2, ... evaluated per step
   c.optim.lbfgs_step = 1.0  # lbfgs, line_search=none: step size (torch.optim.LBFGS's lr, default 1)
