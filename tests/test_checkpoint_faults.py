@@ -4,6 +4,7 @@ when no checkpoint is intact, `train` and `apply` are one line and exit 2, and n
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -28,9 +29,19 @@ def _params(workdir: Path, step: int) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+  """"three": an uninterrupted 3-step run (the reference); "two": the same run as it stood after step
+  2 (its step-3 checkpoint and metrics line removed, config.json back at 2 steps): one training run
+  serves both, which halves this module's time."""
   root = tmp_path_factory.mktemp("runs")
-  assert _train(root / "two", 2) == 0
-  assert _train(root / "three", 3) == 0  # the uninterrupted reference
+  assert _train(root / "three", 3) == 0
+  two = root / "two"
+  shutil.copytree(root / "three", two)
+  shutil.rmtree(two / "checkpoints" / "3")
+  metrics = (two / "metrics.jsonl").read_text().splitlines(keepends=True)
+  (two / "metrics.jsonl").write_text("".join(metrics[:2]))
+  config = json.loads((two / "config.json").read_text())
+  config["optim"]["steps"] = 2
+  (two / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
   return root
 
 
