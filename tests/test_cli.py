@@ -234,7 +234,7 @@ def test_help_examples_parse_and_every_command_shows_some():
 def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
   import shlex  # pylint: disable=import-outside-toplevel
   from types import SimpleNamespace
-  from stylejax import cli, configuration, tasks
+  from stylejax import cli, tasks
   from stylejax.imaging import images
   from stylejax.io import weights
 
@@ -247,7 +247,7 @@ def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
   checked = []
 
   def validate_and_read(config, workdir, **_):  # in place of the optimization or the training loop
-    configuration.validate(config)
+    tasks.validate(config)
     for spec in (config.get("content"), *config.styles):
       if spec:
         images.load_image(spec)
