@@ -112,7 +112,8 @@ class OptState:
   step: jax.Array
   bad_step: jax.Array  # -1 while every step has been finite, else the first bad step
   # Loss + gradient evaluations made so far, as one unbatched step runs them (vmapped in a sweep, a
-  # lax.cond runs both branches: L-BFGS zoom then computes one more per step than counted here).
+  # lax.cond runs both branches: L-BFGS zoom then computes one more per step than counted here;
+  # the parallel search has no cond, so its count holds under vmap too).
   evals: jax.Array
 
 
