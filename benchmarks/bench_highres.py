@@ -47,6 +47,9 @@ GIB = 1024 ** 3
 
 def child_main(spec: dict) -> None:
   t0 = time.perf_counter()
+  from stylejax import runtime  # pylint: disable=import-outside-toplevel
+  if spec.get("extra", {}).get("loss.network.remat"):  # as the CLI does for such a config
+    runtime.configure(flags=runtime.LOW_MEMORY_XLA_FLAGS, environment={})
   from stylejax.pixel import stylize  # pylint: disable=import-outside-toplevel
   t_import = time.perf_counter() - t0
   overrides = {"image_size": spec["image_size"], "multiscale.scales": tuple(spec["scales"]),

@@ -386,6 +386,7 @@ def _train(args) -> None:
   outputs.check_folder(args.workdir, "train")  # before the data are prepared
   config = configuration.apply_overrides(configuration.load_config(args.config), args.set)
   tasks.expect(config, "train", f"config {args.config!r}")
+  runtime.configure_for(config)
   result = tasks.runner("train")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   print(f"trained to step {int(result.state['step'])} in {result.workdir}")
 
@@ -469,6 +470,7 @@ def _sweep(args) -> None:
   base = configuration.apply_overrides(base, args.set)
   if args.chunk_size is not None and args.chunk_size <= 0:
     raise StylejaxError(f"--chunk-size must be positive, got {args.chunk_size}")
+  runtime.configure_for(base)
   sweep.run_sweep(base, runs, args.workdir, overwrite=args.overwrite, quiet=args.quiet,
                   chunk_size=args.chunk_size, evaluate=args.evaluate)
   summarize.summarize(args.workdir)
@@ -520,6 +522,7 @@ def _stylize(args) -> None:
     except ValueError:
       raise StylejaxError(f"--style-weights must be comma-separated numbers, got "
                           f"{args.style_weights!r}") from None
+  runtime.configure_for(config)
   result = tasks.runner("stylize")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   print(f"wrote {result.workdir}/final.png")
 

@@ -45,6 +45,7 @@ def main(argv):
     _exit_with_error(f"unexpected arguments {argv[1:]}; this entry point takes flags only")
   try:
     config = configuration.apply_overrides(configuration.load_config(_CONFIG.value), _SET.value)
+    runtime.configure_for(config)
     run = tasks.runner(tasks.task_of(config, f"config {_CONFIG.value!r}"))
     run(config, _WORKDIR.value, overwrite=_OVERWRITE.value, quiet=_QUIET.value)
   except StylejaxError as e:

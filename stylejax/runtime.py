@@ -19,6 +19,14 @@ from typing import Mapping, Sequence
 # the loss itself (stylejax/objectives/losses.py, `_eigh`).
 XLA_FLAGS: tuple[str, ...] = ()
 
+# What a run that asks for memory first (`loss.network.remat=True`) adds. XLA:CPU's default
+# scheduler orders independent operations for concurrency and so keeps more buffers alive at once;
+# the quickstart's L-BFGS step at 1024 px needs 1.81 GiB of XLA temp memory with it and 1.37 GiB
+# without it, 1.20 GiB with remat too (benchmarks/bench_highres.py has the 2048 px run). XLA reads
+# it once per process (per-program compiler options do not reach it: measured, no change), so
+# the entry points set it (`configure_for`) before the run starts JAX's backend.
+LOW_MEMORY_XLA_FLAGS: tuple[str, ...] = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",)
+
 # Environment variables the product sets unless the user has, with the module whose import loads
 # the library that reads them (once, at load).
 ENVIRONMENT: Mapping[str, tuple[str, str]] = {
@@ -75,3 +83,12 @@ def configure(flags: Sequence[str] | None = None,
     _too_late(f"XLA flags {missing}", "JAX's backend is already initialised")
     return
   os.environ["XLA_FLAGS"] = " ".join([*current.split(), *missing])
+
+
+def configure_for(config) -> None:
+  """Adds what a run's config asks for before the run starts JAX's backend: `LOW_MEMORY_XLA_FLAGS`
+  when it sets `loss.network.remat` (a user's own setting of the flag wins). Warns when the
+  backend has started already, since XLA would not read them."""
+  network = (config.get("loss") or {}).get("network") or {}
+  if network.get("remat", False):
+    configure(flags=LOW_MEMORY_XLA_FLAGS, environment={})

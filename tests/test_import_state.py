@@ -25,10 +25,15 @@ def _python(script: str, **env) -> str:
 
 def test_importing_every_module_and_drawing_changes_no_global_state(tmp_path):
   # svg: a non-Agg backend that needs no display. jax itself sets two environment variables when
-  # imported, so the snapshot is taken after importing it.
+  # imported, and OpenCV (which tensorflow_datasets imports when it is installed) sets
+  # LD_LIBRARY_PATH, so the snapshot is taken after importing them.
   _python(f"""
       import importlib, os, pkgutil
       import jax, matplotlib
+      try:
+        import cv2
+      except ImportError:
+        pass
       import numpy as np
       environ, config = dict(os.environ), dict(jax.config.values)
       import stylejax
@@ -107,3 +112,31 @@ def test_entry_points_apply_the_product_flags_before_jax_starts(entry_point):
       """, XLA_FLAGS="--xla_cpu_enable_fast_min_max=true", OPENBLAS_NUM_THREADS=None)
   assert "XLA_FLAGS=--xla_cpu_enable_fast_min_max=true --xla_cpu_enable_fast_math=false" in out
   assert "OPENBLAS_NUM_THREADS=1" in out
+
+
+def test_a_remat_run_gets_the_low_memory_scheduler_before_jax_starts(tmp_path):
+  # The flag is read once, when the backend starts: it must be set by the time the run begins.
+  out = _python(f"""
+      import os, warnings
+      warnings.simplefilter("error", RuntimeWarning)  # 'too late' would be a warning
+      from stylejax.cli import main
+      assert main(["stylize", "astronaut", "starry_night", "--config", "testing", "--workdir",
+                   r"{tmp_path}/run", "--set", "loss.network.remat=True", "--set", "optim.steps=1",
+                   "--set", "image_size=32", "--quiet"]) == 0
+      print("XLA_FLAGS=" + os.environ.get("XLA_FLAGS", ""))
+      """, XLA_FLAGS=None)
+  assert f"XLA_FLAGS={' '.join(runtime.LOW_MEMORY_XLA_FLAGS)}" in out
+
+
+def test_configure_for_adds_the_low_memory_flags_only_for_remat(monkeypatch):
+  import ml_collections  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(runtime, "_backend_initialized", lambda: False)
+  monkeypatch.delenv("XLA_FLAGS", raising=False)
+  config = ml_collections.ConfigDict({"loss": {"network": {"remat": False}}})
+  runtime.configure_for(config)
+  assert "XLA_FLAGS" not in os.environ
+  runtime.configure_for(ml_collections.ConfigDict({"task": "train"}))  # no loss network at all
+  assert "XLA_FLAGS" not in os.environ
+  config.loss.network.remat = True
+  runtime.configure_for(config)
+  assert os.environ["XLA_FLAGS"] == " ".join(runtime.LOW_MEMORY_XLA_FLAGS)
