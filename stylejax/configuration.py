@@ -17,6 +17,7 @@ import ml_collections
 from stylejax import nested, tasks
 from stylejax.networks import vgg
 from stylejax.objectives import loss_network, losses, terms
+from stylejax.objectives.terms import dream
 from stylejax.imaging import color
 from stylejax.errors import StylejaxError
 
@@ -267,6 +268,13 @@ def validate(c: ml_collections.ConfigDict) -> None:
     return
   validate_loss(c)
   terms.names(c.objective.terms)  # the pixel objective's terms (stylejax/objectives/terms/)
+  if "dream" in terms.names(c.objective.terms):  # mixed into style transfer: on the loss network only
+    dream.check_config(c)
+    if c.dream.network != "vgg":
+      raise StylejaxError(f"stylize mixes a dream on the loss network only (dream.network=vgg), got "
+                          f"{c.dream.network!r}; `stylejax dream` dreams on {c.dream.network}")
+    if c.dream.objective == "guided":
+      raise StylejaxError("a guided dream runs with `stylejax dream` (stylize reads no guide image)")
   choice(c.optim.name, OPTIMIZERS, "optim.name")
   choice(c.optim.init, INITS, "optim.init")
   choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
