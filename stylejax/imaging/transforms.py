@@ -4,7 +4,7 @@ lucid (tensorflow/lucid, optvis/transform.py) applies, before each gradient step
 visualization: pad(12, constant 0.5), jitter(8), random_scale(1 + (i - 5) / 50, i < 11),
 random_rotate(-10..10 degrees, with 0 five more times), jitter(4). Here the scale, rotation and
 both jitters are one affine map about the centre of the padded image, sampled bilinearly
-(`jax.scipy.ndimage.map_coordinates`), so the gradient flows back to every pixel. The output is
+(`bilinear`), so the gradient flows back to every pixel. The output is
 the padded size; the pad's grey border, rotated and shifted, is what the network sees at the edges.
 """
 
@@ -35,5 +35,17 @@ def lucid(image: jax.Array, key: jax.Array) -> jax.Array:
   cos, sin = jnp.cos(angle), jnp.sin(angle)
   src_r = (cos * dy + sin * dx) / scale + cy
   src_c = (-sin * dy + cos * dx) / scale + cx
-  sample = lambda channel: jax.scipy.ndimage.map_coordinates(channel, [src_r, src_c], order=1, mode="nearest")
-  return jnp.stack([sample(x[..., c]) for c in range(x.shape[-1])], axis=-1)
+  return bilinear(x, src_r, src_c)
+
+
+def bilinear(image: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
+  """`image` (H, W, C) sampled at fractional (rows, cols), edges repeated: four gathers of whole
+  pixels (jax.scipy.ndimage.map_coordinates per channel compiled about 10x slower here)."""
+  h, w = image.shape[:2]
+  rows, cols = jnp.clip(rows, 0, h - 1), jnp.clip(cols, 0, w - 1)
+  r0, c0 = jnp.floor(rows), jnp.floor(cols)
+  fr, fc = (rows - r0)[..., None], (cols - c0)[..., None]
+  r0, c0 = r0.astype(jnp.int32), c0.astype(jnp.int32)
+  r1, c1 = jnp.minimum(r0 + 1, h - 1), jnp.minimum(c0 + 1, w - 1)
+  at = lambda r, c: image[r, c]
+  return ((1 - fr) * ((1 - fc) * at(r0, c0) + fc * at(r0, c1)) + fr * ((1 - fc) * at(r1, c0) + fc * at(r1, c1)))

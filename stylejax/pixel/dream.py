@@ -91,8 +91,9 @@ def tile_grid(height: int, width: int, tile: int) -> tuple[int, int, int, int]:
 def gradient(problem: PixelProblem, loop: DreamLoop, image, params, targets, weights, key):
   """(terms, d total / d image) of one (H, W, 3) image, tiled when `loop.tile_size` is set.
 
-  Tiled, the objective is the mean of the tiles' objectives (each tile's share of the pixels), so
-  where a pixel is far from its tile's border its gradient is the untiled one. The grid starts at
+  Tiled, the objective is the sum of the tiles' objectives weighted by each tile's share of the
+  pixels (the terms are means over pixels), so where a pixel is farther from its tile's border
+  than the network sees, its gradient is the untiled one. The grid starts at
   a random offset (a roll), padded at the bottom/right by reflection to whole tiles.
   """
   height, width = image.shape[:2]
@@ -103,15 +104,20 @@ def gradient(problem: PixelProblem, loop: DreamLoop, image, params, targets, wei
     (_, values), grad = value_and_grad(image)
     return values, grad
   rows, cols, th, tw = tile_grid(height, width, loop.tile_size)
-  offset = jax.random.randint(offset_key, (2,), 0, jnp.asarray([th, tw]))
+  offset = tile_offset(offset_key, th, tw)
   x = jnp.roll(image, offset, axis=(0, 1))
   x = jnp.pad(x, ((0, rows * th - height), (0, cols * tw - width), (0, 0)), mode="reflect")
   tiles = x.reshape(rows, th, cols, tw, 3).transpose(0, 2, 1, 3, 4).reshape(rows * cols, th, tw, 3)
   (_, values), grads = jax.lax.map(value_and_grad, tiles)
-  n = rows * cols
-  grad = grads.reshape(rows, cols, th, tw, 3).transpose(0, 2, 1, 3, 4).reshape(rows * th, cols * tw, 3) / n
+  share = th * tw / (height * width)  # a tile's pixels over the image's: the terms are means over pixels
+  grad = grads.reshape(rows, cols, th, tw, 3).transpose(0, 2, 1, 3, 4).reshape(rows * th, cols * tw, 3) * share
   grad = jnp.roll(grad[:height, :width], -offset, axis=(0, 1))
-  return jax.tree.map(lambda v: jnp.mean(v, axis=0), values), grad
+  return jax.tree.map(lambda v: jnp.sum(v, axis=0) * share, values), grad
+
+
+def tile_offset(key, tile_height: int, tile_width: int):
+  """Where the tile grid starts this step: uniform over one tile (the TF tutorial rolls by up to a tile)."""
+  return jax.random.randint(key, (2,), 0, jnp.asarray([tile_height, tile_width]))
 
 
 def normalized(grad, how: str):
