@@ -302,7 +302,7 @@ def test_stylize_refuses_a_config_of_another_task(tmp_path, config, needle):
 
 
 @pytest.mark.parametrize("change,needle", [
-    ("c.task = 'dream'", "has task 'dream', which stylejax does not know; known tasks: stylize, sweep, train"),
+    ("c.task = 'paint'", "has task 'paint', which stylejax does not know; known tasks: stylize, sweep, train"),
     ("del c['task']", "declares no task")])
 def test_the_absl_entry_point_refuses_an_unknown_or_missing_task(tmp_path, change, needle):
   path = tmp_path / "odd.py"
