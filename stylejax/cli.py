@@ -468,6 +468,11 @@ def _sweep(args) -> None:
     raise StylejaxError(f"sweep {args.spec!r}: its get_config must set task = \"sweep\" (got {base.get('task')!r})")
   tasks.expect(base, "sweep", f"sweep {args.spec!r}")
   base = configuration.apply_overrides(base, args.set)
+  from stylejax.pixel import dream_sweep  # pylint: disable=import-outside-toplevel
+  if dream_sweep.is_dream_config(base):  # built on configs/dream.py: one vmapped dream, a contact sheet
+    dream_sweep.run_sweep(base, runs, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+    print(f"wrote {len(runs)} dreams and {args.workdir}/contact_sheet.png")
+    return
   if args.chunk_size is not None and args.chunk_size <= 0:
     raise StylejaxError(f"--chunk-size must be positive, got {args.chunk_size}")
   sweep.run_sweep(base, runs, args.workdir, overwrite=args.overwrite, quiet=args.quiet,

@@ -170,3 +170,20 @@ def test_stylize_mixes_a_dream_term_on_the_loss_network_only():
   weights = dream_term.Dream.weights(configuration.load_config("dream:testing"), "vgg16", ("relu1_1",))
   assert set(weights["layers"]) == {"relu1_1", "relu2_2"} and float(weights["layers"]["relu1_1"]) == 0.0
   assert dataclasses.replace(_problem().terms[0], layers=("relu1_1",)).layers == ("relu1_1",)
+
+
+def test_a_sweep_over_layers_and_step_sizes_is_one_program_equal_to_the_runs_alone(small_vgg):
+  from stylejax.pixel import dream_sweep  # pylint: disable=import-outside-toplevel
+
+  image = jnp.asarray(_image((24, 24, 3)))
+  loop, key = dream.DreamLoop(jitter=4), jax.random.key(3)
+  runs = [({"relu2_1": 1.0}, (7,), 0.02), ({"relu1_2": 1.0}, (), 0.01)]
+  union = _problem(layers=("relu1_2", "relu2_1"))
+  stack = lambda trees: jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+  batch, _ = dream_sweep.batched_step(union, loop, jnp.stack([image, image]), small_vgg, {"dream": None},
+                                      stack([_weights(w, c) for w, c, _ in runs]),
+                                      jnp.asarray([s for *_, s in runs], jnp.float32), jnp.stack([key, key]))
+  for i, (layer_weights, channels, step_size) in enumerate(runs):
+    alone, _ = dream.step(_problem(layers=tuple(layer_weights)), loop, image, small_vgg, {"dream": None},
+                          _weights(layer_weights, channels), jnp.float32(step_size), key)
+    np.testing.assert_allclose(np.asarray(batch[i]), np.asarray(alone), atol=2e-6)
