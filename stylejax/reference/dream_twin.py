@@ -52,4 +52,4 @@ def dream_step(net: TorchVGG, image: torch.Tensor, shift: tuple[int, int], step_
   grad = torch.roll(grad, shifts=(-shift[0], -shift[1]), dims=(2, 3))
   scale = grad.std(correction=0) if normalize == "std" else grad.abs().mean()
   out = image + step_size * grad / (scale + 1e-8)  # ascent on the response
-  return (out.clamp(0.0, 1.0) if clip else out).detach(), float(value)
+  return (out.clamp(0.0, 1.0) if clip else out).detach(), float(value.detach())
