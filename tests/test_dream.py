@@ -187,3 +187,21 @@ def test_a_sweep_over_layers_and_step_sizes_is_one_program_equal_to_the_runs_alo
     alone, _ = dream.step(_problem(layers=tuple(layer_weights)), loop, image, small_vgg, {"dream": None},
                           _weights(layer_weights, channels), jnp.float32(step_size), key)
     np.testing.assert_allclose(np.asarray(batch[i]), np.asarray(alone), atol=2e-6)
+
+
+def test_a_mixed_objective_sums_the_dream_and_content_terms(small_vgg):
+  """Dream on a layer while keeping the photo's content: the loop's objective is the pixel
+  objective's weighted sum, the dream term entering as minus the response."""
+  from stylejax.objectives.terms.content import Content  # pylint: disable=import-outside-toplevel
+
+  photo, image = _image((20, 18, 3), seed=2), _image((20, 18, 3))
+  problem = PixelProblem(loss=_net(), terms=(dream_term.Dream(layers=("relu2_1",)), Content(layers=("relu1_2",))))
+  weights = {**_weights({"relu2_1": 1.0}), "content": {"weight": jnp.float32(3.0),
+                                                       "layers": {"relu1_2": jnp.float32(1.0)}}}
+  targets = {"dream": None, "content": problem.terms[1].targets(problem.loss, small_vgg, {"content": photo})}
+  values, grad = _gradient(problem, dream.DreamLoop(), jnp.asarray(image), small_vgg, targets, weights,
+                           jax.random.key(0))
+  assert set(values) == {"dream", "content", "total"} and float(values["dream"]) < 0 < float(values["content"])
+  np.testing.assert_allclose(float(values["total"]), float(values["dream"]) + 3.0 * float(values["content"]),
+                             rtol=1e-6)
+  assert grad.shape == image.shape and bool(jnp.all(jnp.isfinite(grad)))
