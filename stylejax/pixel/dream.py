@@ -44,8 +44,8 @@ from stylejax.objectives import terms as term_registry
 from stylejax.objectives.terms import dream as dream_term
 from stylejax.pixel.optimize import PixelProblem, loss_terms
 
-NORMALIZATIONS = ("mean_abs", "std")
-MIN_OCTAVE_SIDE = 32  # the smallest octave's shorter side; AlexNet's relu5 needs about this much
+NORMALIZATIONS = configuration.DREAM_NORMALIZATIONS
+MIN_OCTAVE_SIDE = configuration.MIN_OCTAVE_SIDE
 EPSILON = 1e-8  # the TF tutorial's, added to std(g); also to mean|g| (zero on a blank layer)
 
 
@@ -282,35 +282,5 @@ def check_sizes(sizes) -> None:
 
 
 def validate(config) -> None:
-  """Every value a dream reads, one line for the first bad one (nothing is loaded)."""
-  d = config.dream
-  configuration.validate_loss(config)
-  names = term_registry.names(config.objective.terms)
-  if "dream" not in names:
-    raise StylejaxError(f"objective.terms of a dream must include dream, got {config.objective.terms!r}")
-  dream_term.check_config(config)
-  if d.network != "vgg" and set(names) & {"content", "style"}:
-    raise StylejaxError(f"the content and style terms read VGG features; dream.network={d.network!r} "
-                        "dreams alone (with tv); use dream.network=vgg to mix them")
-  if "content" in names and d.tile_size:
-    raise StylejaxError("the content term compares whole images: set dream.tile_size=0 to mix it in")
-  if "style" in names and not config.styles:
-    raise StylejaxError("objective.terms has style but no style image is given (styles)")
-  for key in ("octaves", "steps", "image_size"):
-    value = d[key] if key != "image_size" else config.image_size
-    if not isinstance(value, int) or value < 1:
-      raise StylejaxError(f"{'dream.' if key != 'image_size' else ''}{key} must be an integer >= 1, got {value!r}")
-  for key in ("jitter", "tile_size", "guide_size"):
-    if not isinstance(d[key], int) or d[key] < 0:
-      raise StylejaxError(f"dream.{key} must be an integer >= 0, got {d[key]!r}")
-  if d.tile_size and d.tile_size < MIN_OCTAVE_SIDE:
-    raise StylejaxError(f"dream.tile_size must be 0 (no tiles) or at least {MIN_OCTAVE_SIDE}, got {d.tile_size}")
-  if not (math.isfinite(d.octave_scale) and d.octave_scale > 1):
-    raise StylejaxError(f"dream.octave_scale must be > 1, got {d.octave_scale}")
-  if not (math.isfinite(d.step_size) and d.step_size > 0):
-    raise StylejaxError(f"dream.step_size must be > 0, got {d.step_size}")
-  if not (math.isfinite(config.style_scale) and config.style_scale > 0):
-    raise StylejaxError(f"style_scale must be > 0, got {config.style_scale}")
-  DreamLoop(normalize=d.normalize)
-  if not config.content:
-    raise StylejaxError("no photo given (content)")
+  """Every value a dream reads (`configuration.validate_dream`), one line for the first bad one."""
+  configuration.validate_dream(config)
