@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
   f.set_defaults(run=_features)
 
   _add_stylize(commands)
+  _add_dream(commands)
   sw = _command(commands, "sweep", "run a sweep file (get_config + get_sweep) as one vmapped program",
                 PIXEL_METHODS, ("stylejax sweep style_weight_sweep:testing --workdir workdirs/sw --evaluate alexnet",
                                 "stylejax summarize workdirs/sw"))
@@ -468,6 +469,11 @@ def _sweep(args) -> None:
     raise StylejaxError(f"sweep {args.spec!r}: its get_config must set task = \"sweep\" (got {base.get('task')!r})")
   tasks.expect(base, "sweep", f"sweep {args.spec!r}")
   base = configuration.apply_overrides(base, args.set)
+  from stylejax.pixel import dream_sweep  # pylint: disable=import-outside-toplevel
+  if dream_sweep.is_dream_config(base):  # built on configs/dream.py: one vmapped dream, a contact sheet
+    dream_sweep.run_sweep(base, runs, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+    print(f"wrote {len(runs)} dreams and {args.workdir}/contact_sheet.png")
+    return
   if args.chunk_size is not None and args.chunk_size <= 0:
     raise StylejaxError(f"--chunk-size must be positive, got {args.chunk_size}")
   runtime.configure_for(base)
@@ -525,6 +531,66 @@ def _stylize(args) -> None:
   runtime.configure_for(config)
   result = tasks.runner("stylize")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   print(f"wrote {result.workdir}/final.png")
+
+
+DREAM_METHODS = """methods (options, or --set KEY=VALUE; stylejax/configs/dream.py cites every default):
+  --network          vgg16 | vgg19 | alexnet | mobilenet_v2 (layers: relu4_3 | relu1..relu5 | expanded_conv_N)
+  dream.objective    l2 | mean | guided (--guide)
+  dream.normalize    mean_abs | std
+  objective.terms    dream | dream,content | dream,style,tv ... (content/style on vgg only)
+"""
+_DREAM_NETWORKS = {"vgg16": ("vgg", "vgg16", "vgg16-lpips"), "vgg19": ("vgg", "vgg19", "vgg19-torchvision"),
+                   "alexnet": ("alexnet", None, None), "mobilenet_v2": ("mobilenet_v2", None, None)}
+
+
+def _add_dream(commands) -> None:
+  r = _command(commands, "dream", "DeepDream: grow what a network's layer sees in a photo (octaves, tiles, guides)",
+               DREAM_METHODS, ("stylejax dream astronaut --layer relu4_3 --octaves 4 --workdir workdirs/dream "
+                               "-o dream.png --config dream:testing",
+                               "stylejax dream astronaut --network alexnet --layer relu3 --workdir workdirs/dream_alex "
+                               "--config dream:testing"))
+  r.add_argument("photo", help="image file, or a scikit-image photo: astronaut, coffee, chelsea, rocket")
+  r.add_argument("--workdir", required=True, help="folder that will hold this run (final.png, metrics, config)")
+  r.add_argument("-o", "--output", default=None, help="also write the dream to this image file")
+  r.add_argument("--config", default="dream", help="a shipped config NAME (dream, dream:testing) or PATH.py[:ARG]")
+  r.add_argument("--network", choices=sorted(_DREAM_NETWORKS), default=None, help="the network dreamt on")
+  r.add_argument("--layer", default=None, help="layer(s) dreamt on, layer[:weight],... (dream.layers)")
+  r.add_argument("--channels", default=None, help="comma-separated channel numbers (default: all)")
+  r.add_argument("--guide", default=None, help="grow this image's features instead (dream.objective=guided)")
+  r.add_argument("--octaves", type=int, default=None, help="dream.octaves (default 4)")
+  r.add_argument("--steps", type=int, default=None, help="steps per octave (dream.steps, default 10)")
+  r.add_argument("--tile-size", type=int, default=None, help="gradient in random-offset tiles of this size (0: off)")
+  r.add_argument("--size", type=int, default=None, help="longer side of the dream in px (image_size)")
+  r.add_argument("--overwrite", action="store_true", help="replace an existing workdir / output file")
+  r.add_argument("--quiet", action="store_true", help="no progress bar")
+  r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
+  r.set_defaults(run=_dream)
+
+
+def _dream(args) -> None:
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+
+  if args.output:
+    from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
+    outputs.check_file(args.output, outputs.IMAGES, args.overwrite, "a dream", "-o")
+  sets = []
+  if args.network:
+    network, arch, weights = _DREAM_NETWORKS[args.network]
+    sets += [f"dream.network={network}"] + ([f"loss.network.arch={arch}", f"loss.network.weights={weights}"]
+                                            if arch else [])
+  options = {"dream.layers": args.layer, "dream.channels": args.channels, "dream.octaves": args.octaves,
+             "dream.steps": args.steps, "dream.tile_size": args.tile_size, "image_size": args.size}
+  sets += [f"{k}={v}" for k, v in options.items() if v is not None]
+  if args.guide:
+    sets += ["dream.objective=guided", f"dream.guide={args.guide}"]
+  config = configuration.apply_overrides(configuration.load_config(args.config), sets + args.set)
+  tasks.expect(config, "dream", f"config {args.config!r}")
+  config.content = args.photo
+  result = tasks.runner("dream")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
+  if args.output:
+    from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
+    outputs.save_image(result.image, args.output)
+  print(f"wrote {result.workdir}/final.png" + (f" and {args.output}" if args.output else ""))
 
 
 def expand_config_overrides(argv: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ import ml_collections
 from stylejax import nested, tasks
 from stylejax.networks import vgg
 from stylejax.objectives import loss_network, losses, terms
+from stylejax.objectives.terms import dream
 from stylejax.imaging import color
 from stylejax.errors import StylejaxError
 
@@ -24,6 +25,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # the stylejax.configs
 OPTIMIZERS = ("adam", "lbfgs")
 LINE_SEARCHES = ("zoom", "none", "parallel")
 INITS = ("content", "noise", "content_noise", "style_mean")
+DREAM_NORMALIZATIONS = ("mean_abs", "std")  # step / mean|g| (google/deepdream) | step / std(g) (TF tutorial)
+MIN_OCTAVE_SIDE = 32  # a dream's smallest octave (and tile): AlexNet's relu5 needs about this much
 PARAMETRIZATIONS = ("clip", "sigmoid")
 
 
@@ -265,8 +268,18 @@ def validate(c: ml_collections.ConfigDict) -> None:
   if task == "embed":  # the embedding's own checks: stylejax.retrieval.pipeline.validate
     validate_loss(c)
     return
+  if task == "dream" or (task == "sweep" and "octaves" in c.get("dream", {})):  # built on configs/dream.py
+    validate_dream(c)
+    return
   validate_loss(c)
   terms.names(c.objective.terms)  # the pixel objective's terms (stylejax/objectives/terms/)
+  if "dream" in terms.names(c.objective.terms):  # mixed into style transfer: on the loss network only
+    dream.check_config(c)
+    if c.dream.network != "vgg":
+      raise StylejaxError(f"stylize mixes a dream on the loss network only (dream.network=vgg), got "
+                          f"{c.dream.network!r}; `stylejax dream` dreams on {c.dream.network}")
+    if c.dream.objective == "guided":
+      raise StylejaxError("a guided dream runs with `stylejax dream` (stylize reads no guide image)")
   choice(c.optim.name, OPTIMIZERS, "optim.name")
   choice(c.optim.init, INITS, "optim.init")
   choice(c.optim.parametrization, PARAMETRIZATIONS, "optim.parametrization")
@@ -303,6 +316,42 @@ def validate(c: ml_collections.ConfigDict) -> None:
       raise StylejaxError(f"style_blend has {len(c.style_blend)} weights for {len(c.styles)} styles")
     if any(not math.isfinite(w) or w < 0 for w in c.style_blend) or sum(c.style_blend) <= 0:
       raise StylejaxError(f"style_blend weights must be >= 0 with a positive sum, got {tuple(c.style_blend)}")
+
+
+def validate_dream(config) -> None:
+  """A dream config (configs/dream.py; `stylejax dream` and dream sweeps), one line for the first bad
+  value; nothing is loaded."""
+  d = config.dream
+  validate_loss(config)
+  names = terms.names(config.objective.terms)
+  if "dream" not in names:
+    raise StylejaxError(f"objective.terms of a dream must include dream, got {config.objective.terms!r}")
+  dream.check_config(config)
+  if d.network != "vgg" and set(names) & {"content", "style"}:
+    raise StylejaxError(f"the content and style terms read VGG features; dream.network={d.network!r} "
+                        "dreams alone (with tv); use dream.network=vgg to mix them")
+  if "content" in names and d.tile_size:
+    raise StylejaxError("the content term compares whole images: set dream.tile_size=0 to mix it in")
+  if "style" in names and not config.styles:
+    raise StylejaxError("objective.terms has style but no style image is given (styles)")
+  for key in ("octaves", "steps", "image_size"):
+    value = d[key] if key != "image_size" else config.image_size
+    if not isinstance(value, int) or value < 1:
+      raise StylejaxError(f"{'dream.' if key != 'image_size' else ''}{key} must be an integer >= 1, got {value!r}")
+  for key in ("jitter", "tile_size", "guide_size"):
+    if not isinstance(d[key], int) or d[key] < 0:
+      raise StylejaxError(f"dream.{key} must be an integer >= 0, got {d[key]!r}")
+  if d.tile_size and d.tile_size < MIN_OCTAVE_SIDE:
+    raise StylejaxError(f"dream.tile_size must be 0 (no tiles) or at least {MIN_OCTAVE_SIDE}, got {d.tile_size}")
+  if not (math.isfinite(d.octave_scale) and d.octave_scale > 1):
+    raise StylejaxError(f"dream.octave_scale must be > 1, got {d.octave_scale}")
+  if not (math.isfinite(d.step_size) and d.step_size > 0):
+    raise StylejaxError(f"dream.step_size must be > 0, got {d.step_size}")
+  if not (math.isfinite(config.style_scale) and config.style_scale > 0):
+    raise StylejaxError(f"style_scale must be > 0, got {config.style_scale}")
+  choice(d.normalize, DREAM_NORMALIZATIONS, "dream.normalize")
+  if not config.content:
+    raise StylejaxError("no photo given (content)")
 
 
 SCHEDULES = ("constant", "cosine")

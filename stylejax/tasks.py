@@ -36,6 +36,7 @@ TASKS = {
     "sweep": Task("stylejax sweep NAME[:ARG] --workdir DIR"),  # needs the file's get_sweep, not only a config
     "train": Task("stylejax train --config NAME --workdir DIR", "stylejax.training.loop:run",
                   "stylejax.training.loop:validate"),
+    "dream": Task("stylejax dream PHOTO --workdir DIR", "stylejax.pixel.dream:run"),
     "embed": Task("stylejax embed SOURCE --index DIR --config NAME",  # needs a source and an index
                   validate="stylejax.retrieval.config_checks:validate"),
 }

@@ -215,8 +215,8 @@ def _examples():
 # import (a downloaded file), whose source must be a known one.
 _GROUPS = {"weights": "files", "features": "files", "stylize": "dry", "train": "dry", "sweep": "sweep",
            "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval",
-           "index": "retrieval"}
-_SMALL = {"sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
+           "index": "retrieval", "dream": "dream"}
+_SMALL = {"dream": ["--quiet"], "sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
           "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"]}
 
 
@@ -252,7 +252,7 @@ def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
       if spec:
         images.load_image(spec)
     checked.append((config.task, workdir))
-    return SimpleNamespace(state={"step": 0}, workdir=workdir)
+    return SimpleNamespace(state={"step": 0}, workdir=workdir, image=np.zeros((8, 8, 3), np.float32))  # dream -o
 
   monkeypatch.setattr(tasks, "runner", lambda task: validate_and_read)
   ran = 0
@@ -302,7 +302,7 @@ def test_stylize_refuses_a_config_of_another_task(tmp_path, config, needle):
 
 
 @pytest.mark.parametrize("change,needle", [
-    ("c.task = 'dream'", "has task 'dream', which stylejax does not know; known tasks: stylize, sweep, train"),
+    ("c.task = 'paint'", "has task 'paint', which stylejax does not know; known tasks: stylize, sweep, train"),
     ("del c['task']", "declares no task")])
 def test_the_absl_entry_point_refuses_an_unknown_or_missing_task(tmp_path, change, needle):
   path = tmp_path / "odd.py"

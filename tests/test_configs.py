@@ -128,7 +128,7 @@ def test_every_task_has_a_shipped_config_and_a_run_target_that_exists():
         tasks.runner(name)
 
 
-@pytest.mark.parametrize("task,needle", [(None, "declares no task"), ("dream", "task 'dream', which stylejax does "
+@pytest.mark.parametrize("task,needle", [(None, "declares no task"), ("paint", "task 'paint', which stylejax does "
                                                                       "not know; known tasks: stylize, sweep")])
 def test_a_config_of_a_missing_or_unknown_task_is_refused(task, needle):
   c = configuration.load_config("testing")

@@ -53,7 +53,7 @@ def _config(names, brightness_weight=0.5):
 
 
 @pytest.mark.parametrize("names,needle", [
-    ("content,dream", "objective.terms: unknown objective term 'dream'; choose from content, style, tv"),
+    ("content,glow", "objective.terms: unknown objective term 'glow'; choose from content, dream, style, tv"),
     ("style,style", "objective.terms: a term is listed twice"),
     (" , ", "objective.terms: no terms given")])
 def test_a_bad_term_list_is_one_line(names, needle):

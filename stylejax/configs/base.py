@@ -45,6 +45,15 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.multiscale.scales = (1.0,)  # coarse-to-fine fractions of image_size, ending at 1.0
   c.multiscale.coarse_steps = 100  # optimizer steps at each scale before the last
 
+  # The DeepDream term (stylejax/objectives/terms/dream.py; `stylejax dream` and configs/dream.py).
+  c.dream = ml_collections.ConfigDict()
+  c.dream.network = "vgg"  # vgg (the loss block's network) | alexnet | mobilenet_v2
+  c.dream.layers = "relu4_3"  # "layer[:weight],..." of dream.network, e.g. "relu4_3" or "relu3_3,relu5_1:0.5"
+  c.dream.channels = ""  # comma-separated channel numbers dreamt on (every channel when empty)
+  c.dream.objective = "l2"  # l2 (google/deepdream) | mean (TF tutorial) | guided (grow the guide's features)
+  c.dream.guide = ""  # guided: the guide image (a file or a named image)
+  c.dream.weight = 1.0  # multiplies the dream term (its value is minus the layers' response)
+
   c.sweep_chunk_size = 0  # sweeps: runs per compiled batch (0: all runs of a group at once)
   c.log_every = 20  # steps run on device between host logging (one jitted chunk)
   c.snapshot_every = 0  # save an image every N steps (rounded up to log_every); 0: never

@@ -14,6 +14,7 @@ from stylejax.networks import conv
 
 LAYERS = ("relu1", "relu2", "relu3", "relu4", "relu5")
 _CONVS = ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1))
+WIDTHS = tuple(c[0] for c in _CONVS)  # channels of relu1 .. relu5
 
 
 class AlexNet(nn.Module):

@@ -14,6 +14,13 @@ from stylejax.networks import vgg
 
 def layer_weights(spec: str, arch: str, what: str) -> dict[str, float]:
   """"relu1_1,relu2_1:0.5" -> {"relu1_1": 1.0, "relu2_1": 0.5}, checked against the arch."""
+  weights = parse_weights(spec, what)
+  vgg.check_layers(arch, weights)
+  return weights
+
+
+def parse_weights(spec: str, what: str) -> dict[str, float]:
+  """"a,b:0.5" -> {"a": 1.0, "b": 0.5}, unchecked names (another network checks its own)."""
   weights = {}
   for item in (s.strip() for s in spec.split(",")):
     if not item:
@@ -28,5 +35,4 @@ def layer_weights(spec: str, arch: str, what: str) -> dict[str, float]:
     weights[layer.strip()] = value
   if not weights:
     raise StylejaxError(f"{what}: no layers given")
-  vgg.check_layers(arch, weights)
   return weights
