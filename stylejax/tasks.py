@@ -38,6 +38,8 @@ TASKS = {
                   "stylejax.training.loop:validate"),
     "embed": Task("stylejax embed SOURCE --index DIR --config NAME",  # needs a source and an index
                   validate="stylejax.retrieval.config_checks:validate"),
+    "video": Task("stylejax video INPUT --method pixel --config NAME -o OUT.mp4",  # needs a video
+                  validate="stylejax.video.pixel:validate"),
 }
 
 
