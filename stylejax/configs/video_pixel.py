@@ -43,7 +43,7 @@ def get_config(arg: str = ""):
   add_field(c, "video.first_frame_steps", 100, "optimizer steps of the first frame (later ones: optim.steps)")
   add_field(c, "video.init", "warped", "later frames start from: warped (the previous output along the flow) | content")
   if arg == "testing":  # a tiny clip in a test
-    c.image_size = 32
+    c.image_size = 48
     c.loss.content_layers = "relu3_1"
     c.loss.style_layers = "relu1_1,relu2_1,relu3_1"
     c.optim.name = "adam"

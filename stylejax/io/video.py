@@ -73,7 +73,7 @@ def read_video(source: str | Path, *, size: int = 0, max_frames: int = 0, fps: f
   if len(shapes) != 1:
     raise StylejaxError(f"{path}: frames of different sizes {sorted(shapes)[:2]}; a video's frames share one size")
   if size:
-    frames = [images.resize(f, size) for f in frames]
+    frames = [images.resize(f.astype(np.float32) / 255 if f.dtype == np.uint8 else f, size) for f in frames]
   stacked = np.stack([f if f.dtype == np.uint8 else images.to_uint8(f) for f in frames])
   return Video(frames=stacked, fps=float(rate), source=str(path))
 

@@ -67,8 +67,7 @@ def run_from_args(args) -> video_run.VideoResult:
     method = stylizers.network_method(choice)
     request = {"method": method, "consistency": mode, "beta": args.beta, **dataclasses.asdict(choice)}
     request["method"] = method
-    stylize = stylizers.load(choice)
-    factory = lambda shape: video_run.NetworkFrames(stylize, mode, args.beta)
+    factory = lambda shape: video_run.NetworkFrames(stylizers.load(choice), mode, args.beta)
     size = args.size or 0
   return video_run.run(args.input, args.output, factory, request, workdir=args.workdir, size=size,
                        max_frames=args.max_frames, fps=args.fps, compare=args.compare, flow_dir=args.flow_dir,
