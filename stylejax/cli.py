@@ -530,7 +530,8 @@ VIDEO_METHODS = """methods (--method; default: what --checkpoint holds, magenta 
   cin      a trained CIN network (--checkpoint), --style
   adain    a trained AdaIN network or the release's decoder.pth (--checkpoint), --style-image
   ghiasi   a trained style-prediction network (--checkpoint), --style-image
-  pixel    Ruder et al.'s pixel optimization (--config video_pixel), --style-image
+  pixel    Ruder et al.'s pixel optimization (--config video_pixel), --style-image, e.g.
+           stylejax video clip.mp4 --method pixel --style-image starry_night -o clip_starry.mp4
 consistency (--consistency): none (per frame) | blend (flow-guided, default for networks) | ema |
   temporal (pixel only, the default there: Ruder et al.'s temporal terms)
 """
@@ -538,15 +539,17 @@ consistency (--consistency): none (per frame) | blend (flow-guided, default for 
 
 def _add_video(commands) -> None:
   v = _command(commands, "video", "stylize a video frame by frame with temporal consistency (resumable)",
-               VIDEO_METHODS, ("stylejax video clip.mp4 --style-image starry_night -o clip_starry.mp4 --compare side.mp4",
-                               "stylejax video frames/ --method pixel --style-image starry_night -o out.mp4"))
+               VIDEO_METHODS, ("stylejax video frames/ --style-image starry_night -o starry.mp4 --compare side_by_side.mp4",))
   v.add_argument("input", help="a video file (.mp4 .mov .mkv .avi .webm .gif) or a folder of frames")
   v.add_argument("-o", "--output", required=True, help="the video to write (.mp4 H.264, or .gif)")
-  v.add_argument("--method", default=None, choices=["magenta", "cin", "adain", "ghiasi", "pixel"])
-  v.add_argument("--consistency", default=None, choices=["none", "blend", "ema", "temporal"])
+  v.add_argument("--method", default=None, choices=["magenta", "cin", "adain", "ghiasi", "pixel"],
+                 help="what stylizes the frames (see methods below)")
+  v.add_argument("--consistency", default=None, choices=["none", "blend", "ema", "temporal"],
+                 help="how frames are kept consistent (see below)")
   v.add_argument("--beta", type=float, default=0.6, help="blend, ema: share of the previous output kept")
   v.add_argument("--checkpoint", default=None, help="a training workdir or the AdaIN release's decoder.pth")
-  v.add_argument("--style-image", action="append", default=[], metavar="PAINTING")
+  v.add_argument("--style-image", action="append", default=[], metavar="PAINTING",
+                 help="a painting (repeat for several): arbitrary-style networks and pixel")
   v.add_argument("--style-weights", default="", help="blend weights of several --style-image")
   v.add_argument("--alpha", type=float, default=1.0, help="arbitrary-style networks: 1 the painting, 0 the photo")
   v.add_argument("--mask", default=None, help="arbitrary-style networks: style image k on luminance band k")
