@@ -190,3 +190,20 @@ def clip_metrics(outs: np.ndarray, raws: np.ndarray | None, flows: ClipFlow, n: 
   masks = [flows.reliability(t, t + 1, motion_boundaries=False) for t in range(n - 1)]
   return {"warping_error": temporal.warping_error(outs, forward, masks),
           "warping_error_per_frame_method": temporal.warping_error(raws, forward, masks) if raws is not None else None}
+
+
+def stylize_clip(producer: FrameProducer, frame: Callable[[int], np.ndarray], n: int, flows: ClipFlow
+                 ) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
+  """The runner's loop in memory (experiments, benchmarks): (outputs, per-frame outputs or None,
+  seconds per frame), (T, H, W, 3) uint8, each output rounded to 8 bits before the next frame reads it."""
+  outs, raws, times, previous = [], [], [], {}
+  for t in range(n):
+    began = time.perf_counter()
+    out, raw = producer(t, frame(t), previous, flows)
+    out8 = images.to_uint8(out)
+    times.append(time.perf_counter() - began)
+    outs.append(out8)
+    raws.append(None if raw is None else images.to_uint8(raw))
+    previous[t] = out8.astype(np.float32) / 255.0
+    previous.pop(t - producer.history, None)
+  return np.stack(outs), (None if raws[0] is None else np.stack(raws)), times
