@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
   su.set_defaults(run=_summarize)
   _add_network_commands(commands)
   _add_retrieval_commands(commands)
+  _add_video(commands)
   return parser
 
 
@@ -591,6 +592,63 @@ def _dream(args) -> None:
     from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
     outputs.save_image(result.image, args.output)
   print(f"wrote {result.workdir}/final.png" + (f" and {args.output}" if args.output else ""))
+
+
+VIDEO_METHODS = """methods (--method; default: what --checkpoint holds, magenta without one):
+  magenta  the pretrained arbitrary-style model, --style-image
+  cin      a trained CIN network (--checkpoint), --style
+  adain    a trained AdaIN network or the release's decoder.pth (--checkpoint), --style-image
+  ghiasi   a trained style-prediction network (--checkpoint), --style-image
+  pixel    Ruder et al.'s pixel optimization (--config video_pixel), --style-image, e.g.
+           stylejax video clip.mp4 --method pixel --style-image starry_night -o clip_starry.mp4
+consistency (--consistency): none (per frame) | blend (flow-guided, default for networks) | ema |
+  temporal (pixel only, the default there: Ruder et al.'s temporal terms)
+"""
+
+
+def _add_video(commands) -> None:
+  v = _command(commands, "video", "stylize a video frame by frame with temporal consistency (resumable)",
+               VIDEO_METHODS, ("stylejax video frames/ --style-image starry_night -o starry.mp4 --compare side_by_side.mp4",))
+  v.add_argument("input", help="a video file (.mp4 .mov .mkv .avi .webm .gif) or a folder of frames")
+  v.add_argument("-o", "--output", required=True, help="the video to write (.mp4 H.264, or .gif)")
+  v.add_argument("--method", default=None, choices=["magenta", "cin", "adain", "ghiasi", "pixel"],
+                 help="what stylizes the frames (see methods below)")
+  v.add_argument("--consistency", default=None, choices=["none", "blend", "ema", "temporal"],
+                 help="how frames are kept consistent (see below)")
+  v.add_argument("--beta", type=float, default=0.6, help="blend, ema: share of the previous output kept")
+  v.add_argument("--checkpoint", default=None, help="a training workdir or the AdaIN release's decoder.pth")
+  v.add_argument("--style-image", action="append", default=[], metavar="PAINTING",
+                 help="a painting (repeat for several): arbitrary-style networks and pixel")
+  v.add_argument("--style-weights", default="", help="blend weights of several --style-image")
+  v.add_argument("--alpha", type=float, default=1.0, help="arbitrary-style networks: 1 the painting, 0 the photo")
+  v.add_argument("--mask", default=None, help="arbitrary-style networks: style image k on luminance band k")
+  v.add_argument("--style", default="0", help="CIN: style index or blend (3:0.5,7:0.5)")
+  v.add_argument("--strength", type=float, default=1.0, help="CIN: 1 stylized, 0 the original")
+  v.add_argument("--preserve-color", action="store_true", help="keep the frames' colours")
+  v.add_argument("--config", default="video_pixel", help="pixel: a video config NAME[:ARG] or PATH.py")
+  v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pixel: config override")
+  v.add_argument("--size", type=int, default=None, help="longer side of the frames (default: as read; pixel: "
+                 "the config's image_size)")
+  v.add_argument("--max-frames", type=int, default=0, help="only the first N frames (0: all)")
+  v.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's; 24 for a folder)")
+  v.add_argument("--workdir", default=None, help="run folder, resumed when rerun (default: OUTPUT_run/ beside it)")
+  v.add_argument("--compare", default=None, metavar="VIDEO", help="also write input | per-frame | consistent")
+  v.add_argument("--flow-dir", default=None, help="your own flow: flow_AAAAAA_BBBBBB.flo files (frames from 1)")
+  v.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+  v.add_argument("--encoder", default=None, help="the AdaIN release's vgg_normalised.pth")
+  v.add_argument("--overwrite", action="store_true", help="replace the output files and a different run's workdir")
+  v.add_argument("--quiet", action="store_true", help="no progress bar")
+  v.set_defaults(run=_video)
+
+
+def _video(args) -> None:
+  from stylejax.video import command  # pylint: disable=import-outside-toplevel
+
+  result = command.run_from_args(args)
+  resumed = f", resumed after frame {result.resumed_from}" if result.resumed_from else ""
+  error = result.metrics.get("warping_error")
+  print(f"wrote {result.output} ({result.frames} frames{resumed}); warping error "
+        f"{'n/a' if error is None else f'{error:.5f}'}; run in {result.workdir}")
 
 
 def expand_config_overrides(argv: list[str]) -> list[str]:

@@ -39,6 +39,8 @@ TASKS = {
     "dream": Task("stylejax dream PHOTO --workdir DIR", "stylejax.pixel.dream:run"),
     "embed": Task("stylejax embed SOURCE --index DIR --config NAME",  # needs a source and an index
                   validate="stylejax.retrieval.config_checks:validate"),
+    "video": Task("stylejax video INPUT --method pixel --config NAME -o OUT.mp4",  # needs a video
+                  validate="stylejax.video.pixel:validate"),
 }
 
 

@@ -1,6 +1,7 @@
 """The real `stylejax` entry points: bad input is exit code 2, one line, no traceback, nothing written."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -215,9 +216,10 @@ def _examples():
 # import (a downloaded file), whose source must be a known one.
 _GROUPS = {"weights": "files", "features": "files", "stylize": "dry", "train": "dry", "sweep": "sweep",
            "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval",
-           "index": "retrieval", "dream": "dream"}
+           "index": "retrieval", "dream": "dream", "video": "arbitrary"}
 _SMALL = {"dream": ["--quiet"], "sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
-          "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"]}
+          "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"],
+          "video": ["--size", "64", "--max-frames", "2", "--quiet"]}  # the photos' shapes: apply's programs
 
 
 def test_help_examples_parse_and_every_command_shows_some():
@@ -244,6 +246,8 @@ def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
   for i in range(3):
     Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(tmp_path / "photos" / f"p{i}.png")
   Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(tmp_path / "query.jpg")
+  if group == "arbitrary":  # a folder of frames for `video`
+    shutil.copytree(tmp_path / "photos", tmp_path / "frames")
   checked = []
 
   def validate_and_read(config, workdir, **_):  # in place of the optimization or the training loop
