@@ -205,3 +205,14 @@ def test_a_mixed_objective_sums_the_dream_and_content_terms(small_vgg):
   np.testing.assert_allclose(float(values["total"]), float(values["dream"]) + 3.0 * float(values["content"]),
                              rtol=1e-6)
   assert grad.shape == image.shape and bool(jnp.all(jnp.isfinite(grad)))
+
+
+def test_lucid_transforms_pad_and_resample_the_same_way_for_the_same_key():
+  from stylejax.imaging import transforms  # pylint: disable=import-outside-toplevel
+
+  image = jnp.asarray(_image((15, 13, 3)))
+  lucid = jax.jit(transforms.lucid)
+  out = lucid(image, jax.random.key(0))
+  assert out.shape == (15 + 2 * transforms.PAD, 13 + 2 * transforms.PAD, 3)
+  assert np.array_equal(np.asarray(out), np.asarray(lucid(image, jax.random.key(0))))
+  assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0  # bilinear: inside the pixels' range
