@@ -174,5 +174,24 @@ def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Arr
   return out[0] if single else out
 
 
+def is_norm(layer: str) -> bool:
+  return layer.startswith("ConditionalInstanceNorm")
+
+
+def style_rows(params: dict, start: int) -> dict:
+  """Every norm's (gamma, beta) rows of the styles from `start` on: {norm: {"gamma", "beta"}}."""
+  return {layer: {name: leaf[start:] for name, leaf in values.items()}
+          for layer, values in params.items() if is_norm(layer)}
+
+
+def with_style_rows(params: dict, rows: dict, start: int) -> dict:
+  """`params` whose norms keep their rows before `start` (copied bit for bit) and take `rows` (as
+  `style_rows` gives them, any number of styles) after: a network of start + k styles."""
+  out = dict(params)
+  for layer, values in rows.items():
+    out[layer] = {name: jnp.concatenate([params[layer][name][:start], leaf]) for name, leaf in values.items()}
+  return out
+
+
 def one_hot(style_ids: jax.Array, n_styles: int) -> jax.Array:
   return jax.nn.one_hot(style_ids, n_styles, dtype=jnp.float32)
