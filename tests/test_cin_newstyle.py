@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylejax import configuration
+from stylejax import configuration, devices
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import transfer
 from stylejax.io import cin_release
@@ -63,7 +63,10 @@ def test_resume_is_bit_identical(run, tmp_path):
   cut = tmp_path / "cut"
   shutil.copytree(run, cut)
   shutil.rmtree(cut / "checkpoints" / "4")
+  compiled = loop.compiled_step(devices.data_mesh())
+  before = compiled._cache_size()  # pylint: disable=protected-access
   loop.run(config(), cut, quiet=True)  # resumes from step 2
+  assert compiled._cache_size() == before  # the restored state has the step-0 state's shapes and dtypes
   for resumed, reference in zip(jax.tree.leaves(params_at(cut, 4)), jax.tree.leaves(params_at(run, 4))):
     np.testing.assert_array_equal(np.asarray(resumed), np.asarray(reference))
 
