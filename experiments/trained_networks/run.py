@@ -68,21 +68,35 @@ def train(painting: Path, workdir: Path, args) -> float:
   return time.perf_counter() - start
 
 
+def train_scratch(painting: Path, workdir: Path, args) -> float:
+  """`cin_tiny` from scratch on the one painting, as many steps at the same crop size (resumes)."""
+  command = [sys.executable, "-m", "stylejax.cli", "train", "--config", "cin_tiny", "--workdir", str(workdir),
+             "--quiet", f"--config.styles={painting}", f"--config.optim.steps={args.steps}",
+             f"--config.checkpoint_every={args.every}", f"--config.keep_checkpoints={args.steps // args.every + 1}",
+             f"--config.data.image_size={args.train_size}", "--config.eval_every=0"]
+  print(" ".join(command), flush=True)
+  start = time.perf_counter()
+  subprocess.run(command, check=True, cwd=ROOT)
+  return time.perf_counter() - start
+
+
 def checkpoint_steps(workdir: Path) -> list[int]:
   return sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
 
 
-def elapsed_at(workdir: Path) -> dict[int, float]:
-  """Training seconds at each logged step, summed from the run's own images/s log."""
+def elapsed_at(workdir: Path, steps) -> dict[int, float]:
+  """Training seconds (wall, compilation included) at each of `steps`, from the run's own images/s
+  log (batch 4), interpolated between logged steps."""
   import json  # pylint: disable=import-outside-toplevel
 
-  seconds, total, last = {0: 0.0}, 0.0, 0
+  logged, seconds, last = [0], [0.0], 0
   for line in (workdir / "metrics.jsonl").read_text().splitlines():
     record = json.loads(line)
-    step, rate = int(record["step"]), record["images_per_s"]
-    total += (step - last) * 4 / rate  # batch 4
-    seconds[step], last = total, step
-  return seconds
+    step = int(record["step"])
+    logged.append(step)
+    seconds.append(seconds[-1] + (step - last) * 4 / record["images_per_s"])
+    last = step
+  return {step: float(np.interp(step, logged, seconds)) for step in steps}
 
 
 def gatys_rows(photos, paintings, photo_images, painting_images, evaluator, run: bool) -> list[dict]:
@@ -116,7 +130,7 @@ def figure(path: Path, rows_images, photos, paintings, size: int = 128) -> None:
   rows = [("painting", [cell(images.load_image(str(p))) for p in paintings])]
   for photo in photos:
     rows.append((f"{photo.stem}", [cell(images.load_image(str(photo)))] * len(paintings)))
-    for method in ("cin_newstyle", "gatys"):
+    for method in ("cin_newstyle", "cin_scratch"):
       if all((method, photo.stem, p.stem) in rows_images for p in paintings):
         rows.append((f"{method}\n{photo.stem}", [cell(rows_images[method, photo.stem, p.stem]) for p in paintings]))
   fig = Figure(figsize=(1.4 * len(paintings) + 1.2, 1.4 * len(rows)))
@@ -169,6 +183,13 @@ def report(rows: list[dict], command: str, settings: dict) -> str:
     lines.append(f"| cin_newstyle | {step} | {len(mine)} | {np.median([r['train_seconds'] for r in mine]):.0f} | "
                  + " | ".join(_interval([r[m] for r in mine]) for m in
                               ("content_ssim", "content_lpips", "style_gram", "style_mean_std", "style_swd")) + " |")
+  scratch = [r for r in rows if r["method"] == "cin_scratch"]
+  for step in sorted({int(r["step"]) for r in scratch}):
+    mine = [r for r in scratch if int(r["step"]) == step]
+    lines.append(f"| cin_scratch (cin_tiny, from scratch) | {step} | {len(mine)} | "
+                 f"{np.median([r['train_seconds'] for r in mine]):.0f} | "
+                 + " | ".join(_interval([r[m] for r in mine]) for m in
+                              ("content_ssim", "content_lpips", "style_gram", "style_mean_std", "style_swd")) + " |")
   g = list(gatys.values())
   lines.append(f"| gatys (80 L-BFGS) | — | {len(g)} | {np.median([r['train_seconds'] for r in g]):.0f} (per pair) | "
                + " | ".join(_interval([r[m] for r in g]) for m in
@@ -202,11 +223,13 @@ def main(argv=None) -> int:
   parser.add_argument("--style-weight", type=float, default=30.0)
   parser.add_argument("--size", type=int, default=224, help="output px (longer side)")
   parser.add_argument("--gatys", choices=("reuse", "run"), default="reuse")
+  parser.add_argument("--scratch", default="", help="paintings (stems) to also train cin_tiny on from scratch")
   parser.add_argument("--tag", default="default")
   parser.add_argument("--report-only", action="store_true")
   args = parser.parse_args(argv)
   command = "python experiments/trained_networks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-  settings = {k: getattr(args, k) for k in ("paintings", "steps", "every", "train_size", "style_weight", "size", "gatys")}
+  settings = {k: getattr(args, k) for k in ("paintings", "steps", "every", "train_size", "style_weight", "size", "gatys",
+                                           "scratch")}
   rows_path, results_path = HERE / f"rows_{args.tag}.csv", HERE / f"results_{args.tag}.md"
   if args.report_only:
     atomic_write_text(results_path, report(read_rows(rows_path), command, settings))
@@ -223,7 +246,7 @@ def main(argv=None) -> int:
   for painting in paintings:
     workdir = HERE / "workdirs" / args.tag / painting.stem
     train(painting, workdir, args)
-    seconds = elapsed_at(workdir)
+    seconds = elapsed_at(workdir, [0, *checkpoint_steps(workdir)])
     for step in [0, *checkpoint_steps(workdir)]:
       if step == 0:  # the starting point: the base with the new rows at the mean of its 26 styles
         stylizer = transfer.Stylizer.load(workdir, checkpoint_steps(workdir)[0])
@@ -240,6 +263,18 @@ def main(argv=None) -> int:
         pictures["cin_newstyle", photo.stem, painting.stem] = image
         print(f"  {painting.stem} step {step} {photo.stem}: ssim {scores['content_ssim']:.3f} "
               f"gram {scores['style_gram']:.3f}", flush=True)
+  for painting in [p for p in paintings if p.stem in args.scratch.split(",")]:
+    workdir = HERE / "workdirs" / args.tag / f"scratch_{painting.stem}"
+    train_scratch(painting, workdir, args)
+    seconds = elapsed_at(workdir, checkpoint_steps(workdir))
+    for step in checkpoint_steps(workdir):
+      stylizer = transfer.Stylizer.load(workdir, step)
+      for photo in photos:
+        image = stylizer.apply([photo_images[photo]], "0")[0]
+        scores = evaluator(image, photo_images[photo], painting_images[painting])
+        rows.append({"method": "cin_scratch", "painting": painting.stem, "photo": photo.stem, "step": step,
+                     "train_seconds": round(seconds.get(step, float("nan")), 1), **scores})
+        pictures["cin_scratch", photo.stem, painting.stem] = image
   gatys = gatys_rows(photos, paintings, photo_images, painting_images, evaluator, args.gatys == "run")
   rows += gatys
   write_rows(rows_path, rows)
