@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart", "dream", "video"]
+NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart", "dream", "video",
+         "multistyle26"]
 
 if __name__ == "__main__":
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -80,11 +80,13 @@ TRAIN_METHODS = """methods (network.kind; each has its configs in stylejax/confi
   cin     Dumoulin et al., a fixed set of styles: cin_tiny, cin_multistyle, cin_testing
   adain   Huang & Belongie, any painting: adain_tiny, adain_paper
   ghiasi  Ghiasi et al., a style network predicts the norms, any painting: ghiasi_tiny, ghiasi_paper
+  cin_newstyle  new styles for a trained CIN network (multistyle26), only their gamma/beta: cin_newstyle
 """
 NETWORK_METHODS = """methods (what --checkpoint holds):
   cin      a trained CIN network: its own styles, chosen or blended with --style
   adain    a trained AdaIN network (or the AdaIN release's decoder.pth): any painting, --style-image
   ghiasi   a trained style-prediction network: any painting, --style-image
+  cin_newstyle  a CIN network with styles added (or the pretrained multistyle26): --style
   magenta  no --checkpoint: Magenta's pretrained arbitrary-style model, any painting, --style-image
 """
 EMBED_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/retrieval.py documents every key):
@@ -299,10 +301,12 @@ def _add_network_commands(commands) -> None:
                ("stylejax apply astronaut chelsea --style-image starry_night -o out/",
                 "stylejax apply astronaut --style-image starry_night --style-image great_wave --style-weights 0.7,0.3 "
                 "--alpha 0.8 -o blend/",
-                "stylejax apply --checkpoint workdirs/cin_tiny --style 0:0.5,1:0.5 astronaut -o cin_out/"))
+                "stylejax apply --checkpoint workdirs/cin_tiny --style 0:0.5,1:0.5 astronaut -o cin_out/",
+                "stylejax apply --checkpoint multistyle26 --style 3 --strength 0.8 astronaut -o ms26_out/"))
   a.add_argument("inputs", nargs="+", help="image files or folders of images")
   a.add_argument("--checkpoint", default=None,
-                 help="training workdir (or its checkpoints/ folder), or the AdaIN release's decoder.pth")
+                 help="training workdir (or its checkpoints/ folder), the AdaIN release's decoder.pth, or "
+                 "multistyle26 (Magenta's pretrained 26-style CIN network)")
   a.add_argument("--style-image", action="append", default=None, metavar="PAINTING",
                  help="a painting (file or bundled name; repeat for several): with an AdaIN or ghiasi checkpoint, or "
                  "without --checkpoint through Magenta's pretrained arbitrary-style model")

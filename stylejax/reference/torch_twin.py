@@ -338,19 +338,22 @@ class ConvLayer(NamedTuple):
   scale: int  # the output's resolution divisor relative to the (padded) input image
 
 
-def stylenet_convs(channels: tuple[int, int, int], n_residual: int) -> list[ConvLayer]:
+def stylenet_convs(channels: tuple[int, int, int], n_residual: int,
+                   up_channels: tuple[int, int] | None = None) -> list[ConvLayer]:
   """The network's convolutions in order: 9x9, 3x3 s2, 3x3 s2, residual pairs, two after x2
-  upsampling, 9x9 to RGB."""
+  upsampling (to `up_channels`, by default channels[1] then channels[0]), 9x9 to RGB."""
   c1, c2, c3 = channels
+  u2, u1 = up_channels or (c2, c1)
   return ([ConvLayer(3, c1, 9, 1, 1), ConvLayer(c1, c2, 3, 2, 2), ConvLayer(c2, c3, 3, 2, 4)]
           + [ConvLayer(c3, c3, 3, 1, 4)] * (2 * n_residual)
-          + [ConvLayer(c3, c2, 3, 1, 2), ConvLayer(c2, c1, 3, 1, 1), ConvLayer(c1, 3, 9, 1, 1)])
+          + [ConvLayer(c3, u2, 3, 1, 2), ConvLayer(u2, u1, 3, 1, 1), ConvLayer(u1, 3, 9, 1, 1)])
 
 
 class TorchStyleNet(torch.nn.Module):
   """The conditional-instance-norm network in torch (NCHW), holding a stylejax parameter tree.
 
-  `spec` needs `n_styles`, `channels`, `n_residual` and `conditional`; `params` is the Flax tree
+  `spec` needs `n_styles`, `channels`, `n_residual` and `conditional` (and `up_channels` where the
+  upsampling stages do not mirror `channels`); `params` is the Flax tree
   (`ReflectConv_<k>/Conv_0/kernel` HWIO, `ConditionalInstanceNorm_<k>/gamma|beta` (n_styles, C)).
   """
 
@@ -362,7 +365,7 @@ class TorchStyleNet(torch.nn.Module):
     self.convs = torch.nn.ModuleList()
     self.gammas = torch.nn.ParameterList()
     self.betas = torch.nn.ParameterList()
-    for k, layer in enumerate(stylenet_convs(spec.channels, spec.n_residual)):
+    for k, layer in enumerate(stylenet_convs(spec.channels, spec.n_residual, getattr(spec, "up_channels", None))):
       p = params[f"ReflectConv_{k}"]["Conv_0"]
       w = np.asarray(p["kernel"], np.float32)
       if w.shape != (layer.kernel, layer.kernel, layer.cin, layer.cout):
@@ -382,10 +385,15 @@ class TorchStyleNet(torch.nn.Module):
     if n_stylejax != len(self.convs):
       raise Mismatch(f"the stylejax network has {n_stylejax} convolutions, the twin {len(self.convs)}")
 
+  def norm_rows(self, k) -> tuple[torch.Tensor, torch.Tensor]:
+    """Norm k's (gamma, beta) rows, (n_styles, C) each."""
+    return self.gammas[k], self.betas[k]
+
   def _conv_norm(self, k, x, w, activation=F.relu):
     x = self.convs[k](x)
     x = F.instance_norm(x, eps=1e-5)  # biased variance over H, W
-    x = x * (w @ self.gammas[k])[:, :, None, None] + (w @ self.betas[k])[:, :, None, None]
+    gamma, beta = self.norm_rows(k)
+    x = x * (w @ gamma)[:, :, None, None] + (w @ beta)[:, :, None, None]
     return activation(x) if activation is not None else x
 
   def forward(self, x, w):
