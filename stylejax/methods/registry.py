@@ -3,7 +3,7 @@
 Adding a method means adding one module that defines a `stylejax.methods.base.Method` and one line
 here; the training loop, `apply` and `grid` find it by name. A checkpoint is a training workdir (its
 config.json's `network.kind`) or the published AdaIN release's decoder.pth. Two families:
-- fixed styles (`cin`): a style is an index or a blend of the trained ones;
+- fixed styles (`cin`, `stylebank`): a style is an index or a blend of the trained ones;
 - arbitrary styles (`adain`, the AdaIN release, `ghiasi`): any painting at apply time.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer
 from stylejax.io import checkpoints
-from stylejax.methods import adain, cin, ghiasi
+from stylejax.methods import adain, cin, ghiasi, stylebank
 from stylejax.methods.base import Method
 
-METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD)}
+METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD, stylebank.METHOD)}
 RELEASE = "adain-release"  # the kind of a decoder.pth file: inference only
 
 
