@@ -89,7 +89,7 @@ class StyleBankStylizer:
                                      bank_kernel=net["bank_kernel"])
     except (KeyError, TypeError, ValueError) as e:
       raise StylejaxError(f"{workdir}: unreadable config.json/styles.json ({type(e).__name__}: {e})") from None
-    like = jax.eval_shape(lambda: stylebank.init_params(spec, jax.random.key(0)))
+    like = stylebank.param_shapes(spec)
     params, step = checkpoints.restore_params(workdir, like, step)
     return cls(spec=spec, params=params, style_names=style_names, step=step)
 

@@ -176,7 +176,7 @@ class StyleBank(base.Method):
                    "banks": _direction(problem.adam).init(params["banks"])}
       return {"params": params, "opt_state": opt_state, "step": jnp.int32(0)}
     base_spec = dataclasses.replace(spec, n_styles=problem.n_base)
-    like = jax.eval_shape(lambda: stylebank.init_params(base_spec, jax.random.key(0)))
+    like = stylebank.param_shapes(base_spec)
     params, _ = checkpoints.restore_params(Path(problem.base), like)
     new = stylebank.init_banks(spec, key, spec.n_styles - problem.n_base)
     banks = jax.tree.map(lambda old, fresh: jnp.concatenate([old, fresh]), params["banks"], new)

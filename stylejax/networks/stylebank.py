@@ -22,10 +22,10 @@ Parameters: {"encoder": {"conv0".."conv2": {"kernel"}}, "decoder": {"conv0", "co
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.imaging import padding
@@ -68,28 +68,45 @@ def decoder_convs(spec: StyleBankSpec) -> list[tuple[int, int, int, int]]:
   return [(c3, c2, 3, 1), (c2, c1, 3, 1), (c1, 3, 9, 1)]
 
 
-def _kernel(key, k, cin, cout):
-  return jax.nn.initializers.lecun_normal()(key, (k, k, cin, cout), jnp.float32)
+def _rng(key: jax.Array) -> np.random.Generator:
+  """A numpy generator seeded by `key`: initialisation in numpy takes milliseconds, where jax's
+  random ops compile one by one (~20 s for this network on a loaded 2-core machine)."""
+  return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+
+def _kernels(rng: np.random.Generator, shape: tuple[int, ...]) -> jax.Array:
+  """LeCun-normal kernels (variance 1 / fan_in) of HWIO `shape`, or a stack of them."""
+  fan_in = shape[-4] * shape[-3] * shape[-2]
+  return jnp.asarray((rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32))
 
 
 def init_banks(spec: StyleBankSpec, key: jax.Array, n: int) -> dict:
   """`n` freshly initialised banks, stacked: {"conv<i>": {"kernel": (n, k, k, c3, c3)}}."""
   c3, k = spec.channels[2], spec.bank_kernel
-  keys = jax.random.split(key, (spec.bank_layers, n))
-  return {f"conv{i}": {"kernel": jax.vmap(lambda kk: _kernel(kk, k, c3, c3))(keys[i])}
-          for i in range(spec.bank_layers)}
+  rng = _rng(key)
+  return {f"conv{i}": {"kernel": _kernels(rng, (n, k, k, c3, c3))} for i in range(spec.bank_layers)}
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def init_params(spec: StyleBankSpec, key: jax.Array) -> dict:
-  k_enc, k_dec, k_bank = jax.random.split(key, 3)
-  enc_keys, dec_keys = jax.random.split(k_enc, 3), jax.random.split(k_dec, 3)
-  encoder = {f"conv{i}": {"kernel": _kernel(enc_keys[i], k, cin, cout)}
+  """Every parameter, from `key` alone (`param_shapes` gives their shapes without a key)."""
+  rng = _rng(key)
+  encoder = {f"conv{i}": {"kernel": _kernels(rng, (k, k, cin, cout))}
              for i, (cin, cout, k, _) in enumerate(encoder_convs(spec))}
-  decoder = {f"conv{i}": {"kernel": _kernel(dec_keys[i], k, cin, cout)}
+  decoder = {f"conv{i}": {"kernel": _kernels(rng, (k, k, cin, cout))}
              for i, (cin, cout, k, _) in enumerate(decoder_convs(spec))}
   decoder["conv2"]["bias"] = jnp.zeros((3,), jnp.float32)
-  return {"encoder": encoder, "decoder": decoder, "banks": init_banks(spec, k_bank, spec.n_styles)}
+  return {"encoder": encoder, "decoder": decoder, "banks": init_banks(spec, jax.random.fold_in(key, 1), spec.n_styles)}
+
+
+def param_shapes(spec: StyleBankSpec) -> dict:
+  """The parameter tree as ShapeDtypeStructs (what a checkpoint restore needs)."""
+  f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
+  convs = lambda plan: {f"conv{i}": {"kernel": f32(k, k, cin, cout)} for i, (cin, cout, k, _) in enumerate(plan)}
+  decoder = convs(decoder_convs(spec))
+  decoder["conv2"]["bias"] = f32(3)
+  c3, k = spec.channels[2], spec.bank_kernel
+  return {"encoder": convs(encoder_convs(spec)), "decoder": decoder,
+          "banks": {f"conv{i}": {"kernel": f32(spec.n_styles, k, k, c3, c3)} for i in range(spec.bank_layers)}}
 
 
 def _reflect_conv(x, kernel, stride=1, bias=None):
