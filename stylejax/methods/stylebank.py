@@ -117,8 +117,9 @@ class StyleBank(base.Method):
     if styles[0].startswith("tfds:"):
       raise StylejaxError(f"styles={styles[0]!r}: a painting dataset trains the arbitrary-style methods; a "
                           "StyleBank trains one bank per listed style")
-    if net.base:
-      self.base_styles(config)
+    if not isinstance(net.base, str):
+      raise StylejaxError(f"network.base must be a StyleBank workdir path or empty, got {net.base!r}")
+    # The base itself is read (and checked) by `prepare`: a config names it before it is trained.
 
   def base_styles(self, config: ml_collections.ConfigDict) -> list[str]:
     """The styles of `network.base`, after checking it is a StyleBank of the same structure."""
