@@ -119,24 +119,30 @@ def _tiny():
   return spec, stylebank.init_params(spec, jax.random.key(3))
 
 
+_fuse = jax.jit(stylebank.fuse_banks)
+_stylize = jax.jit(stylebank.stylize, static_argnums=0)
+_stylize_ids = jax.jit(stylebank.stylize_ids, static_argnums=0)
+_bank = jax.jit(stylebank.apply_bank)
+
+
 def test_linear_and_region_fusion_of_banks():
   spec, params = _tiny()
   rng = np.random.default_rng(0)
   z = jnp.asarray(rng.standard_normal((1, 4, 6, spec.channels[2])).astype(np.float32))
-  b0, b1 = (np.asarray(stylebank.apply_bank(jax.tree.map(lambda b: b[k], params["banks"]), z)) for k in (0, 1))
-  linear = stylebank.fuse_banks(params["banks"], z, jnp.array([[0.3, 0.7]]))
+  b0, b1 = (np.asarray(_bank(jax.tree.map(lambda b: b[k], params["banks"]), z)) for k in (0, 1))
+  linear = _fuse(params["banks"], z, jnp.array([[0.3, 0.7]]))
   np.testing.assert_allclose(linear, 0.3 * b0 + 0.7 * b1, rtol=1e-5, atol=1e-6)
   left = np.zeros((1, 4, 6, 2), np.float32)
   left[:, :, :3, 0], left[:, :, 3:, 1] = 1, 1  # style 0 on the left half, style 1 on the right
-  regions = np.asarray(stylebank.fuse_banks(params["banks"], z, jnp.asarray(left)))
-  np.testing.assert_array_equal(regions[:, :, :3], b0[:, :, :3])
-  np.testing.assert_array_equal(regions[:, :, 3:], b1[:, :, 3:])
-  none = stylebank.fuse_banks(params["banks"], z, jnp.zeros((1, 2)))  # no style: the auto-encoder's features
+  regions = np.asarray(_fuse(params["banks"], z, jnp.asarray(left)))
+  np.testing.assert_allclose(regions[:, :, :3], b0[:, :, :3], rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(regions[:, :, 3:], b1[:, :, 3:], rtol=1e-6, atol=1e-6)
+  none = _fuse(params["banks"], z, jnp.zeros((1, 2)))  # no style: the auto-encoder's features
   np.testing.assert_array_equal(none, z)
   # The training path (one bank per example) equals one-hot fusion.
   photos = jnp.asarray(rng.random((2, 16, 16, 3), np.float32))
-  np.testing.assert_allclose(stylebank.stylize_ids(spec, params, photos, jnp.array([1, 0])),
-                             stylebank.stylize(spec, params, photos, jnp.eye(2)[jnp.array([1, 0])]), atol=1e-6)
+  np.testing.assert_allclose(_stylize_ids(spec, params, photos, jnp.array([1, 0])),
+                             _stylize(spec, params, photos, jnp.eye(2)[jnp.array([1, 0])]), atol=1e-6)
 
 
 def test_region_weights_put_each_style_on_its_band():
@@ -169,16 +175,16 @@ def _cli(capsys, *argv):
 
 def test_apply_fuses_banks_and_masks_regions_through_the_cli(trained, tmp_path, capsys):
   photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
-  Image.fromarray(np.random.default_rng(2).integers(0, 255, (24, 28, 3), np.uint8)).save(photo)
-  m = np.zeros((24, 28, 3), np.uint8)
-  m[:, 14:] = 255
+  Image.fromarray(np.random.default_rng(2).integers(0, 255, (32, 36, 3), np.uint8)).save(photo)
+  m = np.zeros((32, 36, 3), np.uint8)
+  m[:, 18:] = 255
   Image.fromarray(m).save(mask)
-  code, _ = _cli(capsys, "apply", str(photo), "--checkpoint", str(trained), "--style", "0:0.5,1:0.5",
-                 "-o", str(tmp_path / "blend.png"))
-  assert code == 0 and (tmp_path / "blend.png").exists()
-  code, _ = _cli(capsys, "apply", str(photo), "--checkpoint", str(trained), "--style", "0,1", "--mask", str(mask),
-                 "-o", str(tmp_path / "regions.png"))
-  assert code == 0 and (tmp_path / "regions.png").exists()
+  code, out = _cli(capsys, "apply", str(photo), "--checkpoint", str(trained), "--style", "0:0.5,1:0.5",
+                   "-o", str(tmp_path / "blend.png"))
+  assert code == 0 and (tmp_path / "blend.png").exists(), out.err
+  code, out = _cli(capsys, "apply", str(photo), "--checkpoint", str(trained), "--style", "0,1", "--mask", str(mask),
+                   "-o", str(tmp_path / "regions.png"))
+  assert code == 0 and (tmp_path / "regions.png").exists(), out.err
   for argv, needle in [(["--style", "0:0.5,1:0.5", "--mask", str(mask)], "one style per region"),
                        (["--style", "7"], "out of range"),
                        (["--style", "0", "--mask", str(tmp_path / "missing.png")], "missing.png"),

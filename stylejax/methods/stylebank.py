@@ -244,7 +244,8 @@ class StyleBank(base.Method):
     new = jax.tree.map(lambda b: b[n:], params["banks"])
     new_grads, terms = stylising_grads(new, join)
     new, bank_opt = _adam_update(problem.adam, new, new_grads, state["opt_state"]["banks"], state["step"])
-    terms = {**terms, "grad_norm": optax.tree.norm(new_grads), "learning_rate": lr}
+    terms = {**terms, "reconstruction": jnp.float32(0), "autoencoder_step": jnp.float32(0),
+             "grad_norm": optax.tree.norm(new_grads), "learning_rate": lr}
     return {"params": join(new), "opt_state": {"banks": bank_opt}, "step": state["step"] + 1}, terms
 
   def load(self, path, step, encoder):
