@@ -193,3 +193,61 @@ def test_apply_fuses_banks_and_masks_regions_through_the_cli(trained, tmp_path, 
     lines = [l for l in out.err.splitlines() if l.strip()]
     assert code == 2 and len(lines) == 1 and needle in lines[0], out.err
   assert not (tmp_path / "x.png").exists()
+
+
+# --- the torch twin ----------------------------------------------------------------------------------
+
+def test_torch_twin_matches_the_network_and_one_step_of_each_branch(trained):
+  """The product's compiled step (the fixture's program: no new compilation) against the twin's
+  steps from the same parameters: a stylising step (step 0) and an auto-encoder step (step 2)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import data  # pylint: disable=import-outside-toplevel
+  from stylejax.methods import registry  # pylint: disable=import-outside-toplevel
+  from stylejax.reference import stylebank_twin, torch_twin  # pylint: disable=import-outside-toplevel
+
+  config = _config()
+  prepared = registry.get("stylebank").prepare(config)
+  mesh = devices.data_mesh()
+  step_fn = loop.compiled_step(mesh)
+  compiled = step_fn._cache_size()
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(devices.DATA_AXIS))
+  problem, frozen = prepared.problem, jax.device_put(prepared.frozen, replicated)  # as the loop places them
+  state0 = jax.device_put(loop.initial_state(problem, config.seed), replicated)
+  content = np.random.default_rng(4).random((2, 32, 32, 3)).astype(np.float32)
+  base_key = jax.random.key(5)
+
+  loaded_vgg = torch_twin.TorchVGG.from_hwio("vgg16", jax.device_get(frozen["vgg"]),
+                                             preprocess=torch_twin.Preprocess.of(problem.loss.preprocessing))
+  w = jax.device_get(frozen["weights"])
+  twin_loss = torch_twin.PerceptualLoss(loaded_vgg, w["content_layers"], w["style_layers"], content_weight=w["content"],
+                                        style_weight=w["style"], tv_weight=w["tv"])
+  targets = twin_loss.style_targets(torch_twin.to_nchw(data.load_style_images(config.styles, config.style_size)))
+  params0 = jax.device_get(state0["params"])
+  with torch.no_grad():  # the network, linearly fused (one photo, as the run's eval grid: compiled there)
+    fused = stylebank_twin.TorchStyleBank(params0).fused(torch_twin.to_nchw(content[:1]), torch.tensor([[0.3, 0.7]]))
+  ours = stylebank_stylizer._stylize(problem.spec, params0, jnp.asarray(content[:1]), jnp.array([0.3, 0.7]))
+  np.testing.assert_allclose(torch_twin.to_nhwc(fused), ours, atol=2e-5)
+
+  def both(step: int, twin_step):
+    state = {**state0, "step": jax.device_put(jnp.int32(step), replicated)}
+    new, terms = step_fn(problem, state, {"content": jax.device_put(content, rows)}, frozen, base_key)
+    trainer = stylebank_twin.TorchStyleBankTrainer(params0, twin_loss, targets, torch_twin.to_nchw(content),
+                                                   config.optim.learning_rate)
+    ids = np.asarray(jax.random.randint(jax.random.fold_in(jax.random.fold_in(base_key, step), 0), (2,), 0, 2))
+    twin_terms = twin_step(trainer, ids)
+    moved_ours = jax.tree.map(lambda a, b: np.asarray(a) - b, jax.device_get(new["params"]), params0)
+    moved_twin = jax.tree.map(lambda a, b: a - b, trainer.net.flax_tree(), params0)
+    for a, b in zip(jax.tree.leaves(moved_ours), jax.tree.leaves(moved_twin)):
+      # The first Adam step is about -lr * sign(g): a float32-sized difference in a near-zero gradient
+      # may move an entry the other way. Allowed for 1% of the entries; the rest agree.
+      near = np.isclose(a, b, rtol=1e-3, atol=1e-6)
+      assert near.mean() > 0.99, (near.mean(), np.abs(a - b).max())
+    return {k: float(v) for k, v in terms.items()}, twin_terms
+
+  ours, twin = both(0, lambda t, ids: t.stylising_step(ids))
+  for key in ("content", "style", "tv", "total"):
+    assert abs(ours[key] - twin[key]) <= 1e-4 * abs(twin[key]) + 1e-7, (key, ours[key], twin[key])
+  ours, twin = both(2, lambda t, ids: t.autoencoder_step())
+  assert ours["autoencoder_step"] == 1 and abs(ours["reconstruction"] - twin) <= 1e-5 * twin
+  assert step_fn._cache_size() == compiled

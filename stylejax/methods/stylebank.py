@@ -19,6 +19,7 @@ stylising branch alone. The result is a StyleBank of the base's styles followed 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import jax
@@ -74,6 +75,12 @@ def batch_loss(problem: StyleBankProblem, params, vgg_params, content, style_ids
       net, weights, feats, content_feats, (target,), output, k)
   return base.mean_over_examples(one_example, key, first_example, output_features, content_features, outputs,
                                  example_targets)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def style_targets(problem: StyleBankProblem, vgg_params, style_images):
+  """The style statistic of every trained style's image, stacked along a leading style axis."""
+  return jax.lax.map(lambda image: problem.loss.style_targets(vgg_params, image), style_images)
 
 
 def reconstruction_loss(spec: stylebank.StyleBankSpec, autoencoder, content):
@@ -160,9 +167,7 @@ class StyleBank(base.Method):
     photos = photo_data.open_photos(config)
     problem = self.problem(config, loaded, len(new_styles))
     old_styles = self.base_styles(config) if config.network.base else []
-    targets = jax.jit(lambda vgg, imgs: jax.lax.map(lambda i: problem.loss.style_targets(vgg, i), imgs))(
-        loaded.params, jnp.asarray(style_images))
-    frozen = {"vgg": loaded.params, "targets": targets,
+    frozen = {"vgg": loaded.params, "targets": style_targets(problem, loaded.params, jnp.asarray(style_images)),
               "weights": loss_network.loss_weights(config.loss, loaded.arch)}
     return base.Prepared(problem=problem, frozen=frozen, style_files=old_styles + new_styles,
                          batches=photo_data.photo_batches(config, photos),
