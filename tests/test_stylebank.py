@@ -205,14 +205,21 @@ def test_torch_twin_matches_the_network_and_one_step_of_each_branch(trained):
   from stylejax.methods import registry  # pylint: disable=import-outside-toplevel
   from stylejax.reference import stylebank_twin, torch_twin  # pylint: disable=import-outside-toplevel
 
+  from stylejax.methods import stylebank as method  # pylint: disable=import-outside-toplevel
+  from stylejax.objectives import loss_network  # pylint: disable=import-outside-toplevel
+
   config = _config()
-  prepared = registry.get("stylebank").prepare(config)
+  loaded = loss_network.load_weights(config.loss)
+  style_images = data.load_style_images(config.styles, config.style_size)
+  problem = registry.get("stylebank").problem(config, loaded, 2)
+  frozen = {"vgg": loaded.params, "targets": method.style_targets(problem, loaded.params, jnp.asarray(style_images)),
+            "weights": loss_network.loss_weights(config.loss, loaded.arch)}
   mesh = devices.data_mesh()
   step_fn = loop.compiled_step(mesh)
   compiled = step_fn._cache_size()
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(devices.DATA_AXIS))
-  problem, frozen = prepared.problem, jax.device_put(prepared.frozen, replicated)  # as the loop places them
+  frozen = jax.device_put(frozen, replicated)  # as the loop places them
   state0 = jax.device_put(loop.initial_state(problem, config.seed), replicated)
   content = np.random.default_rng(4).random((2, 32, 32, 3)).astype(np.float32)
   base_key = jax.random.key(5)
@@ -222,7 +229,7 @@ def test_torch_twin_matches_the_network_and_one_step_of_each_branch(trained):
   w = jax.device_get(frozen["weights"])
   twin_loss = torch_twin.PerceptualLoss(loaded_vgg, w["content_layers"], w["style_layers"], content_weight=w["content"],
                                         style_weight=w["style"], tv_weight=w["tv"])
-  targets = twin_loss.style_targets(torch_twin.to_nchw(data.load_style_images(config.styles, config.style_size)))
+  targets = twin_loss.style_targets(torch_twin.to_nchw(style_images))
   params0 = jax.device_get(state0["params"])
   with torch.no_grad():  # the network, linearly fused (one photo, as the run's eval grid: compiled there)
     fused = stylebank_twin.TorchStyleBank(params0).fused(torch_twin.to_nchw(content[:1]), torch.tensor([[0.3, 0.7]]))
