@@ -78,15 +78,15 @@ PIXEL_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/base.p
 """
 TRAIN_METHODS = """methods (network.kind; each has its configs in stylejax/configs/):
   cin     Dumoulin et al., a fixed set of styles: cin_tiny, cin_multistyle, cin_testing
-  stylebank  Chen et al., shared encoder/decoder + a bank per style: stylebank_tiny, stylebank_newbank
   adain   Huang & Belongie, any painting: adain_tiny, adain_paper
   ghiasi  Ghiasi et al., a style network predicts the norms, any painting: ghiasi_tiny, ghiasi_paper
+  stylebank  Chen et al., shared encoder/decoder, a bank per style: stylebank_tiny, stylebank_newbank, stylebank_testing
 """
 NETWORK_METHODS = """methods (what --checkpoint holds):
   cin      a trained CIN network: its own styles, chosen or blended with --style
-  stylebank  a trained StyleBank: its styles by --style (blends fuse banks), or per region with --mask
   adain    a trained AdaIN network (or the AdaIN release's decoder.pth): any painting, --style-image
   ghiasi   a trained style-prediction network: any painting, --style-image
+  stylebank  a trained StyleBank: its styles by --style (blends fuse banks), or per region with --mask
   magenta  no --checkpoint: Magenta's pretrained arbitrary-style model, any painting, --style-image
 """
 EMBED_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/retrieval.py documents every key):
