@@ -6,8 +6,8 @@ code: from stylejax it takes the parameter layout only (`stylejax.networks.style
 kernels, banks stacked on a leading style axis) and the same network description: reflect-padded
 convs, instance norm without affine, nearest x2 + conv in the decoder, sigmoid output.
 
-The step twins hold two torch.optim.Adam: one over the banks, stepped by the stylising branch only,
-one over the encoder and decoder, stepped by both branches (stylejax keeps the same two states).
+The step twins hold three torch.optim.Adam, as stylejax keeps three states: the banks' and the
+encoder/decoder's for the stylising branch, and the encoder/decoder's for the auto-encoder branch.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class TorchStyleBankTrainer:
     self.loss, self.style_targets, self.content, self.n_base = loss, style_targets, content, n_base
     autoencoder = list(self.net.encoder) + list(self.net.decoder) + [self.net.decoder_bias]
     self.bank_opt = torch.optim.Adam(self.net.banks.parameters(), lr=learning_rate)  # optax's defaults
-    self.ae_opt = torch.optim.Adam(autoencoder, lr=learning_rate) if not n_base else None
+    self.ae_opt = torch.optim.Adam(autoencoder, lr=learning_rate) if not n_base else None  # stylising branch
+    self.reconstruction_opt = torch.optim.Adam(autoencoder, lr=learning_rate) if not n_base else None
     if n_base:  # a new-bank run: the base's banks, encoder and decoder never change
       for p in autoencoder:
         p.requires_grad_(False)
@@ -136,10 +137,10 @@ class TorchStyleBankTrainer:
     return {k: float(v.detach()) for k, v in terms.items()}
 
   def autoencoder_step(self) -> float:
-    if self.ae_opt is None:
+    if self.reconstruction_opt is None:
       raise Mismatch("a new-bank run has no auto-encoder step")
-    self.ae_opt.zero_grad(set_to_none=True)
+    self.reconstruction_opt.zero_grad(set_to_none=True)
     loss = torch.mean((self.net(self.content) - self.content) ** 2)
     loss.backward()
-    self.ae_opt.step()
+    self.reconstruction_opt.step()
     return float(loss.detach())
