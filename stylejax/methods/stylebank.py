@@ -11,7 +11,8 @@ resumed run alternates as an uninterrupted one. Three Adam states: the banks' an
 for the stylising branch, and the encoder/decoder's for the auto-encoder branch. The branches' gradients
 differ by orders of magnitude (a perceptual loss in the hundreds, a pixel MSE below 0.1): one shared
 second-moment estimate would shrink every auto-encoder step to nothing, and the auto-encoder would
-never learn to reconstruct (seen in a first 300-step run: reconstruction MSE stuck at 0.03). An
+never learn to reconstruct (a first stylebank_tiny run with one shared state: the auto-encoder's MSE
+stayed ~0.085 from step 20 to 180; with its own state, ~0.02 by step 100). An
 auto-encoder step leaves every bank and the stylising states untouched. All follow the `optim`
 schedule by the global step.
 
