@@ -81,12 +81,14 @@ TRAIN_METHODS = """methods (network.kind; each has its configs in stylejax/confi
   adain   Huang & Belongie, any painting: adain_tiny, adain_paper
   ghiasi  Ghiasi et al., a style network predicts the norms, any painting: ghiasi_tiny, ghiasi_paper
   cin_newstyle  new styles for a trained CIN network (multistyle26), only their gamma/beta: cin_newstyle
+  stylebank  Chen et al., shared encoder/decoder, a bank per style: stylebank_tiny, stylebank_newbank, stylebank_testing
 """
 NETWORK_METHODS = """methods (what --checkpoint holds):
   cin      a trained CIN network: its own styles, chosen or blended with --style
   adain    a trained AdaIN network (or the AdaIN release's decoder.pth): any painting, --style-image
   ghiasi   a trained style-prediction network: any painting, --style-image
   cin_newstyle  a CIN network with styles added (or the pretrained multistyle26): --style
+  stylebank  a trained StyleBank: its styles by --style (blends fuse banks), or per region with --mask
   magenta  no --checkpoint: Magenta's pretrained arbitrary-style model, any painting, --style-image
 """
 EMBED_METHODS = """methods (choose with --set KEY=VALUE; stylejax/configs/retrieval.py documents every key):
@@ -314,7 +316,8 @@ def _add_network_commands(commands) -> None:
   a.add_argument("--alpha", type=float, default=None,
                  help="with --style-image: 1 the painting's style (default), 0 the photo's own")
   a.add_argument("--mask", default=None, help="with --style-image: an image whose dark..light bands get "
-                 "style image 1..K (one style: dark keeps the photo)")
+                 "style image 1..K (one style: dark keeps the photo); with a StyleBank: --style 0,2 names "
+                 "the bands' styles")
   a.add_argument("--encoder", default=None, metavar="VGG_NORMALISED",
                  help="with the release's decoder.pth: its vgg_normalised.pth (default: beside it)")
   a.add_argument("--style", default=None, help="CIN: style index (3) or blend (3:0.5,7:0.5); default 0")
@@ -418,14 +421,16 @@ def _apply(args) -> None:
     print(f"wrote {len(written)} image(s) to {args.output}")
     return
   if args.style_image:
-    raise StylejaxError(f"{args.checkpoint} is a CIN network of fixed styles: choose one with --style; --style-image "
+    raise StylejaxError(f"{args.checkpoint} is a {'CIN' if checkpoint.kind == 'cin' else 'StyleBank'} network "
+                        "of fixed styles: choose one with --style; --style-image "
                         "takes an AdaIN or ghiasi checkpoint, or none (the pretrained arbitrary-style model)")
-  _refuse(args, ("style_weights", "alpha", "mask", "encoder"), "goes with --style-image; a CIN network blends "
-          "with --style 0:0.5,1:0.5 and fades with --strength")
+  _refuse(args, ("style_weights", "alpha", "encoder") + (() if checkpoint.kind == "stylebank" else ("mask",)),
+          "goes with --style-image; a CIN network blends with --style 0:0.5,1:0.5 and fades with --strength")
   written = transfer.apply_to_files(
       args.inputs, args.checkpoint, args.output, style="0" if args.style is None else args.style,
       strength=1.0 if args.strength is None else args.strength, preserve_color=args.preserve_color,
-      size=args.size, batch_size=args.batch_size, step=args.step, overwrite=args.overwrite)
+      size=args.size, batch_size=args.batch_size, step=args.step, overwrite=args.overwrite, mask=args.mask,
+      load=lambda _path, step: checkpoint.load(step))
   print(f"wrote {len(written)} image(s) to {args.output}")
 
 
@@ -445,12 +450,14 @@ def _grid(args) -> None:
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
   if checkpoint is not None and not checkpoint.arbitrary:
     if args.style_image:
-      raise StylejaxError(f"{args.checkpoint} is a CIN network of fixed styles; --style-image takes an AdaIN "
+      raise StylejaxError(f"{args.checkpoint} is a {'CIN' if checkpoint.kind == 'cin' else 'StyleBank'} network "
+                          "of fixed styles; --style-image takes an AdaIN "
                           "or ghiasi checkpoint, or none (the pretrained arbitrary-style model)")
     _refuse(args, ("alpha_strip", "encoder"), "goes with an arbitrary-style model (an AdaIN or ghiasi checkpoint, or "
             "--style-image without --checkpoint)")
     transfer.grid_to_file(args.inputs, args.checkpoint, args.output, size=args.size, interpolate=interpolate,
-                          steps=args.steps, step=args.step, overwrite=args.overwrite)
+                          steps=args.steps, step=args.step, overwrite=args.overwrite,
+                          load=lambda _path, step: checkpoint.load(step))
   else:
     from stylejax.feedforward import arbitrary  # pylint: disable=import-outside-toplevel
 

@@ -172,21 +172,32 @@ def _style_tag(style: str) -> str:
 
 def apply_to_files(inputs: list[str], checkpoint: str | Path, output: str | Path, *, style: str = "0",
                    strength: float = 1.0, preserve_color: bool = False, size: int = 0, batch_size: int = 4,
-                   step: int | None = None, overwrite: bool = False) -> list[Path]:
+                   step: int | None = None, overwrite: bool = False, mask: str | None = None,
+                   load=None) -> list[Path]:
   """Stylizes image files/folders into `output`/<name>_<style>.png, or into the image file `output`
   (one photo; its extension gives the format). The outputs are checked (stylejax.io.outputs) and
-  every input read before anything is written; an existing output file is kept unless `overwrite`."""
+  every input read before anything is written; an existing output file is kept unless `overwrite`.
+  `load(checkpoint, step)` gives the model (default: `Stylizer.load`, CIN); with `mask` (an image
+  file) the model's `apply_regions` puts the listed styles on its bands (StyleBank)."""
   if batch_size <= 0 or size < 0:
     raise StylejaxError("--batch-size must be positive and --size >= 0")
   files = image_files(inputs)
-  targets = outputs.check_images(output, [f"{f.stem}_{_style_tag(style)}" for f in files], overwrite, "apply")
-  stylizer = Stylizer.load(checkpoint, step)
-  weights = parse_style(style, stylizer.n_styles)
+  tag = _style_tag(style) + ("_mask" if mask is not None else "")
+  targets = outputs.check_images(output, [f"{f.stem}_{tag}" for f in files], overwrite, "apply")
+  mask_image = images.load_image(mask) if mask is not None else None
+  stylizer = (load or Stylizer.load)(checkpoint, step)
   photos = [images.load_image(str(f)) for f in files]
   if size:
     photos = [images.resize(p, size) for p in photos]
-  results = stylizer.apply(photos, weights, strength=strength, preserve_color=preserve_color,
-                           batch_size=batch_size)
+  if mask_image is not None:
+    if not hasattr(stylizer, "apply_regions"):
+      raise StylejaxError(f"--mask places styles on regions of a StyleBank; {checkpoint} cannot")
+    regions = stylizer.parse_regions(style)
+    results = [stylizer.apply_regions(p, regions, mask_image, strength=strength, preserve_color=preserve_color)
+               for p in photos]
+  else:
+    results = stylizer.apply(photos, parse_style(style, stylizer.n_styles), strength=strength,
+                             preserve_color=preserve_color, batch_size=batch_size)
   for target, image in zip(targets, results):
     outputs.save_image(image, target)
   return targets
@@ -194,13 +205,13 @@ def apply_to_files(inputs: list[str], checkpoint: str | Path, output: str | Path
 
 def grid_to_file(inputs: list[str], checkpoint: str | Path, output: str | Path, *, size: int = 256,
                  interpolate: tuple[str, str] | None = None, steps: int = 5, step: int | None = None,
-                 overwrite: bool = False) -> np.ndarray:
+                 overwrite: bool = False, load=None) -> np.ndarray:
   """Photos x all styles (default photos: the run's eval_images), or an interpolation strip per photo, as
-  the image file `output` (its extension gives the format)."""
+  the image file `output` (its extension gives the format). `load` as `apply_to_files`'s."""
   output = outputs.check_file(output, outputs.IMAGES, overwrite, "grid")
   if size < 16:
     raise StylejaxError(f"--size must be at least 16, got {size}")
-  stylizer = Stylizer.load(checkpoint, step)
+  stylizer = (load or Stylizer.load)(checkpoint, step)
   if inputs:
     photos = [images.load_image(str(f)) for f in image_files(inputs)]
   elif cin_release.is_release(checkpoint):  # no training run: the default eval photos

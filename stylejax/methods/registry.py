@@ -4,7 +4,7 @@ Adding a method means adding one module that defines a `stylejax.methods.base.Me
 here; the training loop, `apply` and `grid` find it by name. A checkpoint is a training workdir (its
 config.json's `network.kind`), the published AdaIN release's decoder.pth, or a pretrained CIN network
 by name (`multistyle26`, stylejax.io.cin_release). Two families:
-- fixed styles (`cin`, `cin_newstyle`: new styles added to a trained one): a style is an index or a
+- fixed styles (`cin`, `cin_newstyle`: new styles added to a trained one; `stylebank`): a style is an index or a
   blend of the trained ones;
 - arbitrary styles (`adain`, the AdaIN release, `ghiasi`): any painting at apply time.
 """
@@ -17,10 +17,11 @@ from pathlib import Path
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer
 from stylejax.io import checkpoints, cin_release
-from stylejax.methods import adain, cin, cin_newstyle, ghiasi
+from stylejax.methods import adain, cin, cin_newstyle, ghiasi, stylebank
 from stylejax.methods.base import Method
 
-METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD, cin_newstyle.METHOD)}
+METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD, cin_newstyle.METHOD,
+                                                  stylebank.METHOD)}
 RELEASE = "adain-release"  # the kind of a decoder.pth file: inference only
 
 
