@@ -130,9 +130,11 @@ def figure(path: Path, rows_images, photos, paintings, size: int = 128) -> None:
   rows = [("painting", [cell(images.load_image(str(p))) for p in paintings])]
   for photo in photos:
     rows.append((f"{photo.stem}", [cell(images.load_image(str(photo)))] * len(paintings)))
-    for method in ("cin_newstyle", "cin_scratch"):
-      if all((method, photo.stem, p.stem) in rows_images for p in paintings):
-        rows.append((f"{method}\n{photo.stem}", [cell(rows_images[method, photo.stem, p.stem]) for p in paintings]))
+    for method in ("cin_newstyle", "cin_scratch"):  # a painting without this method's result: a blank cell
+      if any((method, photo.stem, p.stem) in rows_images for p in paintings):
+        rows.append((f"{method}\n{photo.stem}", [cell(rows_images[method, photo.stem, p.stem])
+                                                  if (method, photo.stem, p.stem) in rows_images
+                                                  else np.ones((size, size, 3)) for p in paintings]))
   fig = Figure(figsize=(1.4 * len(paintings) + 1.2, 1.4 * len(rows)))
   axes = fig.subplots(len(rows), len(paintings), squeeze=False)
   for r, (label, cells) in enumerate(rows):
