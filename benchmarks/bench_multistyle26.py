@@ -198,7 +198,7 @@ def render(command, machine, busy, infer_rows, check, step_row, total_s) -> str:
       "",
       f"γ/β-only new-style step (`stylejax/configs/cin_newstyle.py`: VGG16 lpips weights, Gram style on "
       f"relu1_2..relu4_3, content relu3_3; one new style, {r['size']} px, batch {r['batch']}; only the new "
-      "style's 36 γ/β rows are differentiated and updated). JAX: `loop.compiled_step` on the "
+      "style's γ/β rows (one per norm, 18 norms, 990 numbers) are differentiated and updated). JAX: `loop.compiled_step` on the "
       "`cin_newstyle` problem; torch: `stylejax.reference.cin_newstyle_twin` (convolutions and base rows "
       "frozen, Adam on the new rows). Agreement before timing, fixed ids, float32: loss relative error "
       + ", ".join(f"{k} {v:.1e}" for k, v in check["errs"].items())
