@@ -49,7 +49,11 @@ from stylejax.training import loop  # noqa: E402
 
 SECTION = "multistyle26"
 STYLE = 3
-OUTPUT_TOLERANCE = 1e-4
+OUTPUT_TOLERANCE = 1e-4  # JAX float32 against the same network in float64 (max abs, images in [0, 1])
+# JAX against onnxruntime: onnxruntime's float32 drifts from float64 as the image grows (its norms
+# are ReduceMean/Sub/Pow/Sqrt/Div nodes): 6.8e-5 at 256 px, 6.9e-4 at 512 px, where JAX was 3.6e-6
+# and 3.2e-5 from float64. A sanity bound, not a precision claim.
+ORT_TOLERANCE = 5e-3
 LOSS_TOLERANCE = 1e-4
 GRAD_L2_TOLERANCE = 1e-2  # float32: VGG max-pool ties flip between frameworks (see bench_stylenet)
 INFER_MUST, INFER_AIM = 1.0, 0.8  # JAX / onnxruntime time
@@ -71,14 +75,18 @@ def bench_inference(spec, params, session, size: int, repeats: int, warmup: int,
   ours = np.asarray(jax_stylize(spec, params, image_j, w_j))
   first_call = time.perf_counter() - t0
   theirs = session.run(None, feed)[0][0].transpose(1, 2, 0)
-  err = float(np.abs(ours - theirs).max())
-  print(f"[inference {size}px] max |JAX - onnxruntime| = {err:.1e}", flush=True)
-  if not err < OUTPUT_TOLERANCE:
-    raise Mismatch(f"{size} px: JAX and onnxruntime outputs differ by {err:.2e}")
+  with jax.enable_x64(True):  # the same network in float64: how far each float32 run is from it
+    exact = np.asarray(stylenet.stylize(spec, jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params),
+                                        jnp.asarray(image, jnp.float64), jnp.asarray(row_w, jnp.float64)))
+  err, err_jax64, err_ort64 = (float(np.abs(a - b).max()) for a, b in ((ours, theirs), (ours, exact), (theirs, exact)))
+  print(f"[inference {size}px] max |JAX - onnxruntime| = {err:.1e}; from float64: JAX {err_jax64:.1e}, "
+        f"onnxruntime {err_ort64:.1e}", flush=True)
+  if not (err_jax64 < OUTPUT_TOLERANCE and err < ORT_TOLERANCE):
+    raise Mismatch(f"{size} px: JAX is {err_jax64:.2e} from float64, {err:.2e} from onnxruntime")
   fns = {"jax": lambda: jax_stylize(spec, params, image_j, w_j).block_until_ready(),
          "onnxruntime": lambda: session.run(None, feed)}
   times, other = time_quietly(fns, repeats, warmup, quiet)
-  row = {"size": size, "err": err, "first_call_s": first_call, "other": other, **summarize(times)}
+  row = {"size": size, "err": err, "err_jax64": err_jax64, "err_ort64": err_ort64, "first_call_s": first_call, "other": other, **summarize(times)}
   row["ratio"] = row["jax_s"] / row["onnxruntime_s"]
   print(f"[inference {size}px] JAX {1e3 * row['jax_s']:.1f} ms, onnxruntime {1e3 * row['onnxruntime_s']:.1f} ms; "
         f"JAX/onnxruntime time {row['ratio']:.2f}; other load {report.pct(other)}", flush=True)
@@ -173,11 +181,15 @@ def render(command, machine, busy, infer_rows, check, step_row, total_s) -> str:
       "6 residual blocks). Inference: batch 1, style 3, the astronaut photo cropped square; JAX "
       "`jax.jit(stylenet.stylize)` vs `onnxruntime.InferenceSession(...).run` on the same file.",
       "",
-      "| px | max abs diff | JAX ms | onnxruntime ms | JAX / onnxruntime time | JAX first call s | other load |",
-      "|---|---|---|---|---|---|---|",
+      "Max abs differences (outputs in [0, 1]): JAX against onnxruntime, and each against the same network "
+      "run in float64 (JAX with x64).",
+      "",
+      "| px | JAX − onnxruntime | JAX − float64 | onnxruntime − float64 | JAX ms | onnxruntime ms "
+      "| JAX / onnxruntime time | JAX first call s | other load |",
+      "|---|---|---|---|---|---|---|---|---|",
   ]
   for r in infer_rows:
-    lines.append(f"| {r['size']} | {r['err']:.1e} | {1e3 * r['jax_s']:.1f} ({1e3 * r['jax_spread'][0]:.1f}–"
+    lines.append(f"| {r['size']} | {r['err']:.1e} | {r['err_jax64']:.1e} | {r['err_ort64']:.1e} | {1e3 * r['jax_s']:.1f} ({1e3 * r['jax_spread'][0]:.1f}–"
                  f"{1e3 * r['jax_spread'][1]:.1f}) | {1e3 * r['onnxruntime_s']:.1f} "
                  f"({1e3 * r['onnxruntime_spread'][0]:.1f}–{1e3 * r['onnxruntime_spread'][1]:.1f}) | "
                  f"{r['ratio']:.2f} | {r['first_call_s']:.2f} | {report.pct(r['other'])} |")
@@ -186,7 +198,7 @@ def render(command, machine, busy, infer_rows, check, step_row, total_s) -> str:
       "",
       f"γ/β-only new-style step (`stylejax/configs/cin_newstyle.py`: VGG16 lpips weights, Gram style on "
       f"relu1_2..relu4_3, content relu3_3; one new style, {r['size']} px, batch {r['batch']}; only the new "
-      "style's 36 γ/β rows are differentiated and updated). JAX: `loop.compiled_step` on the "
+      "style's γ/β rows (one per norm, 18 norms, 990 numbers) are differentiated and updated). JAX: `loop.compiled_step` on the "
       "`cin_newstyle` problem; torch: `stylejax.reference.cin_newstyle_twin` (convolutions and base rows "
       "frozen, Adam on the new rows). Agreement before timing, fixed ids, float32: loss relative error "
       + ", ".join(f"{k} {v:.1e}" for k, v in check["errs"].items())

@@ -46,7 +46,7 @@ def test_matches_onnxruntime(release):
   for photo, row, out in zip(photos, rows, ours):
     ref = session.run(None, {"image": photo.transpose(2, 0, 1)[None], "style_weights": row})[0][0]
     errors.append(np.abs(ref.transpose(1, 2, 0) - out).max())
-  print(f"max |JAX - onnxruntime| = {max(errors):.2e}")  # 1.3e-5 measured
+  print(f"max |JAX - onnxruntime| = {max(errors):.2e}")  # 6.8e-6 measured (random 40x56 photos)
   assert max(errors) < 1e-4
 
 

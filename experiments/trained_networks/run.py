@@ -130,9 +130,11 @@ def figure(path: Path, rows_images, photos, paintings, size: int = 128) -> None:
   rows = [("painting", [cell(images.load_image(str(p))) for p in paintings])]
   for photo in photos:
     rows.append((f"{photo.stem}", [cell(images.load_image(str(photo)))] * len(paintings)))
-    for method in ("cin_newstyle", "cin_scratch"):
-      if all((method, photo.stem, p.stem) in rows_images for p in paintings):
-        rows.append((f"{method}\n{photo.stem}", [cell(rows_images[method, photo.stem, p.stem]) for p in paintings]))
+    for method in ("cin_newstyle", "cin_scratch"):  # a painting without this method's result: a blank cell
+      if any((method, photo.stem, p.stem) in rows_images for p in paintings):
+        rows.append((f"{method}\n{photo.stem}", [cell(rows_images[method, photo.stem, p.stem])
+                                                  if (method, photo.stem, p.stem) in rows_images
+                                                  else np.ones((size, size, 3)) for p in paintings]))
   fig = Figure(figsize=(1.4 * len(paintings) + 1.2, 1.4 * len(rows)))
   axes = fig.subplots(len(rows), len(paintings), squeeze=False)
   for r, (label, cells) in enumerate(rows):
@@ -149,6 +151,15 @@ def figure(path: Path, rows_images, photos, paintings, size: int = 128) -> None:
   tmp = path.with_suffix(".tmp.png")
   fig.savefig(tmp, dpi=77)
   tmp.replace(path)
+
+
+def base_style_ssim(photo_images: dict) -> str:
+  """Content SSIM of multistyle26's own 26 styles on the photos (what the frozen trunk allows)."""
+  net = transfer.Stylizer.load("multistyle26")
+  per_style = [np.mean([float(metrics.ssim(images.resize(net.apply([image], str(s))[0], 224), images.resize(image, 224)))
+                        for image in photo_images.values()]) for s in range(net.n_styles)]
+  return (f"multistyle26's own styles: content SSIM mean {np.mean(per_style):.3f}, median {np.median(per_style):.3f}, "
+          f"range {min(per_style):.2f} to {max(per_style):.2f} (per style, mean over the photos)")
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -226,6 +237,7 @@ def main(argv=None) -> int:
   parser.add_argument("--scratch", default="", help="paintings (stems) to also train cin_tiny on from scratch")
   parser.add_argument("--tag", default="default")
   parser.add_argument("--report-only", action="store_true")
+  parser.add_argument("--base-ssim", action="store_true", help="only print the content SSIM of the 26 base styles")
   args = parser.parse_args(argv)
   command = "python experiments/trained_networks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
   settings = {k: getattr(args, k) for k in ("paintings", "steps", "every", "train_size", "style_weight", "size", "gatys",
@@ -241,6 +253,9 @@ def main(argv=None) -> int:
   paintings = [next((data / "style").glob(f"{stem}.*")) for stem in args.paintings.split(",")]
   photo_images = {p: images.resize(images.load_image(str(p)), args.size) for p in photos}
   painting_images = {p: images.load_image(str(p)) for p in paintings}
+  if args.base_ssim:
+    print(base_style_ssim(photo_images))
+    return 0
   evaluator = metrics.Evaluator("alexnet", 224)
   rows, pictures = [], {}
   for painting in paintings:
