@@ -102,7 +102,9 @@ def table(results: dict) -> str:
       cells += [f"{1000 * v:.1f}" if v else "-", fps(v)]
     lines.append(f"| {label} | " + " | ".join(cells) + " |")
   ratio = [f"{s} px: {results[s]['cin_torch'] / results[s]['cin']:.2f}" for s in sizes]
-  lines += ["", f"CIN torch time / JAX time (above 1: JAX faster), side by side: {', '.join(ratio)}."]
+  lines += ["", f"CIN torch time / JAX time (above 1: JAX faster), side by side: {', '.join(ratio)}.",
+            "", "Pixel: the first 3 L-BFGS steps from a fresh state (whose line searches evaluate the most) "
+            "times 50, so an upper estimate; fps of the networks include no flow or blending (add those rows)."]
   return "\n".join(lines)
 
 

@@ -161,7 +161,7 @@ def _clip_file(tmp_path, still, frames=5):
 
 def _run(source, out, workdir, stylize, mode="blend"):
   return video_run.run(source, out, lambda shape: video_run.NetworkFrames(stylize, mode, 0.6),
-                       {"method": "test", "consistency": mode},
+                       {"method": "test", "consistency": mode, "styles": ("a", "b")},  # a tuple: a list in JSON
                        workdir=workdir, quiet=True)
 
 

@@ -99,7 +99,7 @@ def figure(clip="astronaut_foreground", frames=(0, 2, 4), cell=(96, 128)) -> Pat
       labels.append(f"{method} {variant}")
   if not rows:
     return None
-  target = RESULTS / f"strips_{clip}.png"
+  target = RESULTS / f"strips_{clip}.jpg"
   outputs.save_image(grids.tile(rows), target)
   (RESULTS / f"strips_{clip}.txt").write_text("rows, top to bottom: " + "; ".join(labels) +
                                               f"\ncolumns: frames {', '.join(str(f + 1) for f in frames)}\n")

@@ -93,6 +93,7 @@ def _read_png(path: Path) -> np.ndarray:
 def prepare_workdir(workdir: Path, request: dict, overwrite: bool) -> bool:
   """True when `workdir` holds this same request (resume); clears it for a new one with overwrite."""
   workdir = outputs.check_folder(workdir, "video")
+  request = json.loads(rundir.json_text(request))  # as run.json holds it: tuples are lists there
   run_file = workdir / RUN_FILE
   if run_file.is_file():
     try:
