@@ -566,8 +566,8 @@ def _add_dream(commands) -> None:
   r.add_argument("--overwrite", action="store_true", help="replace an existing workdir / output file")
   r.add_argument("--quiet", action="store_true", help="no progress bar")
   r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
-  r.add_argument("--carry", type=float, default=1.0, help="video: share of the previous dream carried along the "
-                 "flow into each frame where it is reliable (0: frames dreamt on their own)")
+  r.add_argument("--carry", type=float, default=None, help="video: share of the previous dream carried along the "
+                 "flow into each frame where it is reliable (default 0.5; 0: frames dreamt alone; 1 grows without bound)")
   r.add_argument("--compare", default=None, help="video: also write input | per-frame dream | carried dream")
   r.set_defaults(run=_dream)
 
@@ -579,7 +579,7 @@ def _dream(args) -> None:
   is_video = Path(args.photo).suffix.lower() in videoio.VIDEO_FILES or Path(args.photo).is_dir()
   if is_video and not args.output:
     raise StylejaxError(f"{args.photo} is a video: give the dream video to write with -o OUT.mp4")
-  if not is_video and (args.compare or args.carry != 1.0):
+  if not is_video and (args.compare or args.carry is not None):
     raise StylejaxError("--carry and --compare go with a video input")
   if args.output and not is_video:
     from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
@@ -598,7 +598,8 @@ def _dream(args) -> None:
   tasks.expect(config, "dream", f"config {args.config!r}")
   if is_video:  # frame by frame, each from the previous dream carried along the flow (stylejax/video/dream.py)
     from stylejax.video import dream as video_dream  # pylint: disable=import-outside-toplevel
-    done = video_dream.run(config, args.photo, args.output, workdir=args.workdir, carry=args.carry,
+    done = video_dream.run(config, args.photo, args.output, workdir=args.workdir,
+                           carry=video_dream.DEFAULT_CARRY if args.carry is None else args.carry,
                            compare=args.compare, overwrite=args.overwrite, quiet=args.quiet)
     error, alone = done.metrics.get("warping_error"), done.metrics.get("warping_error_per_frame_method")
     print(f"wrote {done.output} ({done.frames} frames); warping error {error}"
