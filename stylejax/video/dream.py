@@ -5,10 +5,12 @@ Frame 0 is dreamt as a photo (stylejax.pixel.dream). Frame t > 0 starts from
 f_t the input frame, d_{t-1} the previous dream, F_{t->t-1} the input's backward flow and c_t Ruder
 et al.'s reliability mask of frame t-1 on frame t (stylejax.imaging.flow): where the flow is
 trusted the dream's detail d_{t-1} - f_{t-1} travels with the scene, at disocclusions and motion
-boundaries the new frame shows through. x_t is then dreamt like a photo (all octaves, same key on
-every frame), so the carried detail keeps growing where it already is instead of a new dream
-appearing every frame: the flow-guided DeepDream videos of 2015 (e.g. graphific/DeepDreamVideo's
---blend with optical flow), with Ruder et al.'s masks instead of none.
+boundaries the new frame shows through. x_t is then dreamt like a photo (all octaves, the same key
+on every frame), so the dream keeps growing where it already is instead of a new dream appearing
+every frame. The 2015 flow-guided DeepDream videos (graphific/DeepDreamVideo's --flow) start frame t
+from f_t + warp(d_{t-1} - f_{t-1}) (Farneback flow, no mask, the whole detail: carry 1); here the
+warped dream itself is blended in under Ruder et al.'s mask, and by default only half of it
+(`DEFAULT_CARRY`).
 
 `DreamFrames` is a `stylejax.video.run.FrameProducer`: the video runner gives it the frames, the
 flows (computed once, cached as .flo in the run directory), the resumable frame folder and the MP4.
