@@ -561,7 +561,8 @@ def _add_dream(commands) -> None:
                                "-o dream.png --config dream:testing",
                                "stylejax dream astronaut --network alexnet --layer relu3 --workdir workdirs/dream_alex "
                                "--config dream:testing"))
-  r.add_argument("photo", help="image file, or a scikit-image photo: astronaut, coffee, chelsea, rocket")
+  r.add_argument("photo", help="image file, or a scikit-image photo: astronaut, coffee, chelsea, rocket; or a "
+                 "video / folder of frames (then -o OUT.mp4)")
   r.add_argument("--workdir", required=True, help="folder that will hold this run (final.png, metrics, config)")
   r.add_argument("-o", "--output", default=None, help="also write the dream to this image file")
   r.add_argument("--config", default="dream", help="a shipped config NAME (dream, dream:testing) or PATH.py[:ARG]")
@@ -576,13 +577,22 @@ def _add_dream(commands) -> None:
   r.add_argument("--overwrite", action="store_true", help="replace an existing workdir / output file")
   r.add_argument("--quiet", action="store_true", help="no progress bar")
   r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
+  r.add_argument("--carry", type=float, default=None, help="video: share of the previous dream carried along the "
+                 "flow into each frame where it is reliable (default 0.5; 0: frames dreamt alone; 1 grows without bound)")
+  r.add_argument("--compare", default=None, help="video: also write input | per-frame dream | carried dream")
   r.set_defaults(run=_dream)
 
 
 def _dream(args) -> None:
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  from stylejax.io import video as videoio  # pylint: disable=import-outside-toplevel
 
-  if args.output:
+  is_video = Path(args.photo).suffix.lower() in videoio.VIDEO_FILES or Path(args.photo).is_dir()
+  if is_video and not args.output:
+    raise StylejaxError(f"{args.photo} is a video: give the dream video to write with -o OUT.mp4")
+  if not is_video and (args.compare or args.carry is not None):
+    raise StylejaxError("--carry and --compare go with a video input")
+  if args.output and not is_video:
     from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
     outputs.check_file(args.output, outputs.IMAGES, args.overwrite, "a dream", "-o")
   sets = []
@@ -597,6 +607,15 @@ def _dream(args) -> None:
     sets += ["dream.objective=guided", f"dream.guide={args.guide}"]
   config = configuration.apply_overrides(configuration.load_config(args.config), sets + args.set)
   tasks.expect(config, "dream", f"config {args.config!r}")
+  if is_video:  # frame by frame, each from the previous dream carried along the flow (stylejax/video/dream.py)
+    from stylejax.video import dream as video_dream  # pylint: disable=import-outside-toplevel
+    done = video_dream.run(config, args.photo, args.output, workdir=args.workdir,
+                           carry=video_dream.DEFAULT_CARRY if args.carry is None else args.carry,
+                           compare=args.compare, overwrite=args.overwrite, quiet=args.quiet)
+    error, alone = done.metrics.get("warping_error"), done.metrics.get("warping_error_per_frame_method")
+    print(f"wrote {done.output} ({done.frames} frames); warping error {error}"
+          + (f" (frames dreamt alone: {alone})" if alone is not None else "") + f"; run in {done.workdir}")
+    return
   config.content = args.photo
   result = tasks.runner("dream")(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
   if args.output:

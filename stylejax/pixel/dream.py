@@ -202,8 +202,12 @@ def weights_from_config(config, problem: PixelProblem) -> dict:
 def load_inputs(config) -> dict:
   """The photo and whatever the terms read: paintings (style), the guide (guided dream)."""
   photo = images.load_image(config.content, config.max_pixels)
-  inputs = {"photo": images.resize(photo, config.image_size)}
-  inputs["styles"] = [images.load_image(s, config.max_pixels) for s in config.styles]
+  return {"photo": images.resize(photo, config.image_size), **side_inputs(config)}
+
+
+def side_inputs(config) -> dict:
+  """What the terms read besides the photo (the same for every frame of a video)."""
+  inputs = {"styles": [images.load_image(s, config.max_pixels) for s in config.styles]}
   if config.dream.objective == "guided":
     inputs["guide"] = images.resize(images.load_image(config.dream.guide, config.max_pixels),
                                     config.dream.guide_size or config.image_size)
