@@ -25,7 +25,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from stylejax.errors import StylejaxError
@@ -186,7 +185,7 @@ def generator_from_reference(state, where: str = "the state dict") -> tuple[cycl
                         "(a ResNet generator; U-Net generators are not supported)")
   dropout = "model.10.conv_block.6.weight" in state and np.ndim(state["model.10.conv_block.6.weight"]) == 4
   spec = cyclegan.GeneratorSpec(n_blocks=n_blocks, ngf=int(first.shape[0]), affine="model.2.weight" in state)
-  like = _shapes(cyclegan.init_generator, spec)
+  like = cyclegan.param_shapes(spec)
   return spec, _from_reference(state, _generator_layers(spec, dropout), spec.affine, like, where)
 
 
@@ -199,12 +198,8 @@ def discriminator_from_reference(state, where: str = "the state dict") -> tuple[
                  and np.ndim(state[k]) == 4)
   spec = cyclegan.DiscriminatorSpec(ndf=int(first.shape[0]), n_layers=max(1, len(convs) - 2),
                                     affine="model.3.weight" in state)
-  like = _shapes(cyclegan.init_discriminator, spec)
+  like = cyclegan.param_shapes(spec)
   return spec, _from_reference(state, _discriminator_layers(spec), spec.affine, like, where)
-
-
-def _shapes(init, spec):
-  return jax.eval_shape(init, spec, jax.random.key(0))
 
 
 def read_generator(path: str | Path) -> tuple[cyclegan.GeneratorSpec, dict]:

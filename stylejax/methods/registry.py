@@ -15,10 +15,11 @@ from pathlib import Path
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer
 from stylejax.io import checkpoints
-from stylejax.methods import adain, cin, ghiasi
+from stylejax.methods import adain, cin, cyclegan, ghiasi
 from stylejax.methods.base import Method
 
 METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD)}
+METHODS[cyclegan.METHOD.name] = cyclegan.METHOD  # unpaired translation: `stylejax translate`
 RELEASE = "adain-release"  # the kind of a decoder.pth file: inference only
 
 

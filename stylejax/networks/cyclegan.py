@@ -77,7 +77,11 @@ class _Conv(nn.Module):
     kernel = self.param("kernel", nn.initializers.normal(INIT_STD), (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     p = self.pad
-    return conv.conv2d(x, kernel, bias, stride=self.stride, padding=((p, p), (p, p)))
+    apply = functools.partial(conv.conv2d, stride=self.stride, padding=((p, p), (p, p)))
+    if self.is_initializing():  # init wants the parameters only: no conv to compile
+      out = jax.eval_shape(apply, x, kernel, bias)
+      return jnp.zeros(out.shape, out.dtype)
+    return apply(x, kernel, bias)
 
 
 # (phase, tap offset) -> index of the 3-tap transposed kernel; 3 is a zero tap. With stride 2,
@@ -112,6 +116,9 @@ class _ConvTranspose(nn.Module):
   def __call__(self, x):
     kernel = self.param("kernel", nn.initializers.normal(INIT_STD), (3, 3, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    if self.is_initializing():
+      n, h, w, _ = x.shape
+      return jnp.zeros((n, 2 * h, 2 * w, self.features), x.dtype)
     return conv_transpose_2x(x, kernel, bias)
 
 
@@ -177,14 +184,42 @@ class PatchDiscriminator(nn.Module):
     return _Conv(1, 4, pad=1, name=f"conv_{len(widths)}")(x)
 
 
-@functools.partial(jax.jit, static_argnums=0)
+def _init(module: nn.Module, key: jax.Array, dummy_shape: tuple[int, ...]) -> dict:
+  """The reference's init: kernels N(0, 0.02), biases 0, norm scales 1. The shapes come from an
+  abstract `module.init`; all kernels are one normal draw sliced up (a draw per kernel would compile
+  one random-number kernel each: seconds at start-up)."""
+  shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros(dummy_shape, jnp.float32)))["params"]
+  flat, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+  kernels = [s for path, s in flat if path[-1].key == "kernel"]
+  noise = _normal(key, sum(s.size for s in kernels))
+  leaves, offset = [], 0
+  for path, s in flat:
+    name = path[-1].key
+    if name == "kernel":
+      leaves.append(noise[offset:offset + s.size].reshape(s.shape))
+      offset += s.size
+    else:
+      leaves.append(jnp.full(s.shape, 1.0 if name == "scale" else 0.0, s.dtype))
+  return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _normal(key: jax.Array, size: int) -> jax.Array:
+  return jax.random.normal(key, (size,), jnp.float32) * INIT_STD
+
+
 def init_generator(spec: GeneratorSpec, key: jax.Array) -> dict:
-  return ResnetGenerator(spec).init(key, jnp.zeros((1, 16, 16, 3), jnp.float32))["params"]
+  return _init(ResnetGenerator(spec), key, (1, 16, 16, 3))
 
 
-@functools.partial(jax.jit, static_argnums=0)
 def init_discriminator(spec: DiscriminatorSpec, key: jax.Array) -> dict:
-  return PatchDiscriminator(spec).init(key, jnp.zeros((1, 64, 64, 3), jnp.float32))["params"]
+  return _init(PatchDiscriminator(spec), key, (1, 64, 64, 3))
+
+
+def param_shapes(spec: GeneratorSpec | DiscriminatorSpec):
+  """The parameter tree of a network as ShapeDtypeStructs (nothing computed)."""
+  init = init_generator if isinstance(spec, GeneratorSpec) else init_discriminator
+  return jax.eval_shape(lambda key: init(spec, key), jax.random.key(0))
 
 
 def generate(spec: GeneratorSpec, params, x: jax.Array) -> jax.Array:
