@@ -1,4 +1,4 @@
-"""A small CycleGAN for CPU: ResNet-6 generators at half width, 64 px crops, pools of 50.
+"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), 64 px crops, pools of 50.
 
 The known-answer experiment (experiments/cyclegan/README.md) trains it on two folders made from
 disjoint photo lists, B = a fixed colour matrix applied to A:
@@ -22,8 +22,8 @@ def get_config(arg: str = ""):
   c.data.image_size = 64
   c.data.max_side = 160
   c.network.n_blocks = 6
-  c.network.ngf = 32
-  c.network.ndf = 32
+  c.network.ngf = 16
+  c.network.ndf = 16
   c.network.load_size = 72
   c.network.constant_steps = 1500
   c.network.decay_steps = 500

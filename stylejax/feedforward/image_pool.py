@@ -9,6 +9,8 @@ in the global batch, so every device draws the same and the pool stays replicate
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -17,6 +19,7 @@ def empty(size: int, height: int, width: int, channels: int = 3) -> dict:
   return {"images": jnp.zeros((size, height, width, channels), jnp.float32), "count": jnp.int32(0)}
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def draws(key: jax.Array, n: int, size: int) -> tuple[jax.Array, jax.Array]:
   """(coins in [0, 1), slots in [0, size)) for `n` images: image i's from `fold_in(key, i)`."""
   def one(i):

@@ -83,6 +83,8 @@ def _discriminator_layers(spec: cyclegan.DiscriminatorSpec) -> list[tuple[tuple[
 def _to_reference(params, layers, affine: bool) -> dict[str, np.ndarray]:
   state = {}
   for path, prefix, kind in layers:
+    if kind == "norm" and not affine:
+      continue
     layer = params
     for name in path:
       layer = layer[name]
@@ -111,12 +113,12 @@ def _from_reference(state: dict, layers, affine: bool, like, where: str) -> dict
   expected = set()
   params: dict = {}
   for path, prefix, kind in layers:
+    if kind == "norm" and not affine:
+      continue
     target = like
     for name in path:
       target = target[name]
     names = (("weight", "scale"), ("bias", "bias")) if kind == "norm" else (("weight", "kernel"), ("bias", "bias"))
-    if kind == "norm" and not affine:
-      continue
     out = params
     for name in path:
       out = out.setdefault(name, {})

@@ -31,6 +31,7 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.imaging import padding
@@ -188,19 +189,22 @@ def _init(module: nn.Module, key: jax.Array, dummy_shape: tuple[int, ...]) -> di
   """The reference's init: kernels N(0, 0.02), biases 0, norm scales 1. The shapes come from an
   abstract `module.init`; all kernels are one normal draw sliced up (a draw per kernel would compile
   one random-number kernel each: seconds at start-up)."""
-  shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros(dummy_shape, jnp.float32)))["params"]
-  flat, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+  flat, treedef = jax.tree_util.tree_flatten_with_path(_abstract_params(module, dummy_shape))
   kernels = [s for path, s in flat if path[-1].key == "kernel"]
-  noise = _normal(key, sum(s.size for s in kernels))
+  noise = np.asarray(_normal(key, sum(s.size for s in kernels)))  # sliced on the host: no op compiled per shape
   leaves, offset = [], 0
   for path, s in flat:
     name = path[-1].key
     if name == "kernel":
-      leaves.append(noise[offset:offset + s.size].reshape(s.shape))
+      leaves.append(jnp.asarray(noise[offset:offset + s.size].reshape(s.shape)))
       offset += s.size
     else:
-      leaves.append(jnp.full(s.shape, 1.0 if name == "scale" else 0.0, s.dtype))
+      leaves.append(jnp.asarray(np.full(s.shape, 1.0 if name == "scale" else 0.0, np.float32)))
   return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _abstract_params(module: nn.Module, dummy_shape: tuple[int, ...]):
+  return jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros(dummy_shape, jnp.float32)))["params"]
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -208,18 +212,22 @@ def _normal(key: jax.Array, size: int) -> jax.Array:
   return jax.random.normal(key, (size,), jnp.float32) * INIT_STD
 
 
+_DUMMY = {"generator": (1, 16, 16, 3), "discriminator": (1, 64, 64, 3)}
+
+
 def init_generator(spec: GeneratorSpec, key: jax.Array) -> dict:
-  return _init(ResnetGenerator(spec), key, (1, 16, 16, 3))
+  return _init(ResnetGenerator(spec), key, _DUMMY["generator"])
 
 
 def init_discriminator(spec: DiscriminatorSpec, key: jax.Array) -> dict:
-  return _init(PatchDiscriminator(spec), key, (1, 64, 64, 3))
+  return _init(PatchDiscriminator(spec), key, _DUMMY["discriminator"])
 
 
 def param_shapes(spec: GeneratorSpec | DiscriminatorSpec):
   """The parameter tree of a network as ShapeDtypeStructs (nothing computed)."""
-  init = init_generator if isinstance(spec, GeneratorSpec) else init_discriminator
-  return jax.eval_shape(lambda key: init(spec, key), jax.random.key(0))
+  if isinstance(spec, GeneratorSpec):
+    return _abstract_params(ResnetGenerator(spec), _DUMMY["generator"])
+  return _abstract_params(PatchDiscriminator(spec), _DUMMY["discriminator"])
 
 
 def generate(spec: GeneratorSpec, params, x: jax.Array) -> jax.Array:
