@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart"]
+NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart", "cyclegan"]
 
 if __name__ == "__main__":
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -215,9 +215,9 @@ def _examples():
 # import (a downloaded file), whose source must be a known one.
 _GROUPS = {"weights": "files", "features": "files", "stylize": "dry", "train": "dry", "sweep": "sweep",
            "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval",
-           "index": "retrieval"}
+           "index": "retrieval", "translate": "translate"}
 _SMALL = {"sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
-          "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"]}
+          "apply": ["--size", "64"], "grid": ["--size", "64"], "translate": ["--size", "64", "--quiet"], "embed": ["--set", "embed.image_size=64", "--quiet"]}
 
 
 def test_help_examples_parse_and_every_command_shows_some():
