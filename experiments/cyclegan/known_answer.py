@@ -2,7 +2,7 @@
 matrix M, and A and B are drawn from disjoint image lists, so no (a, Ma) pair is ever seen.
 
   python experiments/cyclegan/known_answer.py data  --workdir workdirs/cyclegan_known   # A/, B/, test/
-  python experiments/cyclegan/known_answer.py train --workdir workdirs/cyclegan_known [--steps N]
+  python experiments/cyclegan/known_answer.py train --workdir workdirs/cyclegan_known [--steps N --learning-rate LR]
   python experiments/cyclegan/known_answer.py eval  --workdir workdirs/cyclegan_known   # results.json, curves.png
 
 `eval` scores every saved checkpoint on the held-out images (full images, longer side 128 px):
@@ -66,12 +66,15 @@ def make_data(workdir: Path, shared: Path) -> None:
   print(f"wrote {workdir / 'data'}: " + ", ".join(f"{g} {len(s)}" for g, s in LISTS.items()))
 
 
-def config_for(workdir: Path, steps: int):
+def config_for(workdir: Path, steps: int, learning_rate: float):
+  """cyclegan_tiny without the identity loss (it would pull G_A towards the identity, which is not
+  the answer here), the last quarter of the steps decaying, every checkpoint kept for the curves."""
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
   decay = steps // 4
   return configuration.apply_values(configuration.load_config("cyclegan_tiny"), {
       "data.content": f"folder:{workdir / 'data'}", "network.lambda_identity": 0.0,
       "network.constant_steps": steps - decay, "network.decay_steps": decay, "optim.steps": steps,
+      "optim.learning_rate": learning_rate, "checkpoint_every": max(1, steps // 6), "keep_checkpoints": 10,
       "eval_images": (str(workdir / "data" / "test" / "astronaut.png"),)})
 
 
@@ -124,6 +127,8 @@ def _figure(workdir: Path, result: dict, photos, translator) -> None:
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(workdir / "curves.png", dpi=100)
+  from stylejax.imaging import crops  # pylint: disable=import-outside-toplevel
+  photos = [crops.square(x, TEST_SIDE) for x in photos]
   cells = [[x, transform(x), *translator.cycle(x)[1:]] for x in photos]
   images.save_png(grids.tile(cells), workdir / "held_out_grid.png")
 
@@ -134,14 +139,15 @@ def main(argv=None) -> int:
   parser.add_argument("--workdir", default="workdirs/cyclegan_known")
   parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"),
                       help="the shared data folder (content/, style/)")
-  parser.add_argument("--steps", type=int, default=2000)
+  parser.add_argument("--steps", type=int, default=1200)
+  parser.add_argument("--learning-rate", type=float, default=1e-3)
   args = parser.parse_args(argv)
   workdir = Path(args.workdir)
   if args.what == "data":
     make_data(workdir, Path(args.shared))
   elif args.what == "train":
     from stylejax.training import loop  # pylint: disable=import-outside-toplevel
-    result = loop.run(config_for(workdir, args.steps), workdir / "run")
+    result = loop.run(config_for(workdir, args.steps, args.learning_rate), workdir / "run")
     print(f"trained to step {int(result.state['step'])}")
   else:
     evaluate(workdir)
