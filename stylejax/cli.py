@@ -189,6 +189,12 @@ def _add_translate(commands) -> None:
   t.set_defaults(run=_translate)
 
 
+def _refuse_translation(checkpoint) -> None:
+  if checkpoint is not None and checkpoint.kind == "cyclegan":
+    raise StylejaxError(f"{checkpoint.path} is a CycleGAN run: use `stylejax translate --checkpoint {checkpoint.path} "
+                        "[--direction BtoA] [--cycle] PHOTOS -o OUT`")
+
+
 def _translate(args) -> None:
   from stylejax.feedforward import translation  # pylint: disable=import-outside-toplevel
 
@@ -431,6 +437,7 @@ def _apply(args) -> None:
 
   _check_output(args, "apply", one_file_or_folder=True)
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  _refuse_translation(checkpoint)
   if checkpoint is None or checkpoint.arbitrary:
     if not args.style_image:
       raise StylejaxError("apply needs --checkpoint (a trained network) or --style-image (any painting)"
@@ -471,6 +478,7 @@ def _grid(args) -> None:
     raise StylejaxError("--style-weights goes with --alpha-strip (the grid shows each painting alone)")
   _check_output(args, "grid")
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  _refuse_translation(checkpoint)
   if checkpoint is not None and not checkpoint.arbitrary:
     if args.style_image:
       raise StylejaxError(f"{args.checkpoint} is a CIN network of fixed styles; --style-image takes an AdaIN "

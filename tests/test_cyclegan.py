@@ -269,10 +269,14 @@ def test_cyclegan_trains_through_the_loop_and_resumes_bit_identically(tmp_path, 
   jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), reference.state,
                resumed.state)  # generators, discriminators, both Adams and both pools
 
-  images.save_png(np.full((18, 26, 3), 0.4, np.float32), tmp_path / "photo.png")
+  images.save_png(np.full((34, 47, 3), 0.4, np.float32), tmp_path / "photo.png")  # odd, not a multiple of 4
   assert cli.main(["translate", "--checkpoint", str(tmp_path / "ref"), "--direction", "BtoA", "--cycle",
                    str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
-  assert images.load_image(str(tmp_path / "out" / "photo_BtoA_cycle.png")).shape == (18, 78, 3)
+  assert images.load_image(str(tmp_path / "out" / "photo_BtoA_cycle.png")).shape == (34, 3 * 47, 3)
+  capsys.readouterr()
+  assert cli.main(["apply", "--checkpoint", str(tmp_path / "ref"), str(tmp_path / "photo.png"), "-o",
+                   str(tmp_path / "styled")]) == 2
+  assert "stylejax translate" in capsys.readouterr().err
 
 
 def test_cyclegan_config_mistakes_are_one_line_errors(tmp_path):
