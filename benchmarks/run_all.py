@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart", "dream", "video",
-         "multistyle26", "stylebank"]
+         "multistyle26", "stylebank", "cyclegan"]
 
 if __name__ == "__main__":
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

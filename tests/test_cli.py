@@ -216,10 +216,11 @@ def _examples():
 # import (a downloaded file), whose source must be a known one.
 _GROUPS = {"weights": "files", "features": "files", "stylize": "dry", "train": "dry", "sweep": "sweep",
            "summarize": "sweep", "apply": "arbitrary", "grid": "arbitrary", "embed": "retrieval", "search": "retrieval",
-           "index": "retrieval", "dream": "dream", "video": "arbitrary"}
+           "index": "retrieval", "dream": "dream", "video": "arbitrary", "translate": "translate"}
 _SMALL = {"dream": ["--quiet"], "sweep": ["--set", "image_size=32", "--set", "optim.steps=2", "--quiet"],
           "apply": ["--size", "64"], "grid": ["--size", "64"], "embed": ["--set", "embed.image_size=64", "--quiet"],
-          "video": ["--size", "64", "--max-frames", "2", "--quiet"]}  # the photos' shapes: apply's programs
+          "video": ["--size", "64", "--max-frames", "2", "--quiet"],  # the photos' shapes: apply's programs
+          "translate": ["--size", "64", "--quiet"]}
 
 
 def test_help_examples_parse_and_every_command_shows_some():

@@ -17,11 +17,11 @@ from pathlib import Path
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer
 from stylejax.io import checkpoints, cin_release
-from stylejax.methods import adain, cin, cin_newstyle, ghiasi, stylebank
+from stylejax.methods import adain, cin, cin_newstyle, cyclegan, ghiasi, stylebank
 from stylejax.methods.base import Method
 
 METHODS: dict[str, Method] = {m.name: m for m in (cin.METHOD, adain.METHOD, ghiasi.METHOD, cin_newstyle.METHOD,
-                                                  stylebank.METHOD)}
+                                                  stylebank.METHOD, cyclegan.METHOD)}
 RELEASE = "adain-release"  # the kind of a decoder.pth file: inference only
 
 

@@ -1,0 +1,158 @@
+"""CycleGAN on a task whose answer is known: domain B is domain A through a fixed invertible colour
+matrix M, and A and B are drawn from disjoint image lists, so no (a, Ma) pair is ever seen.
+
+  python experiments/cyclegan/known_answer.py data  --workdir workdirs/cyclegan_known   # A/, B/, test/
+  python experiments/cyclegan/known_answer.py train --workdir workdirs/cyclegan_known [--steps N --learning-rate LR]
+  python experiments/cyclegan/known_answer.py eval  --workdir workdirs/cyclegan_known   # results.json, curves.png
+
+`eval` scores every saved checkpoint on the held-out images (full images, longer side 128 px):
+PSNR of G_A(x) against the true M x, PSNR of G_B(M x) against x, and the cycle G_B(G_A(x)) against x,
+next to the identity baseline (PSNR of x against M x). Images: the scikit-image photos and the shared
+data folder (../shared/data, or --shared); the lists below never share an image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# M: mostly a channel rotation (R <- B, G <- R, B <- G) with some mixing; rows sum to 1 and entries
+# are >= 0, so [0, 1] images stay in [0, 1]; circulant with |eigenvalues| 1, 0.56, 0.56: invertible.
+M = np.array([[0.1, 0.2, 0.7], [0.7, 0.1, 0.2], [0.2, 0.7, 0.1]], np.float32)
+SKIMAGE = Path(__import__("importlib").util.find_spec("skimage").origin).parent / "data"
+LISTS = {  # disjoint: the same picture (skimage's and the shared astronaut) stays in one list
+    "A": ["skimage:chelsea.png", "skimage:rocket.jpg", "skimage:hubble_deep_field.jpg",
+          "content/mountain_landscape.jpg", "style/great_wave.jpg", "style/starry_night.jpg",
+          "style/the_kiss.jpg", "style/water_lilies.jpg"],
+    "B": ["skimage:coffee.png", "skimage:ihc.png", "skimage:motorcycle_left.png", "style/composition_vii.jpg",
+          "style/grande_jatte.jpg", "style/lady_with_ermine.jpg", "style/the_scream.jpg"],
+    "test": ["skimage:astronaut.png", "content/astronaut.jpg", "skimage:retina.jpg",
+             "style/mondrian_composition_1916.jpg", "style/shipwreck_minotaur.jpg"],
+}
+TRAIN_SIDE = 160  # training images: longer side
+TEST_SIDE = 128  # held-out images: longer side
+
+
+def transform(image: np.ndarray) -> np.ndarray:
+  return np.clip(image @ M.T, 0.0, 1.0)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+  return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
+
+
+def _load(spec: str, shared: Path, side: int) -> np.ndarray:
+  from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
+  path = SKIMAGE / spec.split(":", 1)[1] if spec.startswith("skimage:") else shared / spec
+  return images.resize(images.load_image(str(path)), side)
+
+
+def make_data(workdir: Path, shared: Path) -> None:
+  from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
+  names = [s for group in LISTS.values() for s in group]
+  assert len(set(names)) == len(names)
+  for group, specs in LISTS.items():
+    folder = workdir / "data" / group
+    folder.mkdir(parents=True, exist_ok=True)
+    for spec in specs:
+      image = _load(spec, shared, TEST_SIDE if group == "test" else TRAIN_SIDE)
+      if group == "B":
+        image = transform(image)
+      images.save_png(image, folder / f"{Path(spec.split(':')[-1]).stem}.png")
+  print(f"wrote {workdir / 'data'}: " + ", ".join(f"{g} {len(s)}" for g, s in LISTS.items()))
+
+
+def config_for(workdir: Path, steps: int, learning_rate: float):
+  """cyclegan_tiny without the identity loss (it would pull G_A towards the identity, which is not
+  the answer here), the last quarter of the steps decaying, every checkpoint kept for the curves."""
+  from stylejax import configuration  # pylint: disable=import-outside-toplevel
+  decay = steps // 4
+  return configuration.apply_values(configuration.load_config("cyclegan_tiny"), {
+      "data.content": f"folder:{workdir / 'data'}", "network.lambda_identity": 0.0,
+      "network.constant_steps": steps - decay, "network.decay_steps": decay, "optim.steps": steps,
+      "optim.learning_rate": learning_rate, "checkpoint_every": max(1, steps // 6), "keep_checkpoints": 10,
+      "eval_images": (str(workdir / "data" / "test" / "astronaut.png"),)})
+
+
+def evaluate(workdir: Path) -> dict:
+  import jax  # pylint: disable=import-outside-toplevel
+  from stylejax.feedforward import translation  # pylint: disable=import-outside-toplevel
+  from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
+  from stylejax.io import checkpoints  # pylint: disable=import-outside-toplevel
+
+  run = workdir / "run"
+  test = [images.load_image(str(p)) for p in sorted((workdir / "data" / "test").glob("*.png"))]
+  targets = [transform(x) for x in test]
+  identity = float(np.mean([psnr(x, t) for x, t in zip(test, targets)]))
+  manager = checkpoints.manager(run)
+  steps = sorted(manager.all_steps())
+  manager.close()
+  rows = []
+  for step in steps:
+    t = translation.Translator.load_workdir(run, step)
+    there = t.apply(test, "AtoB", batch_size=1)
+    back = t.apply(there, "BtoA", batch_size=1)
+    inverse = t.apply(targets, "BtoA", batch_size=1)
+    rows.append({"step": step,
+                 "psnr_G_A_vs_Mx": float(np.mean([psnr(p, y) for p, y in zip(there, targets)])),
+                 "psnr_G_B_vs_x": float(np.mean([psnr(p, x) for p, x in zip(inverse, test)])),
+                 "psnr_cycle": float(np.mean([psnr(p, x) for p, x in zip(back, test)])),
+                 "l1_cycle": float(np.mean([np.abs(p - x).mean() for p, x in zip(back, test)]))})
+    print(rows[-1], flush=True)
+  result = {"identity_psnr_x_vs_Mx": identity, "matrix": M.tolist(), "test_images": LISTS["test"],
+            "checkpoints": rows, "jax": jax.__version__}
+  (workdir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+  _figure(workdir, result, test[:3], translation.Translator.load_workdir(run))
+  return result
+
+
+def _figure(workdir: Path, result: dict, photos, translator) -> None:
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  from stylejax.imaging import grids, images  # pylint: disable=import-outside-toplevel
+  rows = result["checkpoints"]
+  fig, ax = plt.subplots(figsize=(6, 3.5))
+  s = [r["step"] for r in rows]
+  ax.plot(s, [r["psnr_G_A_vs_Mx"] for r in rows], "o-", label="G_A(x) vs M x")
+  ax.plot(s, [r["psnr_G_B_vs_x"] for r in rows], "s-", label="G_B(M x) vs x")
+  ax.plot(s, [r["psnr_cycle"] for r in rows], "^-", label="G_B(G_A(x)) vs x")
+  ax.axhline(result["identity_psnr_x_vs_Mx"], color="gray", ls="--", label="identity: x vs M x")
+  ax.set_xlabel("step")
+  ax.set_ylabel("PSNR (dB), held-out")
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(workdir / "curves.png", dpi=100)
+  from stylejax.imaging import crops  # pylint: disable=import-outside-toplevel
+  photos = [crops.square(x, TEST_SIDE) for x in photos]
+  cells = [[x, transform(x), *translator.cycle(x)[1:]] for x in photos]
+  images.save_png(grids.tile(cells), workdir / "held_out_grid.png")
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("what", choices=["data", "train", "eval"])
+  parser.add_argument("--workdir", default="workdirs/cyclegan_known")
+  parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"),
+                      help="the shared data folder (content/, style/)")
+  parser.add_argument("--steps", type=int, default=1200)
+  parser.add_argument("--learning-rate", type=float, default=1e-3)
+  args = parser.parse_args(argv)
+  workdir = Path(args.workdir)
+  if args.what == "data":
+    make_data(workdir, Path(args.shared))
+  elif args.what == "train":
+    from stylejax.training import loop  # pylint: disable=import-outside-toplevel
+    result = loop.run(config_for(workdir, args.steps, args.learning_rate), workdir / "run")
+    print(f"trained to step {int(result.state['step'])}")
+  else:
+    evaluate(workdir)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
