@@ -21,10 +21,11 @@ What it measures, in this order, on the first JAX device:
    search), float32 and bf16.
 4. Sweeps of K = 1, 8, 32 runs through `stylejax.pixel.sweep.run_sweep` (one vmapped program, the
    product's chunking) against K sequential `stylize.run` calls, Adam and L-BFGS.
-5. Training images/s of every network method (cin, adain, ghiasi) through the CLI
+5. Training images/s of the style network methods (cin, adain, ghiasi, stylebank) through the CLI
    (`stylejax.cli.main(["train", ...])`), read from the workdir's metrics.jsonl, the first logged
    interval (compilation) excluded. Content: the scikit-image photos (offline).
-6. Video: not built yet (a row says so).
+6. Video: time per frame of the Magenta model and a CIN network, and the host's flow and blend per frame
+   (benchmarks/bench_video.measure).
 
 Time: `--budget` seconds in all (default 450). Each section gets a share of what is left and starts
 no row it cannot expect to finish; a row left out says why ("not measured: ..."). The report (and a
@@ -91,7 +92,7 @@ MISSING = "not measured"  # the prefix of every cell a run could not fill
 FULL = dict(matmul_n=8192, vgg_sizes=(512, 1024), gatys_size=512, gatys_log_every=10, gatys_chunks=4,
             sweep_size=256, sweep_steps=20, sweep_ks=(8, 1, 32), train_size=256, train_batch=16,
             train_width=1.0, train_log_every=10, train_intervals=3, min_rep_s=0.25, reps=5,
-            gatys_precisions=("float32", "bf16"), loss={}, train_extra={})
+            gatys_precisions=("float32", "bf16"), loss={}, train_extra={}, video_sizes=(256, 512), video_repeats=5)
 # --tiny exercises every code path at the least compile time: 16-32 px, one size of VGG rows, a
 # shallow loss (the network stops at relu2_1), K = 1, 2, two timed steps or intervals.
 TINY = dict(matmul_n=128, vgg_sizes=(32,), gatys_size=32, gatys_log_every=1, gatys_chunks=2,
@@ -100,11 +101,14 @@ TINY = dict(matmul_n=128, vgg_sizes=(32,), gatys_size=32, gatys_log_every=1, gat
             gatys_precisions=("float32",),
             loss={"loss.content_layers": "relu2_1", "loss.style_layers": "relu1_1,relu2_1"},
             train_extra={m: {"network.n_residual": 1, "loss.content_layers": "relu2_2",
-                             "loss.style_layers": "relu1_2,relu2_2"} for m in ("cin", "ghiasi")})
-TRAIN_CONFIGS = {"cin": "cin_tiny", "adain": "adain_tiny", "ghiasi": "ghiasi_tiny"}
+                             "loss.style_layers": "relu1_2,relu2_2"} for m in ("cin", "ghiasi")},
+            video_sizes=(64,), video_repeats=1)
+# cin_newstyle trains on multistyle26's fixed widths and cyclegan on folders A/ B/: their own
+# benchmarks (bench_multistyle26, bench_cyclegan) time their steps.
+TRAIN_CONFIGS = {"cin": "cin_tiny", "adain": "adain_tiny", "ghiasi": "ghiasi_tiny", "stylebank": "stylebank_tiny"}
 SWEEP_OPTIMIZERS = {"adam": "adam", "lbfgs": "lbfgs_zoom"}  # row name -> benchmarks.bench_sweep.OPTIMIZERS
 # Rough shares of the budget; a section's unused time passes to the later ones.
-SHARES = {"vgg": 0.34, "gatys": 0.14, "sweep": 0.26, "train": 0.26}
+SHARES = {"vgg": 0.32, "gatys": 0.14, "sweep": 0.25, "train": 0.24, "video": 0.05}
 GRACE_S = 30.0  # past the budget, a row still running is interrupted
 
 
@@ -273,8 +277,17 @@ def render(rep: Report) -> str:
   for r in map(_compact, rep.tables["train"]):
     lines.append(f"| {_first(r, 'method')} | {r['config']} | {r['size']} | {r['batch']} | {r['width']} | {r['extra']} | "
                  f"{_cell(r['steps'])} | {_cell(r['images_per_s'])} | {_cell(r['steps_per_s'])} |")
-  lines += ["", "### Video", ""]
-  lines += [f"- {r['name']}: {r['status']}" for r in rep.tables["video"]]
+  lines += ["", "### Video, time per frame", "",
+            "`benchmarks/bench_video.measure` on a synthetic pan of the astronaut photo at 4:3 (width below): "
+            "the pretrained Magenta model with the bundled Starry Night as `stylejax video` runs it, a CIN "
+            "network (cin_tiny's, 4 styles, width 0.5) per frame, and what temporal consistency adds per frame "
+            "on the host: OpenCV's DIS flow both ways with Ruder et al.'s masks (medium preset) and the blend "
+            "with the warped previous output. Median of the repeats after a warm-up call.", "",
+            "| width px | Magenta ms | CIN ms | flow + masks ms (host) | blend ms | consistent Magenta fps |",
+            "|---|---|---|---|---|---|"]
+  for r in map(_compact, rep.tables["video"]):
+    lines.append(f"| {_first(r, 'size') if 'size' in r else '-'} | "  # .get: older runs' JSON has no cells
+                 + " | ".join(_cell(r.get(k, r.get("status"))) for k in VIDEO_CELLS) + " |")
   missing = rep.missing()
   lines += ["", "### Not measured", ""]
   lines += [f"- {x}" for x in missing] if missing else ["- nothing: every row is filled."]
@@ -677,6 +690,28 @@ def run_training(rep: Report, cfg: dict, tmp: Path, deadline: float, expect_s: f
     rep.add("train", row)
 
 
+VIDEO_CELLS = ("magenta_ms", "cin_ms", "flow_ms", "blend_ms", "consistent_fps")
+
+
+def run_video(rep: Report, cfg: dict, deadline: float, expect_s: float) -> None:
+  from benchmarks import bench_video  # pylint: disable=import-outside-toplevel  (imports torch)
+
+  for size in cfg["video_sizes"]:
+    row = {"name": "video", "size": size}
+    skip = _skip_reason(deadline, expect_s)
+    if skip:
+      rep.add("video", {**row, **dict.fromkeys(VIDEO_CELLS, skip)})
+      continue
+    try:
+      s = bench_video.measure(size, cfg["video_repeats"], with_pixel=False, with_torch=False)
+      row.update(magenta_ms=1000 * s["magenta"], cin_ms=1000 * s["cin"], flow_ms=1000 * s["flow_medium"],
+                 blend_ms=1000 * s["blend"], consistent_fps=1 / (s["magenta"] + s["flow_medium"] + s["blend"]))
+    except Exception as e:  # pylint: disable=broad-except
+      traceback.print_exc()
+      row.update(dict.fromkeys(VIDEO_CELLS, _failed(e)))
+    rep.add("video", row)
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -733,7 +768,7 @@ def main(argv=None) -> int:
   parser.add_argument("--weights", default="auto", choices=["auto", "real", "random"])
   parser.add_argument("--budget", type=float, default=None,
                       help="seconds for the whole run (default 450; --tiny: 600)")
-  parser.add_argument("--sections", default="vgg,gatys,sweep,train",
+  parser.add_argument("--sections", default="vgg,gatys,sweep,train,video",
                       help="comma-separated subset of vgg,gatys,sweep,train, run in that order (peaks always run)")
   parser.add_argument("--vgg-sizes", default="", help="VGG rows' image sizes, e.g. 1024 (default 512,1024)")
   parser.add_argument("--sweep-rows", default="", help="sweep rows as OPTIMIZER:K,..., e.g. lbfgs:8,adam:32 "
@@ -791,11 +826,10 @@ def main(argv=None) -> int:
             "loss": _loss_text(cfg["loss"]), "last_conv": deepest_conv(cfg["loss"])}
     rep = Report(out, meta)
     print(f"{meta['device']}; jax {meta['jax']}; weights: {weights_text}", flush=True)
-    rep.add("video", {"name": "video", "status": "not built yet (no video path in stylejax)"})
     peaks = measure_peaks(rep, cfg["matmul_n"], cfg["min_rep_s"], cfg["reps"])
     # Expected seconds per row, for deciding whether a row still fits (compilation dominates).
     # (H200, jax 0.11.2: XLA's convolution autotuning made a new shape's first compile 10-45 s.)
-    expect = {"vgg": 10.0, "gatys": 16.0, "sweep": 30.0, "train": 45.0} if not args.tiny else dict.fromkeys(SHARES, 0.0)
+    expect = {"vgg": 10.0, "gatys": 16.0, "sweep": 30.0, "train": 45.0, "video": 20.0} if not args.tiny else dict.fromkeys(SHARES, 0.0)
     for name in SHARES:
       if name not in sections:
         rep.notes.append(f"section {name} not run (--sections)")
@@ -808,6 +842,8 @@ def main(argv=None) -> int:
         run_gatys(rep, cfg, deadline, expect[name])
       elif name == "sweep":
         run_sweeps(rep, cfg, tmp, deadline, expect[name])
+      elif name == "video":
+        run_video(rep, cfg, deadline, expect[name])
       else:
         run_training(rep, cfg, tmp, deadline, expect[name])
     if hasattr(signal, "SIGALRM"):

@@ -43,7 +43,7 @@ def _clip(size):
   return synthetic.make_clip("pan", images.load_image("astronaut"), (size * 3 // 4, size), 3)
 
 
-def measure(size: int, repeats: int, with_pixel: bool) -> dict:
+def measure(size: int, repeats: int, with_pixel: bool, with_torch: bool = True) -> dict:
   clip = _clip(size)
   frame = clip.frame(1)
   magenta = stylizers.load(stylizers.NetworkChoice(style_images=("starry_night",)))
@@ -69,6 +69,8 @@ def measure(size: int, repeats: int, with_pixel: bool) -> dict:
   fns = {"magenta": lambda: magenta(frame), "cin": lambda: cin.apply([frame], weights, batch_size=1),
          "cin_torch": torch_cin, "flow_fast": flows("fast"), "flow_medium": flows("medium"),
          "blend": lambda: consistency.flow_blend(frame, previous, back, mask, 0.6)}
+  if not with_torch:  # on an accelerator machine the CPU twin says nothing about the device
+    del fns["cin_torch"]
   times = timing.time_interleaved(fns, repeats)
   result = {name: timing.median(t) for name, t in times.items()}
   if with_pixel:
