@@ -672,6 +672,7 @@ VIDEO_METHODS = """methods (--method; default: what --checkpoint holds, magenta 
   cin      a trained CIN network (--checkpoint), --style
   adain    a trained AdaIN network or the release's decoder.pth (--checkpoint), --style-image
   ghiasi   a trained style-prediction network (--checkpoint), --style-image
+  cyclegan a CycleGAN generator, A -> B: --checkpoint vintagify, a reference .pth or a training workdir
   pixel    Ruder et al.'s pixel optimization (--config video_pixel), --style-image, e.g.
            stylejax video clip.mp4 --method pixel --style-image starry_night -o clip_starry.mp4
 consistency (--consistency): none (per frame) | blend (flow-guided, default for networks) | ema |
@@ -684,12 +685,13 @@ def _add_video(commands) -> None:
                VIDEO_METHODS, ("stylejax video frames/ --style-image starry_night -o starry.mp4 --compare side_by_side.mp4",))
   v.add_argument("input", help="a video file (.mp4 .mov .mkv .avi .webm .gif) or a folder of frames")
   v.add_argument("-o", "--output", required=True, help="the video to write (.mp4 H.264, or .gif)")
-  v.add_argument("--method", default=None, choices=["magenta", "cin", "adain", "ghiasi", "pixel"],
+  v.add_argument("--method", default=None, choices=["magenta", "cin", "adain", "ghiasi", "cyclegan", "pixel"],
                  help="what stylizes the frames (see methods below)")
   v.add_argument("--consistency", default=None, choices=["none", "blend", "ema", "temporal"],
                  help="how frames are kept consistent (see below)")
   v.add_argument("--beta", type=float, default=0.6, help="blend, ema: share of the previous output kept")
-  v.add_argument("--checkpoint", default=None, help="a training workdir or the AdaIN release's decoder.pth")
+  v.add_argument("--checkpoint", default=None, help="a training workdir, the AdaIN release's decoder.pth, or "
+                 "a CycleGAN generator (vintagify, a .pth)")
   v.add_argument("--style-image", action="append", default=[], metavar="PAINTING",
                  help="a painting (repeat for several): arbitrary-style networks and pixel")
   v.add_argument("--style-weights", default="", help="blend weights of several --style-image")

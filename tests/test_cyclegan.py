@@ -302,3 +302,21 @@ def test_vintagify_generator_matches_the_torch_twin():
   torch_g.load_state_dict(_tensors(state))
   x = np.random.default_rng(0).uniform(-1, 1, (1, 24, 20, 3)).astype(np.float32)
   np.testing.assert_allclose(np.asarray(generate(spec, params, x)), _nhwc(torch_g(_nchw(x))), atol=1e-5)
+
+
+def test_video_frames_run_through_the_generator_a_pth_names_its_method(tmp_path):
+  """`stylejax video --method cyclegan --checkpoint G.pth`: each frame is the generator's translation."""
+  from stylejax.video import stylizers  # pylint: disable=import-outside-toplevel
+
+  spec = cyclegan.GeneratorSpec(1, 4, affine=True)
+  torch.save(_tensors(cyclegan_weights.generator_to_reference(spec, _generator(spec))), tmp_path / "G.pth")
+  frame = np.random.default_rng(3).random((12, 20, 3), dtype=np.float32)
+  stylize = stylizers.load(stylizers.NetworkChoice(method="cyclegan", checkpoint=str(tmp_path / "G.pth")))
+  expected = translation.Translator.open(tmp_path / "G.pth").apply([frame])[0]
+  np.testing.assert_array_equal(stylize(frame), expected)
+  assert stylize(frame).shape == frame.shape and np.ptp(expected) > 0
+  with pytest.raises(StylejaxError, match="holds a cyclegan network, not --method cin"):
+    stylizers.load(stylizers.NetworkChoice(method="cin", checkpoint="vintagify"))
+  with pytest.raises(StylejaxError, match="no --style-image"):
+    stylizers.load(stylizers.NetworkChoice(method="cyclegan", checkpoint=str(tmp_path / "G.pth"),
+                                           style_images=("starry_night",)))

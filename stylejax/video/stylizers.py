@@ -1,7 +1,8 @@
 """One frame in, its stylization out, for every network method, through the paths `stylejax apply`
 uses: the pretrained Magenta model (no checkpoint), any arbitrary-style checkpoint (AdaIN, the AdaIN
-release's decoder.pth, ghiasi) and CIN networks (`stylejax.methods.registry` reads which). Style
-blends, alpha, masks, CIN strength and colour preservation work per frame as they do on photos.
+release's decoder.pth, ghiasi), CIN networks (`stylejax.methods.registry` reads which) and CycleGAN
+generators (vintagify, a reference .pth, a training workdir: its A -> B generator, as `stylejax translate`).
+Style blends, alpha, masks, CIN strength and colour preservation work per frame as they do on photos.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Callable
 import numpy as np
 
 from stylejax.errors import StylejaxError
-from stylejax.feedforward import arbitrary, transfer
+from stylejax.feedforward import arbitrary, transfer, translation
 from stylejax.imaging import images
+from stylejax.io import cyclegan_weights
 from stylejax.methods import registry
 
-NETWORK_METHODS = ("magenta", "cin", "adain", "ghiasi")  # `--method` for a network; "pixel" is optimization
+NETWORK_METHODS = ("magenta", "cin", "adain", "ghiasi", "cyclegan")  # `--method` for a network; "pixel" is optimization
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +44,11 @@ def _kind(choice: NetworkChoice):
       raise StylejaxError(f"--method {choice.method} needs --checkpoint (a trained {choice.method} network); "
                           "without one the pretrained model is --method magenta")
     return "magenta", None
+  # A generator .pth reads like AdaIN's decoder.pth until opened: --method cyclegan says which.
+  if choice.method == "cyclegan" or choice.checkpoint == cyclegan_weights.VINTAGIFY:
+    if choice.method not in (None, "cyclegan"):
+      raise StylejaxError(f"{choice.checkpoint} holds a cyclegan network, not --method {choice.method}")
+    return "cyclegan", None
   checkpoint = registry.open_checkpoint(choice.checkpoint)
   kind = "adain" if checkpoint.kind == registry.RELEASE else checkpoint.kind
   if choice.method not in (None, kind):
@@ -56,6 +63,12 @@ def network_method(choice: NetworkChoice) -> str:
 def load(choice: NetworkChoice) -> Callable[[np.ndarray], np.ndarray]:
   """frame (H, W, 3) [0, 1] -> its stylization, same shape; inputs checked before any frame runs."""
   kind, checkpoint = _kind(choice)
+  if kind == "cyclegan":
+    if choice.style_images:
+      raise StylejaxError(f"{choice.checkpoint} is a CycleGAN generator: it has its own style (no --style-image)")
+    translator = translation.Translator.open(choice.checkpoint, choice.step)
+    translator.params("AtoB")
+    return lambda frame: translator.apply([frame], "AtoB", batch_size=1)[0]
   if kind == "cin":
     if choice.style_images:
       raise StylejaxError(f"{choice.checkpoint} is a CIN network of fixed styles: choose one with --style")
