@@ -66,15 +66,17 @@ def make_data(workdir: Path, shared: Path) -> None:
   print(f"wrote {workdir / 'data'}: " + ", ".join(f"{g} {len(s)}" for g, s in LISTS.items()))
 
 
-def config_for(workdir: Path, steps: int, learning_rate: float):
+def config_for(workdir: Path, steps: int, learning_rate: float, decay_steps: int | None = None,
+               checkpoints: int = 6):
   """cyclegan_tiny without the identity loss (it would pull G_A towards the identity, which is not
-  the answer here), the last quarter of the steps decaying, every checkpoint kept for the curves."""
+  the answer here), the last `decay_steps` (default: a quarter) decaying linearly to 0, `checkpoints`
+  checkpoints kept for the curves."""
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
-  decay = steps // 4
+  decay = steps // 4 if decay_steps is None else decay_steps
   return configuration.apply_values(configuration.load_config("cyclegan_tiny"), {
       "data.content": f"folder:{workdir / 'data'}", "network.lambda_identity": 0.0,
       "network.constant_steps": steps - decay, "network.decay_steps": decay, "optim.steps": steps,
-      "optim.learning_rate": learning_rate, "checkpoint_every": max(1, steps // 6), "keep_checkpoints": 10,
+      "optim.learning_rate": learning_rate, "checkpoint_every": max(1, steps // checkpoints), "keep_checkpoints": max(10, checkpoints),
       "eval_images": (str(workdir / "data" / "test" / "astronaut.png"),)})
 
 
@@ -141,13 +143,17 @@ def main(argv=None) -> int:
                       help="the shared data folder (content/, style/)")
   parser.add_argument("--steps", type=int, default=1200)
   parser.add_argument("--learning-rate", type=float, default=1e-3)
+  parser.add_argument("--decay-steps", type=int, default=None,
+                      help="steps of linear decay at the end (default: a quarter of --steps; the reference: half)")
+  parser.add_argument("--checkpoints", type=int, default=6, help="checkpoints saved (evenly spaced)")
   args = parser.parse_args(argv)
   workdir = Path(args.workdir)
   if args.what == "data":
     make_data(workdir, Path(args.shared))
   elif args.what == "train":
     from stylejax.training import loop  # pylint: disable=import-outside-toplevel
-    result = loop.run(config_for(workdir, args.steps, args.learning_rate), workdir / "run")
+    result = loop.run(config_for(workdir, args.steps, args.learning_rate, args.decay_steps, args.checkpoints),
+                      workdir / "run")
     print(f"trained to step {int(result.state['step'])}")
   else:
     evaluate(workdir)
