@@ -221,19 +221,33 @@ def report(rows: list[dict], command: str, settings: dict) -> str:
 
 
 def write_figure(path: Path, data: Path, pictures, step: int, size: int = 128) -> None:
-  """Rows: photo × method (Gatys is not stored: the photo row); columns: the unseen paintings."""
-  from stylejax.imaging import grids  # pylint: disable=import-outside-toplevel
-  from stylejax.io import outputs  # pylint: disable=import-outside-toplevel
+  """Rows: the unseen paintings; per photo four columns: the photo, Gatys (80 L-BFGS), the pretrained
+  model before fine-tuning (step 0), the fine-tuned model (`step`)."""
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
 
   cell = lambda image: crops.square(np.clip(np.asarray(image, np.float32), 0, 1), size)
-  header = [cell(images.load_image(str(data / "style" / f"{s}.jpg"))) for s in UNSEEN]
-  rows = [[np.ones((size, size, 3), np.float32)] + header]
+  columns = [("painting", lambda photo, s: images.load_image(str(data / "style" / f"{s}.jpg")), None)]
   for photo in EVAL_PHOTOS:
-    rows.append([cell(images.resize(images.load_image(str(data / "content" / f"{photo}.jpg")), SIZE))]
-                + [cell(pictures["gatys", 0, photo, s]) for s in UNSEEN])
-    for method, at in (("finetuned", 0), ("finetuned", step)):
-      rows.append([np.ones((size, size, 3), np.float32)] + [cell(pictures[method, at, photo, s]) for s in UNSEEN])
-  outputs.save_image(grids.tile(rows), path)
+    columns += [(photo, lambda photo, s: images.load_image(str(data / "content" / f"{photo}.jpg")), photo),
+                ("Gatys 80", lambda photo, s: pictures["gatys", 0, photo, s], photo),
+                ("Magenta\nzero-shot", lambda photo, s: pictures["finetuned", 0, photo, s], photo),
+                (f"fine-tuned\n{step} steps", lambda photo, s: pictures["finetuned", step, photo, s], photo)]
+  fig = Figure(figsize=(1.1 * len(columns), 1.2 * len(UNSEEN) + 0.3))
+  axes = fig.subplots(len(UNSEEN), len(columns), squeeze=False)
+  for r, painting in enumerate(UNSEEN):
+    for c, (title, get, photo) in enumerate(columns):
+      ax = axes[r, c]
+      ax.imshow(cell(get(photo, painting)))
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if r == 0:
+        ax.set_title(title, fontsize=6)
+      if c == 0:
+        ax.set_ylabel(painting, fontsize=6)
+  fig.tight_layout()
+  tmp = path.with_suffix(".tmp.png")
+  fig.savefig(tmp, dpi=90)
+  tmp.replace(path)
 
 
 def gatys_images(data: Path, pairs) -> dict:
@@ -254,7 +268,8 @@ def main(argv=None) -> int:
   parser.add_argument("--work", default=str(HERE / "workdirs"))
   parser.add_argument("--steps", type=int, default=1000, help="upper bound; --train-minutes usually stops first")
   parser.add_argument("--train-minutes", type=float, default=22.0)
-  parser.add_argument("--every", type=int, default=50)
+  parser.add_argument("--every", type=int, default=50, help="checkpoint every N steps")
+  parser.add_argument("--eval-every", type=int, default=100, help="evaluate every N steps (and the last)")
   parser.add_argument("--train-size", type=int, default=128)
   parser.add_argument("--style-size", type=int, default=128)
   parser.add_argument("--lr", type=float, default=1e-4)
@@ -279,7 +294,8 @@ def main(argv=None) -> int:
     if args.train_only:
       return 0
   run = work / "run"
-  steps = [0, *cin_experiment.checkpoint_steps(run)] if (run / "checkpoints").exists() else [0]
+  saved = cin_experiment.checkpoint_steps(run) if (run / "checkpoints").exists() else []
+  steps = [0, *[s for s in saved if s % args.eval_every == 0 and s != saved[-1]], *saved[-1:]]
   rows, pictures = evaluate(data, run, steps, args.style_size)
   rows += gatys()
   write_rows(HERE / "rows.csv", rows)
