@@ -3,6 +3,7 @@ training step), the image pool's rule, translation of any size, bad weight files
 and training through the shared loop (the loss falls, resume is bit-identical)."""
 
 import json
+import os
 import shutil
 
 import jax
@@ -291,8 +292,8 @@ def test_cyclegan_config_mistakes_are_one_line_errors(tmp_path):
     method.METHOD.prepare(configuration.apply_values(base, {"data.content": f"folder:{tmp_path / 'only_a'}"}))
 
 
-@pytest.mark.skipif(cyclegan_weights.importlib.util.find_spec("vintagify") is None,
-                    reason="vintagify not installed (make installs it)")
+@pytest.mark.skipif(cyclegan_weights.importlib.util.find_spec("vintagify") is None and not os.environ.get("CI"),
+                    reason="vintagify not installed (make installs it; under CI the test runs and fails)")
 def test_vintagify_generator_matches_the_torch_twin():
   spec, params = cyclegan_weights.read_generator(cyclegan_weights.vintagify_path())
   assert spec == cyclegan.GeneratorSpec(n_blocks=9, ngf=64, affine=True)

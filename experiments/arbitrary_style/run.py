@@ -44,8 +44,9 @@ import numpy as np  # noqa: E402
 
 import comparison  # noqa: E402
 from stylejax.errors import StylejaxError  # noqa: E402
-from stylejax.evaluation import metrics  # noqa: E402
-from stylejax.feedforward import arbitrary, models  # noqa: E402
+from stylejax.evaluation import figures, metrics  # noqa: E402
+from stylejax.feedforward import arbitrary  # noqa: E402
+from stylejax.methods import registry  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.pixel import stylize  # noqa: E402
@@ -122,32 +123,13 @@ def stylize_all(method: str, model, pairs, photo_images, painting_images, seen_i
 
 def figure(path: Path, results, photos, unseen, methods, size: int = 128) -> None:
   """Rows: the unseen paintings, then each method's result for each photo; columns: the paintings."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
-
-  del matplotlib
   cell = lambda image: crops.square(image, size)
   rows = [("painting", [cell(images.load_image(str(p))) for p in unseen])]
   for photo in photos:
     for method in methods:
       if all((method, photo, p) in results for p in unseen):
         rows.append((f"{method}\n{photo.stem}", [cell(results[method, photo, p]) for p in unseen]))
-  fig = Figure(figsize=(1.3 * len(unseen) + 1.2, 1.3 * len(rows)))
-  axes = fig.subplots(len(rows), len(unseen), squeeze=False)
-  for r, (label, cells) in enumerate(rows):
-    for c, image in enumerate(cells):
-      ax = axes[r, c]
-      ax.imshow(np.clip(image, 0, 1))
-      ax.set_xticks([])
-      ax.set_yticks([])
-      if r == 0:
-        ax.set_title(unseen[c].stem, fontsize=7)
-      if c == 0:
-        ax.set_ylabel(label, fontsize=7)
-  fig.tight_layout()
-  tmp = path.with_suffix(".tmp.png")
-  fig.savefig(tmp, dpi=77)
-  tmp.replace(path)
+  figures.labelled_grid(path, rows, [p.stem for p in unseen], inches=1.3)
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -227,7 +209,7 @@ def main(argv=None) -> int:
     if method in configs:
       workdir = workroot / method
       train_seconds[method] = train(method, configs[method], settings[f"{method}_steps"], seen_dir, workdir)
-      loaded[method] = models.KINDS[method].load(workdir, None, None)
+      loaded[method] = registry.METHODS[method].load(workdir, None, None)
   if "magenta" in methods:
     loaded["magenta"] = arbitrary.ArbitraryStylizer()
   atomic_write_text(workroot / "train_seconds.csv", "".join(f"{k},{v:.1f}\n" for k, v in train_seconds.items()))

@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 import comparison  # noqa: E402  (experiments/arbitrary_style: bootstrap over pairs)
 from stylejax.atomic_io import atomic_write_text  # noqa: E402
 from stylejax.errors import StylejaxError  # noqa: E402
-from stylejax.evaluation import metrics  # noqa: E402
+from stylejax.evaluation import figures, metrics  # noqa: E402
 from stylejax.feedforward import transfer  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
 from stylejax.methods import cin_newstyle  # noqa: E402
@@ -124,7 +124,6 @@ def gatys_rows(photos, paintings, photo_images, painting_images, evaluator, run:
 
 def figure(path: Path, rows_images, photos, paintings, size: int = 128) -> None:
   """Columns: the paintings; rows: the painting, then per photo the photo, the new style, Gatys."""
-  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
 
   cell = lambda image: crops.square(np.asarray(image), size)
   rows = [("painting", [cell(images.load_image(str(p))) for p in paintings])]
@@ -135,22 +134,7 @@ def figure(path: Path, rows_images, photos, paintings, size: int = 128) -> None:
         rows.append((f"{method}\n{photo.stem}", [cell(rows_images[method, photo.stem, p.stem])
                                                   if (method, photo.stem, p.stem) in rows_images
                                                   else np.ones((size, size, 3)) for p in paintings]))
-  fig = Figure(figsize=(1.4 * len(paintings) + 1.2, 1.4 * len(rows)))
-  axes = fig.subplots(len(rows), len(paintings), squeeze=False)
-  for r, (label, cells) in enumerate(rows):
-    for c, image in enumerate(cells):
-      ax = axes[r, c]
-      ax.imshow(np.clip(image, 0, 1))
-      ax.set_xticks([])
-      ax.set_yticks([])
-      if r == 0:
-        ax.set_title(paintings[c].stem, fontsize=7)
-      if c == 0:
-        ax.set_ylabel(label, fontsize=7)
-  fig.tight_layout()
-  tmp = path.with_suffix(".tmp.png")
-  fig.savefig(tmp, dpi=77)
-  tmp.replace(path)
+  figures.labelled_grid(path, rows, [p.stem for p in paintings], inches=1.4)
 
 
 def base_style_ssim(photo_images: dict) -> str:

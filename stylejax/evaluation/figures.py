@@ -36,3 +36,26 @@ def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.nda
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=80)
   atomic_write_bytes(path, buffer.getvalue())
+
+
+def labelled_grid(path, rows: list[tuple[str, list[np.ndarray]]], column_titles: list[str],
+                  inches: float = 1.3) -> None:
+  """Image rows, each with its label on the left and a title over each column: the experiments'
+  photo x painting figures."""
+  fig = Figure(figsize=(inches * len(column_titles) + 1.2, inches * len(rows)))
+  FigureCanvasAgg(fig)
+  axes = fig.subplots(len(rows), len(column_titles), squeeze=False)
+  for r, (label, cells) in enumerate(rows):
+    for c, image in enumerate(cells):
+      ax = axes[r, c]
+      ax.imshow(np.clip(image, 0, 1))
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if r == 0:
+        ax.set_title(column_titles[c], fontsize=7)
+      if c == 0:
+        ax.set_ylabel(label, fontsize=7)
+  fig.tight_layout()
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=77)
+  atomic_write_bytes(path, buffer.getvalue())
