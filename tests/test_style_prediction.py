@@ -15,7 +15,7 @@ from stylejax import configuration, tasks
 from stylejax.errors import StylejaxError
 from stylejax.feedforward import data, transfer
 from stylejax.methods import ghiasi, registry
-from stylejax.objectives import loss_network
+from stylejax.objectives import loss_network, temporal_pairs
 from stylejax.training import loop
 from stylejax.imaging import crops, images
 from stylejax.io import alexnet_weights, magenta_release, weights
@@ -140,6 +140,14 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   loss = lambda params: float(batch_loss(problem.loss, problem.spec, params, loaded.params, features_params,
                                          jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
   assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
+  # with the temporal term (stylejax.objectives.temporal_pairs): the same terms plus weight x "temporal"
+  motion = temporal_pairs.TemporalSettings(weight=50.0, max_shift=2.0, max_rotation=1.0, max_zoom=0.02)
+  args = (problem.loss, problem.spec, reference.state["params"], loaded.params, features_params,
+          jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0), 0)
+  plain_total, plain_terms = batch_loss(*args)
+  total, terms = jax.jit(ghiasi.batch_loss, static_argnums=(0, 1, 10))(*args, motion)
+  assert float(terms["temporal"]) > 0 and float(terms["content"]) == pytest.approx(float(plain_terms["content"]), rel=1e-5)
+  assert float(total) == pytest.approx(float(plain_total) + 50.0 * float(terms["temporal"]), rel=1e-5)
 
   # resume from step 2 (as after a crash that lost checkpoint 4): the same bits at step 4
   shutil.copytree(tmp_path / "ref", tmp_path / "run")

@@ -11,6 +11,7 @@ import ml_collections
 
 from stylejax.configs.loss import get_loss_config
 from stylejax.methods import registry
+from stylejax.objectives import temporal_pairs
 
 
 def get_train_base_config(kind: str = "cin") -> ml_collections.ConfigDict:
@@ -33,6 +34,9 @@ def get_train_base_config(kind: str = "cin") -> ml_collections.ConfigDict:
   # The method's own block (stylejax.methods.<kind>.network_config): network.kind and the fields
   # of that method alone (`stylejax train --help` lists the methods).
   c.network = registry.get(kind).network_config()
+
+  # The temporal term (stylejax.objectives.temporal_pairs): off unless temporal.weight > 0.
+  c.temporal = temporal_pairs.config_block()
 
   c.loss = get_loss_config()  # the loss network and loss terms (stylejax/configs/loss.py)
   c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)

@@ -23,6 +23,7 @@ import optax
 from stylejax import devices
 from stylejax.errors import StylejaxError
 from stylejax.objectives.loss_network import LossNetwork
+from stylejax.objectives.temporal_pairs import TemporalSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Problem:
   spec: Any  # the trained network's structure
   loss: LossNetwork  # the frozen loss network and its terms
   adam: AdamSettings
+  temporal: TemporalSettings = TemporalSettings()  # the temporal term (methods with `temporal = True`)
 
   def optimizer(self) -> optax.GradientTransformation:
     return self.adam.optimizer()
@@ -126,6 +128,7 @@ class Method(abc.ABC):
   name: str  # the config's network.kind
   arbitrary: bool  # True: styles are paintings drawn each step, and given at apply time (--style-image)
   watched_terms: tuple[str, ...] = ("total", "grad_norm")  # a non-finite value stops the run
+  temporal: bool = False  # True: its loss takes the config's `temporal` block (objectives.temporal_pairs)
 
   @abc.abstractmethod
   def network_config(self) -> ml_collections.ConfigDict:

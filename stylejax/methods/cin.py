@@ -17,7 +17,7 @@ from stylejax.errors import StylejaxError
 from stylejax.feedforward import data, transfer
 from stylejax.methods import base, photo_data
 from stylejax.networks import stylenet
-from stylejax.objectives import loss_network
+from stylejax.objectives import loss_network, temporal_pairs
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -32,14 +32,17 @@ def batch_loss(problem: base.Problem, params, vgg_params, content, style_ids, ta
   Example i's key is folded from its index in the global batch, `first_example + i`. `targets` hold
   the styles from `first_target_style` on (new styles added to a trained network: only theirs)."""
   net = problem.loss
-  outputs = stylenet.stylize(problem.spec, params, content, stylenet.one_hot(style_ids, problem.spec.n_styles))
+  conditioning = stylenet.one_hot(style_ids, problem.spec.n_styles)
+  outputs = stylenet.stylize(problem.spec, params, content, conditioning)
   output_features = net.features(vgg_params, outputs, net.layers)
   content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
   example_targets = jax.tree.map(lambda t: t[style_ids - first_target_style], targets)
   one_example = lambda feats, content_feats, output, target, k: loss_network.loss_terms(
       net, weights, feats, content_feats, (target,), output, k)
-  return base.mean_over_examples(one_example, key, first_example, output_features, content_features, outputs,
-                                 example_targets)
+  total, terms = base.mean_over_examples(one_example, key, first_example, output_features, content_features,
+                                         outputs, example_targets)
+  stylize = lambda frames: stylenet.stylize(problem.spec, params, frames, conditioning)
+  return temporal_pairs.add_term(problem.temporal, stylize, content, outputs, key, first_example, total, terms)
 
 
 def fixed_style_files(config: ml_collections.ConfigDict) -> list[str]:
@@ -54,6 +57,7 @@ def fixed_style_files(config: ml_collections.ConfigDict) -> list[str]:
 class Cin(base.Method):
   name = "cin"
   arbitrary = False
+  temporal = True
 
   def network_config(self) -> ml_collections.ConfigDict:
     n = ml_collections.ConfigDict()
@@ -77,7 +81,8 @@ class Cin(base.Method):
     spec = stylenet.NetworkSpec(n_styles=n_styles, widths=tuple(net.widths), width_multiplier=net.width_multiplier,
                                 n_residual=net.n_residual, conditional=net.conditional, up_widths=tuple(net.up_widths))
     return base.Problem(method=self.name, spec=spec, loss=loss_network.from_config(config.loss, loaded),
-                      adam=base.AdamSettings.from_config(config.optim))
+                        adam=base.AdamSettings.from_config(config.optim),
+                        temporal=temporal_pairs.TemporalSettings.from_config(config.temporal))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
     style_files = fixed_style_files(config)

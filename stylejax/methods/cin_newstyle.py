@@ -6,7 +6,9 @@ stylejax.io.cin_release) or a `cin` / `cin_newstyle` training workdir. The run's
 new paintings; the result is a network of N + k styles whose first N (the base's) are the base's own
 rows, copied bit for bit, and whose convolutions are the base's. Only the new rows are
 differentiated and updated (the optimizer state covers them alone), so the convolution kernels'
-gradients are never computed. Each example draws one of the new styles.
+gradients are never computed. Each example draws one of the new styles. `network.trainable=all`
+instead fine-tunes every parameter from the base (the base's styles then change): the start of a
+temporal fine-tune of a pretrained network (`temporal.weight`, stylejax.objectives.temporal_pairs).
 
 The `network` block repeats the base's structure (widths, up_widths, n_residual, width_multiplier),
 so that the workdir describes its own network; a mismatch with the base is refused in one line.
@@ -28,6 +30,7 @@ from stylejax.networks import stylenet
 from stylejax.objectives import loss_network
 
 INITS = ("mean", "identity")  # the new rows at step 0: the base's styles averaged | gamma 1, beta 0
+TRAINABLE = ("new_styles", "all")  # what learns: the new rows alone (Dumoulin et al.) | every parameter
 _STRUCTURE = ("widths", "up_widths", "n_residual", "width_multiplier", "conditional")
 
 
@@ -37,6 +40,7 @@ class NewStyleProblem(base.Problem):
   base_network: str = ""
   n_base: int = 0
   init: str = "mean"
+  train_all: bool = False  # network.trainable=all: every parameter learns (the base's styles change too)
 
 
 def _structure(widths, up_widths, n_residual, width_multiplier, conditional) -> dict:
@@ -74,11 +78,16 @@ class CinNewStyle(cin.Cin):
     n = super().network_config()
     n.base = "multistyle26"  # the trained network: a pretrained name (multistyle26) or a cin/cin_newstyle workdir
     n.init = "mean"  # the new styles' rows at step 0: mean (of the base's styles) | identity (gamma 1, beta 0)
+    # new_styles: only the new rows learn (the base's styles stay bit for bit) | all: every parameter
+    # learns, e.g. a fine-tune of the whole pretrained network with the temporal term (temporal.weight)
+    n.trainable = "new_styles"
     return n
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
     net = config.network
     base.check_stylenet_block(net)
+    if net.trainable not in TRAINABLE:
+      raise StylejaxError(f"network.trainable must be one of {', '.join(TRAINABLE)}, got {net.trainable!r}")
     if net.init not in INITS:
       raise StylejaxError(f"network.init must be one of {', '.join(INITS)}, got {net.init!r}")
     if not net.base:
@@ -101,7 +110,8 @@ class CinNewStyle(cin.Cin):
     base_spec, _ = transfer.network_spec(config.network.base)
     plain = super().problem(config, loaded, base_spec.n_styles + n_styles)
     return NewStyleProblem(**{f.name: getattr(plain, f.name) for f in dataclasses.fields(plain)},
-                           base_network=config.network.base, n_base=base_spec.n_styles, init=config.network.init)
+                           base_network=config.network.base, n_base=base_spec.n_styles, init=config.network.init,
+                           train_all=config.network.trainable == "all")
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
     new_files = cin.fixed_style_files(config)
@@ -127,8 +137,8 @@ class CinNewStyle(cin.Cin):
     params = stylenet.with_style_rows(
         params, initial_rows(params, problem.n_base, problem.spec.n_styles - problem.n_base, problem.init),
         problem.n_base)
-    return {"params": params, "opt_state": problem.optimizer().init(stylenet.style_rows(params, problem.n_base)),
-            "step": jnp.int32(0)}
+    trainable = params if problem.train_all else stylenet.style_rows(params, problem.n_base)
+    return {"params": params, "opt_state": problem.optimizer().init(trainable), "step": jnp.int32(0)}
 
   def train_step(self, problem: NewStyleProblem, state, batch, frozen, key, axis):
     content = batch["content"]
@@ -138,12 +148,14 @@ class CinNewStyle(cin.Cin):
                                             problem.spec.n_styles - n_base)
     own_ids = jax.lax.dynamic_slice_in_dim(style_ids, device * rows, rows)
     params = state["params"]
+    loss = lambda p: cin.batch_loss(problem, p, frozen["vgg"], content, own_ids, frozen["targets"], frozen["weights"],
+                                    jax.random.fold_in(key, 1), device * rows, first_target_style=n_base)
+    if problem.train_all:
+      return base.gradient_step(state, jax.value_and_grad(loss, has_aux=True), problem.optimizer(),
+                                problem.adam.learning_rate_at(), axis)
 
     def loss_and_grad(new_rows):  # the new rows alone are differentiated
-      return jax.value_and_grad(
-          lambda r: cin.batch_loss(problem, stylenet.with_style_rows(params, r, n_base), frozen["vgg"], content,
-                                   own_ids, frozen["targets"], frozen["weights"], jax.random.fold_in(key, 1),
-                                   device * rows, first_target_style=n_base), has_aux=True)(new_rows)
+      return jax.value_and_grad(lambda r: loss(stylenet.with_style_rows(params, r, n_base)), has_aux=True)(new_rows)
     trainable = {"params": stylenet.style_rows(params, n_base), "opt_state": state["opt_state"],
                  "step": state["step"]}
     trained, terms = base.gradient_step(trainable, loss_and_grad, problem.optimizer(),

@@ -22,8 +22,9 @@ from stylejax.imaging import color, crops
 from stylejax.io import alexnet_weights, checkpoints, magenta_release, weights
 from stylejax.methods import base, photo_data
 from stylejax.networks import preprocessing, style_prediction
-from stylejax.objectives import loss_network, losses
+from stylejax.objectives import loss_network, losses, temporal_pairs
 from stylejax.objectives.loss_network import LossNetwork
+from stylejax.objectives.temporal_pairs import TemporalSettings
 
 STYLE_FEATURES = ("vgg16", "alexnet")  # frozen feature networks under the style network
 
@@ -46,16 +47,18 @@ def load_features_params(spec: style_prediction.GhiasiSpec) -> dict:
 
 
 def batch_loss(net: LossNetwork, spec: style_prediction.GhiasiSpec, params, vgg_params, features_params, content: jax.Array,
-               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0):
+               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0,
+               temporal: TemporalSettings = TemporalSettings()):
   """(mean total loss, mean terms) of a batch of (photo, painting) pairs, (N, H, W, 3) each.
 
   Each photo is stylized with its own painting's predicted norms, and scored by the shared
   `loss_network.loss_terms` against the photo (content) and that painting (style). Both networks
   learn; the loss network and the feature network are frozen. Example i's key is folded from its
-  index in the global batch, `first_example + i`.
+  index in the global batch, `first_example + i`. With `temporal` on, each photo also gets a moved
+  second frame and the warped-output term (stylejax.objectives.temporal_pairs).
   """
-  outputs = style_prediction.stylize(spec, params, content,
-                                     style_prediction.style_embedding(spec, params, features_params, style))
+  embedding = style_prediction.style_embedding(spec, params, features_params, style)
+  outputs = style_prediction.stylize(spec, params, content, embedding)
   output_features = net.features(vgg_params, outputs, net.layers)
   content_features = jax.lax.stop_gradient(net.features(vgg_params, content, net.content_layers))
   style_features = net.features(vgg_params, style, net.style_layers)
@@ -64,7 +67,10 @@ def batch_loss(net: LossNetwork, spec: style_prediction.GhiasiSpec, params, vgg_
     style_targets = jax.lax.stop_gradient(losses.style_targets(style_feats, net.statistic))
     return loss_network.loss_terms(net, weights, feats, content_feats, (style_targets,), output, k)
 
-  return base.mean_over_examples(one_example, key, first_example, output_features, content_features, style_features, outputs)
+  total, terms = base.mean_over_examples(one_example, key, first_example, output_features, content_features,
+                                         style_features, outputs)
+  stylize = lambda frames: style_prediction.stylize(spec, params, frames, embedding)
+  return temporal_pairs.add_term(temporal, stylize, content, outputs, key, first_example, total, terms)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +88,7 @@ class GhiasiProblem(base.Problem):
 class Ghiasi(base.Method):
   name = "ghiasi"
   arbitrary = True
+  temporal = True
 
   def network_config(self) -> ml_collections.ConfigDict:
     n = ml_collections.ConfigDict()
@@ -121,7 +128,8 @@ class Ghiasi(base.Method):
     del n_styles
     return GhiasiProblem(method=self.name, spec=style_prediction.spec_from_config(config.network),
                          loss=loss_network.from_config(config.loss, loaded),
-                         adam=base.AdamSettings.from_config(config.optim), style_lr_scale=config.network.style_lr_scale)
+                         adam=base.AdamSettings.from_config(config.optim), style_lr_scale=config.network.style_lr_scale,
+                         temporal=temporal_pairs.TemporalSettings.from_config(config.temporal))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
     style_files = data.style_image_list(config.styles)
@@ -149,7 +157,7 @@ class Ghiasi(base.Method):
     device = jax.lax.axis_index(axis) if axis else 0
     loss_and_grad = lambda params: jax.value_and_grad(batch_loss, argnums=2, has_aux=True)(
         problem.loss, problem.spec, params, frozen["vgg"], frozen["features"], batch["content"], batch["style"],
-        frozen["weights"], jax.random.fold_in(key, 1), device * rows)
+        frozen["weights"], jax.random.fold_in(key, 1), device * rows, problem.temporal)
     return base.gradient_step(state, loss_and_grad, problem.optimizer(), problem.adam.learning_rate_at(), axis)
 
   def load(self, path, step, encoder):

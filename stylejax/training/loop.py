@@ -38,6 +38,7 @@ from stylejax.io import checkpoints
 from stylejax.io.metric_writer import MetricWriter
 from stylejax.methods import registry
 from stylejax.methods.base import Method
+from stylejax.objectives import temporal_pairs
 from stylejax.training import run_config
 
 
@@ -102,6 +103,7 @@ def validate(config: ml_collections.ConfigDict) -> Method:
                         f"start from a {method.name} config (get_train_base_config({method.name!r})) instead of "
                         "changing network.kind")
   method.validate(config)
+  temporal_pairs.validate(config.temporal, method.name, method.temporal)
   return method
 
 
