@@ -16,6 +16,7 @@ from stylejax.errors import StylejaxError
 from stylejax.io import cin_release
 from stylejax.objectives import temporal_pairs
 from stylejax.training import loop
+from stylejax.video import stylizers
 
 from checkpoint_helpers import params_at
 
@@ -94,6 +95,13 @@ def test_a_temporal_fine_tune_of_the_whole_pretrained_network(tmp_path):
   kernels = [(np.asarray(leaf), np.asarray(flat_base[path])) for path, leaf in jax.tree_util.tree_leaves_with_path(trained)
              if np.shape(leaf) == np.shape(flat_base[path])]
   assert kernels and all(not np.array_equal(a, b) for a, b in kernels)  # every convolution learned
+  # the fine-tuned network makes video frames as `stylejax video --checkpoint WORKDIR --style 26` does
+  frame = np.random.default_rng(0).uniform(size=(24, 32, 3)).astype(np.float32)
+  stylize = stylizers.load(stylizers.NetworkChoice(checkpoint=str(tmp_path / "run"), style="26"))
+  out = stylize(frame)
+  assert out.shape == frame.shape and np.all(np.isfinite(out))
+  with pytest.raises(StylejaxError, match="is a cin_newstyle network of fixed styles"):
+    stylizers.load(stylizers.NetworkChoice(checkpoint=str(tmp_path / "run"), style_images=("great_wave",)))
 
 
 @pytest.mark.parametrize("values, needle", [

@@ -22,7 +22,9 @@ from stylejax.io import video as videoio
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 METRICS = ("warping_error", "style_gram", "content_lpips", "s_per_frame")
-CONSISTENT = {"pixel": "temporal", "magenta": "blend", "cin": "blend"}  # each method's temporal variant
+# each method's temporal variant; *_ft: fine-tuned with (temporal) and without (per_frame) the temporal loss
+CONSISTENT = {"pixel": "temporal", "magenta": "blend", "cin": "blend", "cin_ft": "temporal", "ghiasi_ft": "temporal"}
+EXTRA = {"pixel": ["blend"], "cin_ft": ["blend"], "ghiasi_ft": ["blend"]}  # further variants shown
 
 
 def bootstrap(values, seed=0, resamples=10_000):
@@ -45,11 +47,11 @@ def load_rows():
 
 
 def tables(rows) -> str:
-  methods = [m for m in ("pixel", "magenta", "cin") if any(r["method"] == m for r in rows)]
+  methods = [m for m in CONSISTENT if any(r["method"] == m for r in rows)]
   lines = ["| method | variant | clips | warping error | style distance (Gram) | content LPIPS | s/frame |",
            "|---|---|---|---|---|---|---|"]
   for method in methods:
-    for variant in ("per_frame", CONSISTENT[method], "ema", *(["blend"] if method == "pixel" else [])):
+    for variant in ("per_frame", CONSISTENT[method], "ema", *EXTRA.get(method, [])):
       mine = [r for r in rows if r["method"] == method and r["variant"] == variant]
       if not mine:
         continue
@@ -63,7 +65,7 @@ def tables(rows) -> str:
             "|---|---|---|---|---|---|"]
   for method in methods:
     base = {r["clip"]: r for r in rows if r["method"] == method and r["variant"] == "per_frame"}
-    for variant in (CONSISTENT[method], "ema", *(["blend"] if method == "pixel" else [])):
+    for variant in (CONSISTENT[method], "ema", *EXTRA.get(method, [])):
       pairs = [(r, base[r["clip"]]) for r in rows if r["method"] == method and r["variant"] == variant
                and r["clip"] in base]
       if len(pairs) < 2:
@@ -86,7 +88,8 @@ def figure(clip="astronaut_foreground", frames=(0, 2, 4), cell=(96, 128)) -> Pat
   strips = HERE / "workdirs" / "strips"
   rows, labels = [], []
   for method, variants in (("magenta", ("per_frame", "blend", "ema")), ("cin", ("per_frame", "blend", "ema")),
-                           ("pixel", ("per_frame", "temporal", "ema"))):
+                           ("pixel", ("per_frame", "temporal", "ema")), ("ghiasi_ft", ("per_frame", "temporal")),
+                           ("cin_ft", ("per_frame", "temporal"))):
     for variant in variants:
       path = strips / f"{clip}_{method}_{variant}.npz"
       if not path.exists():
@@ -106,10 +109,10 @@ def figure(clip="astronaut_foreground", frames=(0, 2, 4), cell=(96, 128)) -> Pat
   return target
 
 
-def gif(clip="astronaut_foreground", method="magenta") -> Path | None:
-  """input | per-frame | blend, the README's short loop."""
+def gif(clip="astronaut_foreground", method="magenta", variant="blend") -> Path | None:
+  """input | per-frame | the variant, the README's short loop."""
   strips = HERE / "workdirs" / "strips"
-  paths = [strips / f"{clip}_{method}_{v}.npz" for v in ("per_frame", "blend")]
+  paths = [strips / f"{clip}_{method}_{v}.npz" for v in ("per_frame", variant)]
   if not all(p.exists() for p in paths):
     return None
   per_frame, blend = (np.load(p) for p in paths)
@@ -122,7 +125,7 @@ def main():
   text = tables(rows)
   (RESULTS / "results.md").write_text(text)
   print(text)
-  print(figure(), gif())
+  print(figure(), gif(), gif(method="ghiasi_ft", variant="temporal"), gif(method="cin_ft", variant="temporal"))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 """Video consistency on synthetic clips: per-frame vs temporal variants vs the EMA baseline, for pixel
-optimization (Ruder et al.) and two networks (the pretrained Magenta model, a CIN network).
+optimization (Ruder et al.), two networks (the pretrained Magenta model, a CIN network) with post-hoc
+blending, and two networks fine-tuned with the temporal loss (finetune.py: CIN from multistyle26,
+Ghiasi from Magenta), each beside the same fine-tune without it.
 
   # a CIN network first (about 10 min on 2 quiet cores; cin_tiny's styles include great_wave):
   stylejax train --config cin_tiny --workdir workdirs/cin_tiny
   nice -n 10 python experiments/video_consistency/run.py --part networks --cin workdirs/cin_tiny
   nice -n 10 python experiments/video_consistency/run.py --part pixel
+  python experiments/video_consistency/finetune.py --work workdirs/video_finetune
+  python experiments/video_consistency/run.py --part finetuned --finetuned workdirs/video_finetune
   python experiments/video_consistency/report.py
 
 Clips (stylejax.video.synthetic): pan, zoom, rotate and a moving foreground disk made from the
@@ -108,6 +112,36 @@ def networks(args, rows_path, evaluator, style, save):
                            **frame_metrics(evaluator, outs, clip, style)})
 
 
+def finetuned(args, rows_path, evaluator, style, save):
+  """The temporal fine-tunes of finetune.py: per network, its temporal.weight=0 run ("per_frame")
+  beside its temporal.weight>0 run ("temporal"), and blend/ema of the per-frame run for reference."""
+  work = Path(args.finetuned)
+  choices = {"cin_ft": lambda w: stylizers.NetworkChoice(checkpoint=str(work / f"cin_temporal{w}"), style="26"),
+             "ghiasi_ft": lambda w: stylizers.NetworkChoice(checkpoint=str(work / f"ghiasi_temporal{w}"),
+                                                             style_images=(str(STYLE),))}
+  methods = {}
+  for method, choice in choices.items():
+    if (work / f"{method[:-3]}_temporal0").is_dir():
+      methods[method] = {"per_frame": stylizers.load(choice("0")), "temporal": stylizers.load(choice(args.weight))}
+  for name, clip in clips((96, 128), args.frames, args.photos):
+    flows, flow_s = timed_flows(clip, args.frames)
+    for method, variants in methods.items():
+      results = {}
+      for variant, stylize in variants.items():
+        stylize(clip.frame(0))  # compile outside the timing
+        began = time.perf_counter()
+        results[variant] = (np.stack([images.to_uint8(stylize(clip.frame(t))) for t in range(args.frames)]),
+                            (time.perf_counter() - began) / args.frames)
+      raws, raw_s = results["per_frame"]
+      results["blend"] = (post_hoc(raws, flows, "blend"), raw_s + flow_s)
+      results["ema"] = (post_hoc(raws, flows, "ema"), raw_s)
+      for variant, (outs, seconds) in results.items():
+        save(name, method, variant, outs, clip)
+        record(rows_path, {"clip": name, "method": method, "variant": variant,
+                           "warping_error": exact_warping_error(outs, clip), "s_per_frame": seconds,
+                           **frame_metrics(evaluator, outs, clip, style)})
+
+
 def pixel(args, rows_path, evaluator, style, save):
   from stylejax.video import pixel as pixel_video  # pylint: disable=import-outside-toplevel
 
@@ -137,7 +171,10 @@ def pixel(args, rows_path, evaluator, style, save):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--part", choices=["networks", "pixel"], required=True)
+  parser.add_argument("--part", choices=["networks", "pixel", "finetuned"], required=True)
+  parser.add_argument("--finetuned", default=str(HERE / "workdirs" / "finetune"),
+                      help="finetune.py's --work: {cin,ghiasi}_temporal{0,WEIGHT} workdirs")
+  parser.add_argument("--weight", default="2000", help="the temporal.weight of the fine-tunes to compare with 0")
   parser.add_argument("--cin", default=None, help="a cin_tiny training workdir (its style 1 is great_wave)")
   parser.add_argument("--frames", type=int, default=8)
   parser.add_argument("--photos", nargs="+", default=["astronaut", "mountain_landscape"])
@@ -155,7 +192,8 @@ def main(argv=None):
   def save(name, method, variant, outs, clip):
     np.savez_compressed(strips / f"{name.replace('/', '_')}_{method}_{variant}.npz", frames=outs,
                         input=clip.frames)
-  (networks if args.part == "networks" else pixel)(args, out / f"rows_{args.part}.jsonl", evaluator, style, save)
+  parts = {"networks": networks, "pixel": pixel, "finetuned": finetuned}
+  parts[args.part](args, out / f"rows_{args.part}.jsonl", evaluator, style, save)
 
 
 if __name__ == "__main__":

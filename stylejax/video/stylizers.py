@@ -1,6 +1,7 @@
 """One frame in, its stylization out, for every network method, through the paths `stylejax apply`
 uses: the pretrained Magenta model (no checkpoint), any arbitrary-style checkpoint (AdaIN, the AdaIN
-release's decoder.pth, ghiasi), CIN networks (`stylejax.methods.registry` reads which) and CycleGAN
+release's decoder.pth, ghiasi), fixed-style networks (cin, cin_newstyle, stylebank; `stylejax.methods.registry`
+reads which) and CycleGAN
 generators (vintagify, a reference .pth, a training workdir: its A -> B generator, as `stylejax translate`).
 Style blends, alpha, masks, CIN strength and colour preservation work per frame as they do on photos.
 """
@@ -18,7 +19,7 @@ from stylejax.imaging import images
 from stylejax.io import cyclegan_weights
 from stylejax.methods import registry
 
-NETWORK_METHODS = ("magenta", "cin", "adain", "ghiasi", "cyclegan")  # `--method` for a network; "pixel" is optimization
+NETWORK_METHODS = ("magenta", "cin", "cin_newstyle", "stylebank", "adain", "ghiasi", "cyclegan")  # `--method` for a network; "pixel" is optimization
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +70,10 @@ def load(choice: NetworkChoice) -> Callable[[np.ndarray], np.ndarray]:
     translator = translation.Translator.open(choice.checkpoint, choice.step)
     translator.params("AtoB")
     return lambda frame: translator.apply([frame], "AtoB", batch_size=1)[0]
-  if kind == "cin":
+  if checkpoint is not None and not checkpoint.arbitrary:  # cin, cin_newstyle, stylebank: fixed styles
     if choice.style_images:
-      raise StylejaxError(f"{choice.checkpoint} is a CIN network of fixed styles: choose one with --style")
-    stylizer = transfer.Stylizer.load(checkpoint.path, choice.step)
+      raise StylejaxError(f"{choice.checkpoint} is a {kind} network of fixed styles: choose one with --style")
+    stylizer = checkpoint.load(choice.step)
     weights = transfer.parse_style(choice.style, stylizer.n_styles)
     if not 0 <= choice.strength <= 1:
       raise StylejaxError(f"--strength must be in [0, 1], got {choice.strength}")
