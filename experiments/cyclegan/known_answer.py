@@ -1,7 +1,7 @@
 """CycleGAN on a task whose answer is known: domain B is domain A through a fixed invertible colour
 matrix M, and A and B are drawn from disjoint image lists, so no (a, Ma) pair is ever seen.
 
-  python experiments/cyclegan/known_answer.py data  --workdir workdirs/cyclegan_known   # A/, B/, test/
+  python experiments/cyclegan/known_answer.py data  --workdir workdirs/cyclegan_known   # A/, B/, test/ (--split)
   python experiments/cyclegan/known_answer.py train --workdir workdirs/cyclegan_known [--steps N --learning-rate LR]
   python experiments/cyclegan/known_answer.py eval  --workdir workdirs/cyclegan_known   # results.json, curves.png
 
@@ -49,6 +49,33 @@ def _load(spec: str, shared: Path, side: int) -> np.ndarray:
   from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
   path = SKIMAGE / spec.split(":", 1)[1] if spec.startswith("skimage:") else shared / spec
   return images.resize(images.load_image(str(path)), side)
+
+
+TILE = 80  # --split tiles: the training pool cut into TILE x TILE tiles (images at longer side TILE_SIDE)
+TILE_SIDE = 320
+
+
+def make_tiles(workdir: Path, shared: Path) -> None:
+  """A/ and B/ from the same pool of images (LISTS' A and B together), cut into tiles dealt out like
+  a checkerboard: neighbouring tiles go to opposite sides, so both domains hold the same kinds of
+  picture while no tile (no pixel) is on both sides: no (a, M a) pair is ever seen. The held-out
+  images (LISTS' test) are other pictures."""
+  from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
+  counts = {"A": 0, "B": 0}
+  for group in ("A", "B", "test"):
+    (workdir / "data" / group).mkdir(parents=True, exist_ok=True)
+  for index, spec in enumerate(LISTS["A"] + LISTS["B"]):
+    image = _load(spec, shared, TILE_SIDE)
+    stem = Path(spec.split(":")[-1]).stem
+    for row in range(image.shape[0] // TILE):
+      for col in range(image.shape[1] // TILE):
+        side = "A" if (row + col + index) % 2 == 0 else "B"
+        tile = image[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
+        images.save_png(transform(tile) if side == "B" else tile, workdir / "data" / side / f"{stem}_{row}_{col}.png")
+        counts[side] += 1
+  for spec in LISTS["test"]:
+    images.save_png(_load(spec, shared, TEST_SIDE), workdir / "data" / "test" / f"{Path(spec.split(':')[-1]).stem}.png")
+  print(f"wrote {workdir / 'data'}: A {counts['A']} tiles, B {counts['B']} tiles, test {len(LISTS['test'])} images")
 
 
 def make_data(workdir: Path, shared: Path) -> None:
@@ -146,10 +173,12 @@ def main(argv=None) -> int:
   parser.add_argument("--decay-steps", type=int, default=None,
                       help="steps of linear decay at the end (default: a quarter of --steps; the reference: half)")
   parser.add_argument("--checkpoints", type=int, default=6, help="checkpoints saved (evenly spaced)")
+  parser.add_argument("--split", choices=["images", "tiles"], default="tiles",
+                      help="data: A and B from disjoint image lists (7-8 images each), or disjoint tiles of one pool")
   args = parser.parse_args(argv)
   workdir = Path(args.workdir)
   if args.what == "data":
-    make_data(workdir, Path(args.shared))
+    (make_tiles if args.split == "tiles" else make_data)(workdir, Path(args.shared))
   elif args.what == "train":
     from stylejax.training import loop  # pylint: disable=import-outside-toplevel
     result = loop.run(config_for(workdir, args.steps, args.learning_rate, args.decay_steps, args.checkpoints),
