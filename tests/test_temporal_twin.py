@@ -18,7 +18,9 @@ from stylejax.reference.torch_twin import relative_error, relative_l2, to_nchw, 
 
 MOTION = temporal_pairs.TemporalSettings(weight=50.0, max_shift=3.0, max_rotation=4.0, max_zoom=0.08, noise=0.02)
 LOSS_RTOL = 1e-4  # float32, per loss term (as benchmarks/stylenet_torch_side.py)
-GRAD_L2_RTOL = 1e-2  # float32, the whole parameter gradient (max-pool ties; see stylenet_torch_side)
+# float32, the whole parameter gradient and each layer's: measured 3e-6 overall; the room is for a VGG
+# max-pool tie that another CPU's rounding may flip (benchmarks/stylenet_torch_side.py allows 1e-2)
+GRAD_L2_RTOL = 1e-3
 
 
 def test_torch_warp_and_mask_match_stylejax():
@@ -43,7 +45,7 @@ def test_torch_camera_motion_matches_stylejax_for_the_same_draws():
   zoom = 1 + jax.random.uniform(k_zoom, (), minval=-MOTION.max_zoom, maxval=MOTION.max_zoom)
   frame = jax.random.uniform(jax.random.key(5), (12, 20, 3))
   still = temporal_pairs.TemporalSettings(**{**MOTION.__dict__, "noise": 0.0})
-  moved, flow, _ = temporal_pairs.second_frame(key, frame, still)
+  moved, flow, _ = jax.jit(temporal_pairs.second_frame, static_argnums=2)(key, frame, still)
   t = lambda a: torch.from_numpy(np.array(a, np.float32).reshape(1, -1))
   twin_flow = temporal_twin.camera_flows(12, 20, t(shift), t(angle)[:, 0], t(zoom)[:, 0])
   np.testing.assert_allclose(twin_flow[0].numpy(), np.asarray(flow), atol=1e-4)
@@ -73,7 +75,8 @@ def _random_stylenet_params(spec, rng) -> dict:
   distinct (gamma, beta) rows per style (stylenet.init_params would compile a dummy forward pass)."""
   params = {}
   for k, layer in enumerate(torch_twin.stylenet_convs(spec.channels, spec.n_residual)):
-    kernel = rng.standard_normal((layer.kernel, layer.kernel, layer.cin, layer.cout)) / (layer.kernel * layer.cin ** 0.5)
+    shape = (layer.kernel, layer.kernel, layer.cin, layer.cout)
+    kernel = rng.standard_normal(shape) / (layer.kernel * layer.cin ** 0.5)
     rows = (spec.n_styles, layer.cout)
     params[f"ReflectConv_{k}"] = {"Conv_0": {"kernel": kernel.astype(np.float32)}}
     params[f"ConditionalInstanceNorm_{k}"] = {"gamma": (1 + 0.3 * rng.standard_normal(rows)).astype(np.float32),
@@ -98,7 +101,8 @@ def test_twin_terms_and_gradients_match_cin_batch_loss_with_the_temporal_term(vg
     return terms, grads, temporal_pairs.batch_pairs(problem.temporal, key, content)
   terms_j, grads_j, pairs = jax_side(params, vgg16_params, content, styles)
 
-  vgg_twin = torch_twin.TorchVGG.from_hwio("vgg16", vgg16_params, preprocess=torch_twin.Preprocess.of(preprocessing.LPIPS))
+  vgg_twin = torch_twin.TorchVGG.from_hwio("vgg16", vgg16_params,
+                                           preprocess=torch_twin.Preprocess.of(preprocessing.LPIPS))
   w = {**jax.device_get(weights), "temporal": MOTION.weight}
   perceptual = torch_twin.PerceptualLoss(vgg_twin, w["content_layers"], w["style_layers"], content_weight=w["content"],
                                          style_weight=w["style"], tv_weight=w["tv"])
@@ -108,7 +112,6 @@ def test_twin_terms_and_gradients_match_cin_batch_loss_with_the_temporal_term(vg
   step = temporal_twin.TemporalFineTuneStep(net, objective, to_nchw(content), problem.adam.learning_rate, first_target)
   terms_t = step.terms(ids, temporal_twin.pairs_to_torch(*pairs))
   terms_t["total"].backward()
-  assert float(terms_j["temporal"]) > 1e-4  # the term is there and not negligible in the total
   for k in ("content", "style", "tv", "temporal"):  # each term a visible share of the total
     assert w[k] * float(terms_j[k]) > 0.05 * float(terms_j["total"]), (k, float(terms_j[k]), float(terms_j["total"]))
   for k in ("content", "style", "tv", "temporal", "total"):
@@ -126,12 +129,13 @@ def test_twin_terms_and_gradients_match_cin_batch_loss_with_the_temporal_term(vg
   before = jax.tree.map(np.copy, net.flax_tree())  # flax_tree shares the tensors' memory
   own = step.step()
   assert np.isfinite(own["total"]) and own["temporal"] > 0
-  after = net.flax_tree()
-  for name in after:
-    for leaf, value in after[name].items() if "Norm" in name else after[name]["Conv_0"].items():
-      old = before[name][leaf] if "Norm" in name else before[name]["Conv_0"][leaf]
-      moved = value != old
-      assert (np.all(moved[1:]) and not np.any(moved[0])) if "Norm" in name else np.all(moved), (name, leaf)
+  moved = jax.tree.map(lambda a, b: a != b, net.flax_tree(), before)
+  for path, leaf in jax.tree_util.tree_leaves_with_path(moved):
+    name = jax.tree_util.keystr(path)
+    if "Norm" in name:  # style 0 is never drawn
+      assert np.all(leaf[1:]) and not np.any(leaf[0]), name
+    else:
+      assert np.all(leaf), name
 
 
 if __name__ == "__main__":
