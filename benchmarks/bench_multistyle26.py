@@ -1,5 +1,6 @@
 """The pretrained 26-style CIN network (multistyle26): inference JAX vs onnxruntime on the same ONNX
-file, and one gamma/beta-only new-style training step, JAX vs a PyTorch twin, side by side.
+file, one gamma/beta-only new-style training step and one temporal fine-tune step of the whole
+network, JAX vs PyTorch twins, side by side.
 
     python benchmarks/bench_multistyle26.py                  # writes the "multistyle26" section
     python benchmarks/bench_multistyle26.py --quick          # small sizes, prints only
@@ -13,6 +14,8 @@ file, and one gamma/beta-only new-style training step, JAX vs a PyTorch twin, si
   against `stylejax.reference.cin_newstyle_twin` (the network with its convolutions and 26 base rows
   frozen, the same VGG16 loss, torch.optim.Adam on the new rows). Loss and new-row gradient checked
   to agree (fixed style ids) before timing. Content: scikit-image photos, the same batch each step.
+* Temporal fine-tune step (issue 24): the same problem with network.trainable=all and
+  temporal.weight=2000, against `stylejax.reference.temporal_twin`; see benchmarks/multistyle26_temporal.py.
 Timings interleave the two candidates (benchmarks/timing.py); the median is reported.
 """
 
@@ -33,6 +36,7 @@ import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
+from benchmarks import multistyle26_temporal as temporal_row  # noqa: E402
 from benchmarks import report  # noqa: E402
 from benchmarks.stylenet_torch_side import TwinObjective  # noqa: E402
 from benchmarks.timing import summarize, time_quietly  # noqa: E402
@@ -94,12 +98,12 @@ def bench_inference(spec, params, session, size: int, repeats: int, warmup: int,
 
 
 class StepSetup:
-  """The product's new-style problem on multistyle26 (one new style), as `loop.run` builds it."""
+  """The product's new-style problem on multistyle26 (one new style), as `loop.run` builds it;
+  `overrides` ({"a.b": value}) change the config first (the temporal row's trainable=all, weight)."""
 
-  def __init__(self, size: int, batch: int, style_size: int):
-    config = configuration.load_config("cin_newstyle")
-    with config.unlocked():
-      config.data.image_size, config.optim.batch_size, config.style_size = size, batch, style_size
+  def __init__(self, size: int, batch: int, style_size: int, overrides: dict | None = None):
+    config = configuration.apply_values(configuration.load_config("cin_newstyle"), {
+        "data.image_size": size, "optim.batch_size": batch, "style_size": style_size, **(overrides or {})})
     self.config, self.size, self.batch = config, size, batch
     self.loaded = loss_network.load_weights(config.loss)
     self.style_images = data.load_style_images(config.styles, style_size)
@@ -168,9 +172,9 @@ def bench_step(setup: StepSetup, twin: NewStyleStep, repeats: int, warmup: int, 
   return row
 
 
-def render(command, machine, busy, infer_rows, check, step_row, total_s) -> str:
-  lines = report.section_start("Pretrained multistyle26 (CIN): inference vs onnxruntime, γ/β-only step vs "
-                               "a PyTorch twin", command, machine)
+def render(command, machine, busy, infer_rows, check, step_row, temporal_check, temporal, total_s) -> str:
+  lines = report.section_start("Pretrained multistyle26 (CIN): inference vs onnxruntime, γ/β-only and "
+                               "temporal fine-tune steps vs PyTorch twins", command, machine)
   lines += [
       f"Other processes took {' / '.join(report.pct(b) for b in busy)} of the machine just before / after the "
       f"run (the \"other load\" columns: during each kept timing loop). Whole run {total_s / 60:.1f} min. "
@@ -209,8 +213,9 @@ def render(command, machine, busy, infer_rows, check, step_row, total_s) -> str:
       "|---|---|---|---|---|---|---|---|---|",
       f"| {r['size']} | {r['batch']} | {1e3 * r['jax_s']:.0f} | {1e3 * r['torch_s']:.0f} | {r['jax_ips']:.2f} | "
       f"{r['torch_ips']:.2f} | {r['ratio']:.2f} | {r['first_call_s']:.1f} | {report.pct(r['other'])} |",
+      *temporal_row.render_lines(temporal_check, temporal),
       "",
-      "**Bars** (issue 22):",
+      "**Bars** (issues 22 and 24):",
       "",
   ]
   worst = max(x["ratio"] for x in infer_rows)
@@ -219,7 +224,8 @@ def render(command, machine, busy, infer_rows, check, step_row, total_s) -> str:
                + ", ".join(f"{x['size']} px {x['ratio']:.2f}" for x in infer_rows) + ".")
   lines.append(f"- γ/β step JAX / torch images/s ≥ {STEP_MUST:g} (aim ≥ {STEP_AIM:g}): "
                f"{report.goal_verdict(1 / r['ratio'], 1 / STEP_MUST, 1 / STEP_AIM)} — {r['ratio']:.2f}.")
-  loaded = [x for x in infer_rows + [r] if x["other"] is not None and x["other"] >= 0.1]
+  lines.append(temporal_row.bar_line(temporal))
+  loaded = [x for x in infer_rows + [r, temporal] if x["other"] is not None and x["other"] >= 0.1]
   if loaded:
     lines += ["", f"**Warning:** other processes took {', '.join(report.pct(x['other']) for x in loaded)} of the "
               "machine during some timing loops; ratios under load say little about a quiet machine."]
@@ -230,8 +236,8 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats; prints only")
   parser.add_argument("--infer-sizes", default=None, help="comma-separated px (default 256,512,1024)")
-  parser.add_argument("--train-size", type=int, default=None, help="new-style step px (default 256)")
-  parser.add_argument("--batch", type=int, default=4, help="new-style step batch")
+  parser.add_argument("--train-size", type=int, default=None, help="new-style and temporal step px (default 256)")
+  parser.add_argument("--batch", type=int, default=4, help="new-style and temporal step batch")
   parser.add_argument("--style-size", type=int, default=256, help="the new painting's px")
   parser.add_argument("--repeats", type=int, default=None, help="timed calls per loop (default 7)")
   parser.add_argument("--warmup", type=int, default=1, help="untimed calls of each before timing")
@@ -263,9 +269,16 @@ def main(argv=None):
                       setup.problem.adam.learning_rate)
   check = check_step(setup, twin)
   step_row = bench_step(setup, twin, args.repeats, args.warmup, quiet)
+  del setup, objective, net, twin  # the temporal row's setup holds its own copies
+
+  temporal_setup = StepSetup(args.train_size, args.batch, args.style_size, temporal_row.OVERRIDES)
+  temporal_twin = temporal_row.make_twin(temporal_setup)
+  temporal_check = temporal_row.check(temporal_setup, temporal_twin)
+  temporal = temporal_row.bench(temporal_setup, temporal_twin, args.repeats, args.warmup, quiet)
 
   text = render(report.command_line("bench_multistyle26.py", argv, USER_XLA_FLAGS), machine,
-                (busy_before, report.cpu_busy_fraction()), infer_rows, check, step_row, time.perf_counter() - start)
+                (busy_before, report.cpu_busy_fraction()), infer_rows, check, step_row, temporal_check, temporal,
+                time.perf_counter() - start)
   report.publish(SECTION, text, not (args.no_report or args.quick))
 
 

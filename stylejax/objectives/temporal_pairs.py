@@ -113,6 +113,14 @@ def warped_loss(output_1: jax.Array, output_2: jax.Array, flow: jax.Array, mask:
   return jnp.sum(mask[..., None] * (output_2 - carried) ** 2) / (3 * jnp.maximum(jnp.sum(mask), 1.0))
 
 
+def batch_pairs(settings: TemporalSettings, key: jax.Array, content: jax.Array, first_example=0):
+  """(frames 2, flows, masks) of an (N, H, W, 3) batch of frames 1, as `add_term` draws them from
+  the loss's `key`: example i's pair from `first_example + i`."""
+  key = jax.random.split(key)[1]  # apart from the example keys fold_in(key, i) of the other terms
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(content.shape[0]))
+  return jax.vmap(lambda k, f: second_frame(k, f, settings))(keys, content)
+
+
 def add_term(settings: TemporalSettings, stylize: Callable[[jax.Array], jax.Array], content: jax.Array,
              outputs: jax.Array, key: jax.Array, first_example, total: jax.Array, terms: dict):
   """(total + weight * temporal, terms with "temporal") for a batch: `stylize` maps (N, H, W, 3)
@@ -121,10 +129,7 @@ def add_term(settings: TemporalSettings, stylize: Callable[[jax.Array], jax.Arra
   same pairs. Unchanged when the weight is 0."""
   if not settings.enabled:
     return total, terms
-  n = content.shape[0]
-  key = jax.random.split(key)[1]  # apart from the example keys fold_in(key, i) of the other terms
-  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first_example + jnp.arange(n))
-  frames_2, flows, masks = jax.vmap(lambda k, f: second_frame(k, f, settings))(keys, content)
+  frames_2, flows, masks = batch_pairs(settings, key, content, first_example)
   outputs_2 = stylize(frames_2)
   term = jnp.mean(jax.vmap(warped_loss)(outputs, outputs_2, flows, masks))
   return total + settings.weight * term, {**terms, "temporal": term, "total": total + settings.weight * term}
