@@ -22,9 +22,11 @@ from stylejax.io import video as videoio
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 METRICS = ("warping_error", "style_gram", "content_lpips", "s_per_frame")
-# each method's temporal variant; *_ft: fine-tuned with (temporal) and without (per_frame) the temporal loss
-CONSISTENT = {"pixel": "temporal", "magenta": "blend", "cin": "blend", "cin_ft": "temporal", "ghiasi_ft": "temporal"}
-EXTRA = {"pixel": ["blend"], "cin_ft": ["blend"], "ghiasi_ft": ["blend"]}  # further variants shown
+# each method's variants after per_frame; *_ft: fine-tuned with the temporal loss at weight W
+# (temporalW) beside the same fine-tune without it (per_frame), and blend/ema of that per-frame run
+VARIANTS = {"pixel": ("temporal", "ema", "blend"), "magenta": ("blend", "ema"), "cin": ("blend", "ema"),
+            "cin_ft": ("temporal300", "temporal2000", "blend", "ema"),
+            "ghiasi_ft": ("temporal300", "temporal2000", "blend", "ema")}
 
 
 def bootstrap(values, seed=0, resamples=10_000):
@@ -47,11 +49,11 @@ def load_rows():
 
 
 def tables(rows) -> str:
-  methods = [m for m in CONSISTENT if any(r["method"] == m for r in rows)]
+  methods = [m for m in VARIANTS if any(r["method"] == m for r in rows)]
   lines = ["| method | variant | clips | warping error | style distance (Gram) | content LPIPS | s/frame |",
            "|---|---|---|---|---|---|---|"]
   for method in methods:
-    for variant in ("per_frame", CONSISTENT[method], "ema", *EXTRA.get(method, [])):
+    for variant in ("per_frame", *VARIANTS[method]):
       mine = [r for r in rows if r["method"] == method and r["variant"] == variant]
       if not mine:
         continue
@@ -65,7 +67,7 @@ def tables(rows) -> str:
             "|---|---|---|---|---|---|"]
   for method in methods:
     base = {r["clip"]: r for r in rows if r["method"] == method and r["variant"] == "per_frame"}
-    for variant in (CONSISTENT[method], "ema", *EXTRA.get(method, [])):
+    for variant in VARIANTS[method]:
       pairs = [(r, base[r["clip"]]) for r in rows if r["method"] == method and r["variant"] == variant
                and r["clip"] in base]
       if len(pairs) < 2:
@@ -88,8 +90,8 @@ def figure(clip="astronaut_foreground", frames=(0, 2, 4), cell=(96, 128)) -> Pat
   strips = HERE / "workdirs" / "strips"
   rows, labels = [], []
   for method, variants in (("magenta", ("per_frame", "blend", "ema")), ("cin", ("per_frame", "blend", "ema")),
-                           ("pixel", ("per_frame", "temporal", "ema")), ("ghiasi_ft", ("per_frame", "temporal")),
-                           ("cin_ft", ("per_frame", "temporal"))):
+                           ("pixel", ("per_frame", "temporal", "ema")), ("ghiasi_ft", ("per_frame", "temporal300", "temporal2000")),
+                           ("cin_ft", ("per_frame", "temporal300", "temporal2000"))):
     for variant in variants:
       path = strips / f"{clip}_{method}_{variant}.npz"
       if not path.exists():
@@ -125,7 +127,8 @@ def main():
   text = tables(rows)
   (RESULTS / "results.md").write_text(text)
   print(text)
-  print(figure(), gif(), gif(method="ghiasi_ft", variant="temporal"), gif(method="cin_ft", variant="temporal"))
+  print(figure(), gif(), gif(method="ghiasi_ft", variant="temporal300"),
+        gif(method="cin_ft", variant="temporal300"))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Ghiasi from Magenta), each beside the same fine-tune without it.
   nice -n 10 python experiments/video_consistency/run.py --part networks --cin workdirs/cin_tiny
   nice -n 10 python experiments/video_consistency/run.py --part pixel
   python experiments/video_consistency/finetune.py --work workdirs/video_finetune
+  python experiments/video_consistency/finetune.py --work workdirs/video_finetune --weights 300
   python experiments/video_consistency/run.py --part finetuned --finetuned workdirs/video_finetune
   python experiments/video_consistency/report.py
 
@@ -114,7 +115,7 @@ def networks(args, rows_path, evaluator, style, save):
 
 def finetuned(args, rows_path, evaluator, style, save):
   """The temporal fine-tunes of finetune.py: per network, its temporal.weight=0 run ("per_frame")
-  beside its temporal.weight>0 run ("temporal"), and blend/ema of the per-frame run for reference."""
+  beside its temporal.weight=W runs ("temporalW"), and blend/ema of the per-frame run for reference."""
   work = Path(args.finetuned)
   choices = {"cin_ft": lambda w: stylizers.NetworkChoice(checkpoint=str(work / f"cin_temporal{w}"), style="26"),
              "ghiasi_ft": lambda w: stylizers.NetworkChoice(checkpoint=str(work / f"ghiasi_temporal{w}"),
@@ -122,7 +123,8 @@ def finetuned(args, rows_path, evaluator, style, save):
   methods = {}
   for method, choice in choices.items():
     if (work / f"{method[:-3]}_temporal0").is_dir():
-      methods[method] = {"per_frame": stylizers.load(choice("0")), "temporal": stylizers.load(choice(args.weight))}
+      methods[method] = {"per_frame": stylizers.load(choice("0")),
+                         **{f"temporal{w}": stylizers.load(choice(w)) for w in args.weights}}
   for name, clip in clips((96, 128), args.frames, args.photos):
     flows, flow_s = timed_flows(clip, args.frames)
     for method, variants in methods.items():
@@ -174,7 +176,8 @@ def main(argv=None):
   parser.add_argument("--part", choices=["networks", "pixel", "finetuned"], required=True)
   parser.add_argument("--finetuned", default=str(HERE / "workdirs" / "finetune"),
                       help="finetune.py's --work: {cin,ghiasi}_temporal{0,WEIGHT} workdirs")
-  parser.add_argument("--weight", default="2000", help="the temporal.weight of the fine-tunes to compare with 0")
+  parser.add_argument("--weights", nargs="+", default=["300", "2000"],
+                      help="the temporal.weight values of the fine-tunes to compare with 0 (variants temporalW)")
   parser.add_argument("--cin", default=None, help="a cin_tiny training workdir (its style 1 is great_wave)")
   parser.add_argument("--frames", type=int, default=8)
   parser.add_argument("--photos", nargs="+", default=["astronaut", "mountain_landscape"])
