@@ -12,7 +12,9 @@ this file: results.md, rows.csv, newbank.png.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,18 +38,56 @@ NEW_STYLES = ("grande_jatte", "the_kiss", "water_lilies")  # held out: never see
 GATYS_ROWS = REPO / "experiments" / "arbitrary_style" / "rows_default.csv"
 
 
-def train(data: Path, workdirs: Path, base_steps: int, new_steps: int) -> dict:
+def _parse_sets(items) -> dict:
+  """["loss.style_weight=10", ...] -> {"loss.style_weight": 10.0}: config overrides (values as Python literals)."""
+  values = {}
+  for item in items or ():
+    key, _, text = item.partition("=")
+    try:
+      values[key.strip()] = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+      values[key.strip()] = text.strip()
+  return values
+
+
+def _train_stage(config, workdir: Path) -> float:
+  """Trains (or resumes) one workdir; returns the training wall seconds spent on it over all invocations
+  (kept in workdir/train_seconds.json, so a resumed or --eval-only run still reports them)."""
+  record = workdir / "train_seconds.json"
+  before = json.loads(record.read_text())["seconds"] if record.exists() else 0.0
+  t0 = time.perf_counter()
+  loop.run(config, workdir, quiet=True)
+  total = before + time.perf_counter() - t0
+  record.write_text(json.dumps({"seconds": total}))
+  return total
+
+
+def base_config(base_steps: int, base_sets: dict):
+  return configuration.apply_values(configuration.load_config("stylebank_tiny"),
+                                    {"optim.steps": base_steps, **base_sets})
+
+
+def new_config(data: Path, workdirs: Path, new_steps: int, new_sets: dict):
+  return configuration.apply_values(configuration.load_config("stylebank_newbank"),
+                                    {"network.base": str(workdirs / "base"), "optim.steps": new_steps,
+                                     "styles": tuple(str(data / "style" / f"{s}.jpg") for s in NEW_STYLES),
+                                     **new_sets})
+
+
+def train(data: Path, workdirs: Path, base_steps: int, new_steps: int, base_sets: dict | None = None,
+          new_sets: dict | None = None, only_base: bool = False) -> dict:
+  seconds = {"base": _train_stage(base_config(base_steps, base_sets or {}), workdirs / "base")}
+  if not only_base:
+    seconds["newbank"] = _train_stage(new_config(data, workdirs, new_steps, new_sets or {}), workdirs / "newbank")
+  return seconds
+
+
+def recorded_seconds(workdirs: Path) -> dict:
   seconds = {}
-  base = configuration.apply_values(configuration.load_config("stylebank_tiny"), {"optim.steps": base_steps})
-  t0 = time.perf_counter()
-  loop.run(base, workdirs / "base", quiet=True)
-  seconds["base"] = time.perf_counter() - t0
-  new = configuration.apply_values(configuration.load_config("stylebank_newbank"),
-                                   {"network.base": str(workdirs / "base"), "optim.steps": new_steps,
-                                    "styles": tuple(str(data / "style" / f"{s}.jpg") for s in NEW_STYLES)})
-  t0 = time.perf_counter()
-  loop.run(new, workdirs / "newbank", quiet=True)
-  seconds["newbank"] = time.perf_counter() - t0
+  for stage in ("base", "newbank"):
+    record = workdirs / stage / "train_seconds.json"
+    if record.exists():
+      seconds[stage] = json.loads(record.read_text())["seconds"]
   return seconds
 
 
@@ -91,8 +131,9 @@ def report(rows, gatys, seconds: dict, size: int, command: str) -> str:
   lines = ["# StyleBank on 2 CPU cores: a base, then new banks on held-out paintings (issue 22)", "",
            f"Command: `{command}`", ""]
   if seconds:
-    lines += [f"Training wall time on 2 shared CPU cores (other sessions were running): base "
-              f"{seconds['base']:.0f} s, new banks {seconds['newbank']:.0f} s.", ""]
+    lines += [f"Training wall time on shared CPU cores (other sessions were running): base "
+              f"{seconds['base']:.0f} s, new banks {seconds['newbank']:.0f} s, total "
+              f"{seconds['base'] + seconds['newbank']:.0f} s.", ""]
   lines += [f"Metrics at {size} px (stylejax.evaluation.metrics): content SSIM to the photo (higher keeps more "
             "of it), AlexNet Gram distance to the painting (lower is closer). Mean [95% bootstrap CI] over "
             "photo x painting pairs.", "",
@@ -124,10 +165,21 @@ def main(argv=None) -> int:
   parser.add_argument("--base-steps", type=int, default=300)
   parser.add_argument("--new-steps", type=int, default=180)
   parser.add_argument("--size", type=int, default=224)
+  parser.add_argument("--base-set", action="append", metavar="KEY=VALUE",
+                      help="override of stylebank_tiny for the base (repeatable), e.g. loss.style_weight=10")
+  parser.add_argument("--new-set", action="append", metavar="KEY=VALUE",
+                      help="override of stylebank_newbank for the new banks (repeatable)")
+  parser.add_argument("--only-base", action="store_true", help="train the base alone, then stop")
   parser.add_argument("--eval-only", action="store_true", help="no training: evaluate the workdirs as they are")
   args = parser.parse_args(argv)
   data, workdirs = Path(args.data), Path(args.workdirs)
-  seconds = {} if args.eval_only else train(data, workdirs, args.base_steps, args.new_steps)
+  if not args.eval_only:
+    seconds = train(data, workdirs, args.base_steps, args.new_steps, _parse_sets(args.base_set),
+                    _parse_sets(args.new_set), args.only_base)
+    print(f"training wall seconds: {seconds}")
+    if args.only_base:
+      return 0
+  seconds = recorded_seconds(workdirs)
   rows, results, photos = evaluate(data, workdirs, args.size)
   with (HERE / "rows.csv").open("w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -135,7 +187,7 @@ def main(argv=None) -> int:
     writer.writerows(rows)
   write_figure(HERE / "newbank.png", data, results, photos)
   command = "python experiments/trained_networks_stylebank/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
-  text = report(rows, gatys_rows(), seconds, args.size, command.strip())
+  text = report(rows, gatys_rows(), seconds if len(seconds) == 2 else {}, args.size, command.strip())
   (HERE / "results.md").write_text(text)
   print(text)
   return 0
