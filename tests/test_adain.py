@@ -21,7 +21,7 @@ from stylejax.training import loop
 from stylejax.imaging import images
 from stylejax.io import adain_release, safe_unpickle, weights
 from stylejax.networks import adain, vgg
-from stylejax.objectives import loss_network
+from stylejax.objectives import loss_network, temporal_pairs
 from stylejax.networks import preprocessing
 from stylejax.reference import torch_twin
 from stylejax.reference.torch_twin import to_nchw, to_nhwc
@@ -210,6 +210,14 @@ def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path)
   loss = lambda params: float(adain_method.batch_loss(problem.loss, problem.spec, params, loaded.params,
                                                jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
   assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
+  # with the temporal term (stylejax.objectives.temporal_pairs): the same terms plus weight x "temporal"
+  motion = temporal_pairs.TemporalSettings(weight=50.0, max_shift=2.0, max_rotation=1.0, max_zoom=0.02)
+  args = (problem.loss, problem.spec, reference.state["params"], loaded.params, jnp.asarray(content),
+          jnp.asarray(style), w, jax.random.key(0), 0)
+  plain_total, plain_terms = adain_method.batch_loss(*args)
+  total, terms = adain_method.batch_loss(*args, motion)
+  assert float(terms["temporal"]) > 0 and float(terms["style"]) == pytest.approx(float(plain_terms["style"]), rel=1e-5)
+  assert float(total) == pytest.approx(float(plain_total) + 50.0 * float(terms["temporal"]), rel=1e-5)
 
   # resume from step 2 (as after a crash that lost checkpoint 4): the same bits at step 4
   shutil.copytree(tmp_path / "ref", tmp_path / "run")

@@ -14,23 +14,27 @@ from stylejax.errors import StylejaxError
 from stylejax.feedforward import adain_stylizer, data
 from stylejax.methods import base, photo_data
 from stylejax.networks import adain
-from stylejax.objectives import loss_network, losses
+from stylejax.objectives import loss_network, losses, temporal_pairs
 from stylejax.objectives.loss_network import LossNetwork
+from stylejax.objectives.temporal_pairs import TemporalSettings
 
 
 def batch_loss(net: LossNetwork, spec: adain.DecoderSpec, decoder_params, vgg_params, content: jax.Array,
-               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0):
+               style: jax.Array, weights: Mapping, key: jax.Array, first_example=0,
+               temporal: TemporalSettings = TemporalSettings()):
   """(mean total loss, mean terms) of a batch of (content, style) pairs, (N, H, W, 3) each.
 
   The paper's objective through the shared `loss_network.loss_terms`: the content target is
   t = AdaIN(f_c, f_s) at relu4_1 (the config's content layer), the style targets the painting's own
   statistics at the style layers (relu1_1..relu4_1, `mean_var`, summed), weighted by
   weights["style"] (lambda). Example i's key is folded from its index in the global batch,
-  `first_example + i`.
+  `first_example + i`. With `temporal` on, each photo also gets a moved second frame and the
+  warped-output term (stylejax.objectives.temporal_pairs).
   """
   content_features = net.features(vgg_params, content, (adain.CONTENT_LAYER,))[adain.CONTENT_LAYER]
   style_features = net.features(vgg_params, style, sorted(set(net.style_layers) | {adain.CONTENT_LAYER}))
-  t = adain.adain(content_features, style_features[adain.CONTENT_LAYER])
+  painting_features = style_features[adain.CONTENT_LAYER]
+  t = adain.adain(content_features, painting_features)
   style_features = {layer: style_features[layer] for layer in net.style_layers}
   outputs = adain.decode(spec, decoder_params, t)
   output_features = net.features(vgg_params, outputs, net.layers)
@@ -41,11 +45,16 @@ def batch_loss(net: LossNetwork, spec: adain.DecoderSpec, decoder_params, vgg_pa
     return loss_network.loss_terms(net, weights, feats, {adain.CONTENT_LAYER: jax.lax.stop_gradient(t_i)},
                                    (style_targets,), output, k)
 
-  return base.mean_over_examples(one_example, key, first_example, output_features, t, style_features, outputs)
+  total, terms = base.mean_over_examples(one_example, key, first_example, output_features, t, style_features,
+                                         outputs)
+  stylize = lambda frames: adain.decode(spec, decoder_params, adain.adain(
+      net.features(vgg_params, frames, (adain.CONTENT_LAYER,))[adain.CONTENT_LAYER], painting_features))
+  return temporal_pairs.add_term(temporal, stylize, content, outputs, key, first_example, total, terms)
 
 
 class Adain(base.Method):
   name = "adain"
+  temporal = True
   arbitrary = True
 
   def network_config(self) -> ml_collections.ConfigDict:
@@ -71,7 +80,8 @@ class Adain(base.Method):
     """The static problem of `config` with the loss network's `loaded` weights (any number of styles)."""
     del n_styles
     return base.Problem(method=self.name, spec=adain.DecoderSpec(width_multiplier=config.network.width_multiplier),
-                        loss=loss_network.from_config(config.loss, loaded), adam=base.AdamSettings.from_config(config.optim))
+                        loss=loss_network.from_config(config.loss, loaded), adam=base.AdamSettings.from_config(config.optim),
+                        temporal=temporal_pairs.TemporalSettings.from_config(config.temporal))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
     style_files = data.style_image_list(config.styles)
@@ -96,7 +106,7 @@ class Adain(base.Method):
     device = jax.lax.axis_index(axis) if axis else 0
     loss_and_grad = lambda params: jax.value_and_grad(batch_loss, argnums=2, has_aux=True)(
         problem.loss, problem.spec, params, frozen["vgg"], batch["content"], batch["style"], frozen["weights"],
-        jax.random.fold_in(key, 1), device * rows)
+        jax.random.fold_in(key, 1), device * rows, problem.temporal)
     return base.gradient_step(state, loss_and_grad, problem.optimizer(), problem.adam.learning_rate_at(), axis)
 
   def load(self, path, step, encoder):
