@@ -2,6 +2,7 @@
 training step), the image pool's rule, translation of any size, bad weight files refused in one line,
 and training through the shared loop (the loss falls, resume is bit-identical)."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from stylejax.imaging import images
 from stylejax.io import cyclegan_weights
 from stylejax.methods import cyclegan as method
 from stylejax.networks import cyclegan
+from stylejax.objectives import temporal_pairs
 from stylejax.reference import cyclegan_twin as twin
 from stylejax.training import loop
 
@@ -237,6 +239,32 @@ def test_two_training_steps_match_the_torch_twin(tmp_path):
         assert np.abs(mine - v.numpy()).max() <= 12 * problem.learning_rate  # two Adam steps each, bounded
         continue
       np.testing.assert_allclose(mine, v.numpy(), atol=1e-3 * problem.learning_rate, err_msg=f"{name}.{k}")
+
+
+def test_the_temporal_term_adds_each_generators_warped_loss(tmp_path):
+  """temporal.weight > 0: each generator's term on moved copies of its inputs (temporal_pairs), weighted."""
+  config = configuration.apply_values(_tiny_config(tmp_path), {"temporal.weight": 10.0})
+  loop.validate(config)
+  problem = method.METHOD.problem(config)
+  plain = dataclasses.replace(problem, temporal=temporal_pairs.TemporalSettings())
+  state = method.init_state(problem, jax.random.key(0))
+  rng = np.random.default_rng(1)
+  real_a, real_b = (jnp.asarray(rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)) for _ in "AB")
+  args = (state["params"], state["discriminators"], real_a, real_b, jax.random.key(3), 0)
+  total, (terms, _, _) = method.generator_loss(problem, *args)
+  plain_total, (plain_terms, _, _) = method.generator_loss(plain, *args)
+  assert set(terms) == set(plain_terms) | {"temporal_A", "temporal_B"}
+  assert float(terms["temporal_A"]) > 0 and float(terms["temporal_B"]) > 0
+  assert float(total) == pytest.approx(float(plain_total) + float(terms["temporal_A"] + terms["temporal_B"]), rel=1e-5)
+  # G_A's term by hand: per example, its output on frame 2 against its output on frame 1 carried along
+  key = jax.random.split(jax.random.fold_in(jax.random.key(3), 0))[1]
+  generate = lambda x: (cyclegan.generate(problem.generator, state["params"]["G_A"], x[None] * 2 - 1)[0] + 1) / 2
+  by_hand = []
+  for i in range(2):
+    frame_1 = (real_a[i] + 1) / 2
+    frame_2, flow, mask = temporal_pairs.second_frame(jax.random.fold_in(key, i), frame_1, problem.temporal)
+    by_hand.append(float(temporal_pairs.warped_loss(generate(frame_1), generate(frame_2), flow, mask)))
+  assert 10.0 * np.mean(by_hand) == pytest.approx(float(terms["temporal_A"]), rel=1e-4)
 
 
 def test_cyclegan_trains_through_the_loop_and_resumes_bit_identically(tmp_path, capsys):

@@ -34,6 +34,8 @@ from stylejax.errors import StylejaxError
 from stylejax.feedforward import image_pool, translation, unpaired_data
 from stylejax.imaging import crops, grids, images
 from stylejax.methods import base
+from stylejax.objectives import temporal_pairs
+from stylejax.objectives.temporal_pairs import TemporalSettings
 from stylejax.networks import cyclegan
 
 
@@ -52,6 +54,7 @@ class CycleGanProblem:
   beta1: float
   constant_steps: int
   decay_steps: int
+  temporal: TemporalSettings = TemporalSettings()  # both generators' temporal term (objectives.temporal_pairs)
 
   def learning_rate_at(self, step):
     """The reference's `linear` policy with steps for epochs (module docstring)."""
@@ -70,8 +73,10 @@ def _l1(a, b):
   return jnp.mean(jnp.abs(a - b))
 
 
-def generator_loss(problem: CycleGanProblem, generators, discriminators, real_a, real_b):
+def generator_loss(problem: CycleGanProblem, generators, discriminators, real_a, real_b, key=None, first_example=0):
   """(total, (terms, fake_a, fake_b)): the generators' objective on one device's rows in [-1, 1].
+  With `problem.temporal` on (and a `key`), each generator also gets the temporal term on moved
+  copies of its inputs ("temporal_A", "temporal_B", weighted; images taken in [0, 1]).
 
   Each generator runs once on its real input and the other domain's (for the identity loss) stacked
   as one batch, then once on the other's fakes: four calls instead of six, the same per-image results
@@ -91,6 +96,14 @@ def generator_loss(problem: CycleGanProblem, generators, discriminators, real_a,
   if identity:
     terms["idt_A"] = _l1(idt_a, real_b) * problem.lambda_b * problem.lambda_identity
     terms["idt_B"] = _l1(idt_b, real_a) * problem.lambda_a * problem.lambda_identity
+  if problem.temporal.enabled:
+    to01 = lambda x: (x + 1.0) / 2.0
+    for name, params, real, fake, k in (("temporal_A", generators["G_A"], real_a, fake_b, 0),
+                                        ("temporal_B", generators["G_B"], real_b, fake_a, 1)):
+      stylize = lambda frames, params=params: to01(g(params, frames * 2.0 - 1.0))
+      _, temporal = temporal_pairs.add_term(problem.temporal, stylize, to01(real), to01(fake),
+                                            jax.random.fold_in(key, k), first_example, 0.0, {})
+      terms[name] = problem.temporal.weight * temporal["temporal"]
   total = sum(terms.values())
   return total, (terms, fake_a, fake_b)
 
@@ -121,8 +134,9 @@ def train_step(problem: CycleGanProblem, state: dict, batch: dict, key: jax.Arra
   """One step (module docstring) on this device's rows of {"A", "B"} crops in [0, 1]."""
   real_a, real_b = batch["A"] * 2.0 - 1.0, batch["B"] * 2.0 - 1.0
   optimizer = problem.optimizer()
+  first_example = jax.lax.axis_index(axis) * real_a.shape[0] if axis else 0
   (_, (terms, fake_a, fake_b)), g_grads = jax.value_and_grad(generator_loss, argnums=1, has_aux=True)(
-      problem, state["params"], state["discriminators"], real_a, real_b)
+      problem, state["params"], state["discriminators"], real_a, real_b, jax.random.fold_in(key, 2), first_example)
   if axis:
     g_grads, terms = devices.device_mean((g_grads, terms), axis)
   updates, opt_g = optimizer.update(g_grads, state["opt_G"], state["params"])
@@ -162,6 +176,7 @@ def init_state(problem: CycleGanProblem, key: jax.Array) -> dict:
 class CycleGan(base.Method):
   name = translation.KIND
   arbitrary = False
+  temporal = True
   watched_terms = ("total", "D", "grad_norm", "grad_norm_D")
 
   def network_config(self) -> ml_collections.ConfigDict:
@@ -212,7 +227,7 @@ class CycleGan(base.Method):
         discriminator=cyclegan.DiscriminatorSpec(n.ndf, 3, n.affine), crop=config.data.image_size,
         pool_size=n.pool_size, lambda_a=n.lambda_a, lambda_b=n.lambda_b, lambda_identity=n.lambda_identity,
         learning_rate=config.optim.learning_rate, beta1=n.beta1, constant_steps=n.constant_steps,
-        decay_steps=n.decay_steps)
+        decay_steps=n.decay_steps, temporal=temporal_pairs.TemporalSettings.from_config(config.temporal))
 
   def prepare(self, config: ml_collections.ConfigDict) -> base.Prepared:
     d = config.data

@@ -70,7 +70,7 @@ def validate(block: ml_collections.ConfigDict, method: str, supported: bool) -> 
     raise StylejaxError(f"temporal.max_zoom must be below 0.5 (a small camera motion), got {block.max_zoom}")
   if block.weight > 0 and not supported:
     raise StylejaxError(f"temporal.weight > 0: network.kind={method} has no temporal term yet "
-                        "(cin, cin_newstyle, adain and ghiasi have one)")
+                        "(cin, cin_newstyle, adain, ghiasi and cyclegan have one)")
 
 
 def camera_flow(key: jax.Array, height: int, width: int, settings: TemporalSettings) -> jax.Array:
