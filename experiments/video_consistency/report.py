@@ -26,7 +26,9 @@ METRICS = ("warping_error", "style_gram", "content_lpips", "s_per_frame")
 # (temporalW) beside the same fine-tune without it (per_frame), and blend/ema of that per-frame run
 VARIANTS = {"pixel": ("temporal", "ema", "blend"), "magenta": ("blend", "ema"), "cin": ("blend", "ema"),
             "cin_ft": ("temporal300", "temporal2000", "blend", "ema"),
-            "ghiasi_ft": ("temporal300", "temporal2000", "blend", "ema")}
+            "ghiasi_ft": ("temporal300", "blend", "ema"),
+            # the first ghiasi fine-tunes, whose temporal term also trained the style network
+            "ghiasi_ft_v1": ("temporal300", "temporal2000", "blend", "ema")}
 
 
 def bootstrap(values, seed=0, resamples=10_000):
@@ -86,12 +88,17 @@ def _strip(path: Path, frames) -> tuple[list, list]:
                                                                          for t in frames]
 
 
-def figure(clip="astronaut_foreground", frames=(0, 2, 4), cell=(96, 128)) -> Path | None:
+POST_HOC = (("magenta", ("per_frame", "blend", "ema")), ("cin", ("per_frame", "blend", "ema")),
+            ("pixel", ("per_frame", "temporal", "ema")))
+FINETUNED = (("cin_ft", ("per_frame", "temporal300", "temporal2000")),
+             ("ghiasi_ft", ("per_frame", "temporal300")))
+
+
+def figure(clip="astronaut_foreground", groups=POST_HOC, suffix="", frames=(0, 2, 4), cell=(96, 128)) -> Path | None:
+  """Frame strips of `groups` (method, variants) from run.py's saved frames; None when none are there."""
   strips = HERE / "workdirs" / "strips"
   rows, labels = [], []
-  for method, variants in (("magenta", ("per_frame", "blend", "ema")), ("cin", ("per_frame", "blend", "ema")),
-                           ("pixel", ("per_frame", "temporal", "ema")), ("ghiasi_ft", ("per_frame", "temporal300", "temporal2000")),
-                           ("cin_ft", ("per_frame", "temporal300", "temporal2000"))):
+  for method, variants in groups:
     for variant in variants:
       path = strips / f"{clip}_{method}_{variant}.npz"
       if not path.exists():
@@ -104,9 +111,9 @@ def figure(clip="astronaut_foreground", frames=(0, 2, 4), cell=(96, 128)) -> Pat
       labels.append(f"{method} {variant}")
   if not rows:
     return None
-  target = RESULTS / f"strips_{clip}.jpg"
+  target = RESULTS / f"strips_{clip}{suffix}.jpg"
   outputs.save_image(grids.tile(rows), target)
-  (RESULTS / f"strips_{clip}.txt").write_text("rows, top to bottom: " + "; ".join(labels) +
+  (RESULTS / f"strips_{clip}{suffix}.txt").write_text("rows, top to bottom: " + "; ".join(labels) +
                                               f"\ncolumns: frames {', '.join(str(f + 1) for f in frames)}\n")
   return target
 
@@ -127,7 +134,7 @@ def main():
   text = tables(rows)
   (RESULTS / "results.md").write_text(text)
   print(text)
-  print(figure(), gif(), gif(method="ghiasi_ft", variant="temporal300"),
+  print(figure(), figure(groups=FINETUNED, suffix="_finetuned"), gif(), gif(method="ghiasi_ft", variant="temporal300"),
         gif(method="cin_ft", variant="temporal300"))
 
 
