@@ -21,7 +21,8 @@ CONFIG_FILES = sorted([*(p for p in configuration.CONFIG_DIR.glob("*.py") if con
 STANDALONE_CONFIGS = [p for p in _EXPERIMENT_CONFIGS if not _builds_on_product(p)]
 # Files that declare fields, and where: the bases, and each training method's `network` block.
 BLOCKS = {**{configuration.CONFIG_DIR / name: prefix for name, prefix in
-             (("base.py", ""), ("train_base.py", ""), ("loss.py", "loss."), ("retrieval.py", ""))},
+             (("base.py", ""), ("train_base.py", ""), ("loss.py", "loss."), ("retrieval.py", ""),
+                                 ("temporal.py", "temporal."))},
           **{path: "network." for path in sorted((REPO / "stylejax" / "methods").glob("*.py"))}}
 add_field = configuration.load_module("fields").add_field
 

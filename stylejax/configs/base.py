@@ -55,9 +55,8 @@ def get_base_config() -> ml_collections.ConfigDict:
   c.dream.weight = 1.0  # multiplies the dream term (its value is minus the layers' response)
 
   c.sweep_chunk_size = 0  # sweeps: runs per program call (0: all runs of a group at once)
-  # sweeps: runs vmapped together inside a program call, the rest one after another (0: one at a
-  # time on CPU and for L-BFGS zoom, else all; stylejax.pixel.sweep.runs_in_parallel_for)
-  c.sweep_runs_in_parallel = 0
+  # 0: one at a time on CPU and for L-BFGS zoom, else all (stylejax.pixel.sweep.runs_in_parallel_for)
+  c.sweep_runs_in_parallel = 0  # sweeps: runs vmapped together in a program call, the rest one after another
   c.log_every = 20  # steps run on device between host logging (one jitted chunk)
   c.snapshot_every = 0  # save an image every N steps (rounded up to log_every); 0: never
   c.lock()

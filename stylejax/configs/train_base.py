@@ -10,8 +10,8 @@ declares a new field). Run one with
 import ml_collections
 
 from stylejax.configs.loss import get_loss_config
+from stylejax.configs.temporal import get_temporal_config
 from stylejax.methods import registry
-from stylejax.objectives import temporal_pairs
 
 
 def get_train_base_config(kind: str = "cin") -> ml_collections.ConfigDict:
@@ -35,8 +35,7 @@ def get_train_base_config(kind: str = "cin") -> ml_collections.ConfigDict:
   # of that method alone (`stylejax train --help` lists the methods).
   c.network = registry.get(kind).network_config()
 
-  # The temporal term (stylejax.objectives.temporal_pairs): off unless temporal.weight > 0.
-  c.temporal = temporal_pairs.config_block()
+  c.temporal = get_temporal_config()  # the temporal term (stylejax/configs/temporal.py); off by default
 
   c.loss = get_loss_config()  # the loss network and loss terms (stylejax/configs/loss.py)
   c.loss.content_layers = "relu3_3"  # the paper's "conv3" (end of VGG16 block 3)

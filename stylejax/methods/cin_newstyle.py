@@ -78,9 +78,8 @@ class CinNewStyle(cin.Cin):
     n = super().network_config()
     n.base = "multistyle26"  # the trained network: a pretrained name (multistyle26) or a cin/cin_newstyle workdir
     n.init = "mean"  # the new styles' rows at step 0: mean (of the base's styles) | identity (gamma 1, beta 0)
-    # new_styles: only the new rows learn (the base's styles stay bit for bit) | all: every parameter
-    # learns, e.g. a fine-tune of the whole pretrained network with the temporal term (temporal.weight)
-    n.trainable = "new_styles"
+    # all: e.g. a fine-tune of the whole pretrained network with the temporal term (temporal.weight)
+    n.trainable = "new_styles"  # new_styles: only the new rows learn (the base's styles stay bit for bit) | all
     return n
 
   def validate(self, config: ml_collections.ConfigDict) -> None:

@@ -30,7 +30,7 @@ from stylejax.imaging import warp as warping
 
 @dataclasses.dataclass(frozen=True)
 class TemporalSettings:
-  """The config's `temporal` block (hashable: part of a static problem)."""
+  """The config's `temporal` block (stylejax/configs/temporal.py; hashable: part of a static problem)."""
   weight: float = 0.0  # 0: no temporal term
   max_shift: float = 0.0  # px, each axis, U(-max, max)
   max_rotation: float = 0.0  # degrees, U(-max, max)
@@ -47,17 +47,6 @@ class TemporalSettings:
   @property
   def enabled(self) -> bool:
     return self.weight > 0
-
-
-def config_block() -> ml_collections.ConfigDict:
-  """The training config's `temporal` block, every field commented (off by default)."""
-  t = ml_collections.ConfigDict()
-  t.weight = 0.0  # the temporal term's weight; 0 trains without it (Huang et al. 2017 / ReCoNet when > 0)
-  t.max_shift = 4.0  # frame 2 = frame 1 moved by up to this many px along each axis
-  t.max_rotation = 1.0  # ... rotated by up to this many degrees about the centre
-  t.max_zoom = 0.02  # ... scaled by a factor in [1 - max_zoom, 1 + max_zoom]
-  t.noise = 0.01  # ... plus Gaussian noise of this std (images in [0, 1]); the stability term
-  return t
 
 
 def validate(block: ml_collections.ConfigDict, method: str, supported: bool) -> None:
