@@ -26,7 +26,7 @@ METRICS = ("warping_error", "style_gram", "content_lpips", "s_per_frame")
 # (temporalW) beside the same fine-tune without it (per_frame), and blend/ema of that per-frame run
 VARIANTS = {"pixel": ("temporal", "ema", "blend"), "magenta": ("blend", "ema"), "cin": ("blend", "ema"),
             "cin_ft": ("temporal300", "temporal2000", "blend", "ema"),
-            "ghiasi_ft": ("temporal300", "blend", "ema"),
+            "ghiasi_ft": ("temporal300", "temporal1000", "blend", "ema"),
             # the first ghiasi fine-tunes, whose temporal term also trained the style network
             "ghiasi_ft_v1": ("temporal300", "temporal2000", "blend", "ema")}
 
@@ -91,7 +91,7 @@ def _strip(path: Path, frames) -> tuple[list, list]:
 POST_HOC = (("magenta", ("per_frame", "blend", "ema")), ("cin", ("per_frame", "blend", "ema")),
             ("pixel", ("per_frame", "temporal", "ema")))
 FINETUNED = (("cin_ft", ("per_frame", "temporal300", "temporal2000")),
-             ("ghiasi_ft", ("per_frame", "temporal300")))
+             ("ghiasi_ft", ("per_frame", "temporal300", "temporal1000")))
 
 
 def figure(clip="astronaut_foreground", groups=POST_HOC, suffix="", frames=(0, 2, 4), cell=(96, 128)) -> Path | None:
