@@ -39,7 +39,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 from benchmarks import multistyle26_temporal as temporal_row  # noqa: E402
 from benchmarks import report  # noqa: E402
 from benchmarks.stylenet_torch_side import TwinObjective  # noqa: E402
-from benchmarks.timing import summarize, time_quietly  # noqa: E402
+from benchmarks.timing import summarize, time_quietly, train_step_rates  # noqa: E402
 from stylejax import configuration  # noqa: E402
 from stylejax.feedforward import data  # noqa: E402
 from stylejax.imaging import crops, images  # noqa: E402
@@ -153,22 +153,9 @@ def check_step(setup: StepSetup, twin: NewStyleStep) -> dict:
 
 
 def bench_step(setup: StepSetup, twin: NewStyleStep, repeats: int, warmup: int, quiet: dict) -> dict:
-  box = {"state": setup.initial}
-  t0 = time.perf_counter()
-  jax.block_until_ready(setup.step(setup.initial))
-  first_call = time.perf_counter() - t0
-
-  def jax_step():
-    box["state"], terms = setup.step(box["state"])
-    jax.block_until_ready((box["state"], terms))
-
-  times, other = time_quietly({"jax": jax_step, "torch": twin.step}, repeats, warmup, quiet)
-  row = {"size": setup.size, "batch": setup.batch, "first_call_s": first_call, "other": other, **summarize(times)}
-  for f in ("jax", "torch"):
-    row[f"{f}_ips"] = setup.batch / row[f"{f}_s"]
-  row["ratio"] = row["jax_ips"] / row["torch_ips"]
+  row = train_step_rates(setup, twin.step, repeats, warmup, quiet)
   print(f"[gamma/beta step {setup.size}px batch {setup.batch}] JAX {row['jax_ips']:.2f} img/s, torch "
-        f"{row['torch_ips']:.2f} img/s; JAX/torch {row['ratio']:.2f}; other load {report.pct(other)}", flush=True)
+        f"{row['torch_ips']:.2f} img/s; JAX/torch {row['ratio']:.2f}; other load {report.pct(row['other'])}", flush=True)
   return row
 
 

@@ -16,14 +16,13 @@ multistyle26 network + one new style, fine-tuned with the temporal term, JAX aga
 
 from __future__ import annotations
 
-import time
 
 import jax
 import numpy as np
 
 from benchmarks import report
 from benchmarks.stylenet_torch_side import TwinObjective, flat
-from benchmarks.timing import summarize, time_quietly
+from benchmarks.timing import train_step_rates
 from stylejax.imaging import warp as warping
 from stylejax.methods import cin
 from stylejax.objectives import temporal_pairs
@@ -95,24 +94,10 @@ def check(setup, twin: TemporalFineTuneStep) -> dict:
 
 
 def bench(setup, twin: TemporalFineTuneStep, repeats: int, warmup: int, quiet: dict) -> dict:
-  box = {"state": setup.initial}
-  t0 = time.perf_counter()
-  jax.block_until_ready(setup.step(setup.initial))
-  first_call = time.perf_counter() - t0
-
-  def jax_step():
-    box["state"], terms = setup.step(box["state"])
-    jax.block_until_ready((box["state"], terms))
-
-  times, other = time_quietly({"jax": jax_step, "torch": twin.step}, repeats, warmup, quiet)
-  row = {"size": setup.size, "batch": setup.batch, "first_call_s": first_call, "other": other, **summarize(times)}
-  for f in ("jax", "torch"):
-    row[f"{f}_ips"] = setup.batch / row[f"{f}_s"]
-  row["ratio"] = row["jax_ips"] / row["torch_ips"]
-  n_params = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(setup.initial["params"]))
-  row["n_params"] = n_params
+  row = train_step_rates(setup, twin.step, repeats, warmup, quiet)
+  row["n_params"] = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(setup.initial["params"]))
   print(f"[temporal fine-tune step {setup.size}px batch {setup.batch}] JAX {row['jax_ips']:.2f} img/s, torch "
-        f"{row['torch_ips']:.2f} img/s; JAX/torch {row['ratio']:.2f}; other load {report.pct(other)}", flush=True)
+        f"{row['torch_ips']:.2f} img/s; JAX/torch {row['ratio']:.2f}; other load {report.pct(row['other'])}", flush=True)
   return row
 
 

@@ -66,6 +66,29 @@ def summarize(times: Mapping[str, list[float]], flops: float | None = None) -> d
   return row
 
 
+def train_step_rates(setup, torch_step: Callable[[], object], repeats: int, warmup: int, quiet: Mapping) -> dict:
+  """A jitted training step (`setup.step(state)`, from `setup.initial`, fed its own output) against a
+  torch step, interleaved: the row with "jax_ips", "torch_ips" (images/s at `setup.batch`), their
+  "ratio", "first_call_s" (compilation included) and the other processes' share ("other")."""
+  import jax  # pylint: disable=import-outside-toplevel
+
+  box = {"state": setup.initial}
+  t0 = time.perf_counter()
+  jax.block_until_ready(setup.step(setup.initial))
+  first_call = time.perf_counter() - t0
+
+  def jax_step():
+    box["state"], terms = setup.step(box["state"])
+    jax.block_until_ready((box["state"], terms))
+
+  times, other = time_quietly({"jax": jax_step, "torch": torch_step}, repeats, warmup, quiet)
+  row = {"size": setup.size, "batch": setup.batch, "first_call_s": first_call, "other": other, **summarize(times)}
+  for f in ("jax", "torch"):
+    row[f"{f}_ips"] = setup.batch / row[f"{f}_s"]
+  row["ratio"] = row["jax_ips"] / row["torch_ips"]
+  return row
+
+
 def median(xs) -> float:
   return statistics.median(xs)
 
