@@ -29,6 +29,11 @@ loss of its iterate is <= L, counting only the jitted steps' wall time (the loss
 e.g. to bench_pixel's L* (torch L-BFGS's loss after 300 iterations at 256 px):
 
     python benchmarks/lbfgs_variants.py --size 256 --target 680.9136 --variants zoom-project,parallel-1
+
+or, measuring torch on the same machine in the same run (its 300 iterations first, then the target
+is the JAX loss of torch's image, and each variant's time is given as a fraction of torch's):
+
+    python benchmarks/lbfgs_variants.py --size 256 --torch-iters 300 --variants zoom-project,parallel-1
 """
 
 from __future__ import annotations
@@ -175,6 +180,23 @@ def time_to_loss(setup: Setup, names, target: float, max_steps: int, wall_cap: f
   return out
 
 
+def torch_target(setup: Setup, size: int, iters: int) -> tuple[float, float]:
+  """(JAX loss of the image torch L-BFGS reaches in `iters` iterations, torch's wall seconds for them)."""
+  from benchmarks.bench_pixel import JaxSetup
+  from benchmarks.pixel_torch_side import TorchTwin, torch_reference_run
+  twin_setup = JaxSetup(size, setup.loaded, images.load_image(setup.config.content, setup.config.max_pixels),
+                        images.load_image(setup.config.styles[0], setup.config.max_pixels), ADAM_LR)
+  same = float(twin_setup.terms(setup.content)["total"]), setup.loss(setup.base_problem, optimize.init_state(
+      setup.base_problem, setup.content, ADAM_LR))
+  if not np.isclose(*same, rtol=1e-5):
+    raise SystemExit(f"bench_pixel's problem and this one differ at the content image: {same}")
+  ref = torch_reference_run(TorchTwin(twin_setup), twin_setup.content, iters)
+  target = float(twin_setup.terms(ref["image"])["total"])
+  print(f"torch L-BFGS (strong Wolfe), {iters} iterations: {ref['wall_s']:.1f} s, {ref['evals']} evaluations, "
+        f"L* = {target:.6g} (JAX loss of its image)", flush=True)
+  return target, ref["wall_s"]
+
+
 def at_budget(trace: Trace, used: list, budget: float) -> float:
   """The loss after the last step whose cumulative cost is within `budget` (inf if none is)."""
   within = [loss for loss, u in zip(trace.losses, used) if u <= budget + 1e-9]
@@ -210,12 +232,17 @@ def main(argv=None):
   parser.add_argument("--target", type=float, default=None, help="time each variant to this loss")
   parser.add_argument("--max-steps", type=int, default=1000, help="--target: step cap per variant")
   parser.add_argument("--wall-cap", type=float, default=400.0, help="--target: seconds cap per variant")
+  parser.add_argument("--torch-iters", type=int, default=None,
+                      help="target = the loss of torch L-BFGS (strong Wolfe) after this many iterations, run here first")
   args = parser.parse_args(argv)
   names = [n.strip() for n in args.variants.split(",")]
   unknown = sorted(set(names) - set(VARIANTS))
   if unknown:
     parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
   setup = Setup(args.size)
+  torch_s = None
+  if args.torch_iters is not None:
+    args.target, torch_s = torch_target(setup, args.size, args.torch_iters)
   if args.target is not None:
     print(f"{args.size} px, time to loss {args.target:g} (steps' wall time only), {jax.devices()[0].platform}, "
           f"{os.cpu_count()} CPUs\n\n| variant | reached | steps | evals | s to target | s/step | loss |\n"
@@ -224,6 +251,7 @@ def main(argv=None):
     for n, r in results.items():
       print(f"| {n} | {'yes' if r['reached'] else '**no**'} | {r['steps']} | {r['evals']} | {r['seconds']:.1f} | "
             f"{r['seconds'] / max(r['steps'], 1):.3f} | {r['loss']:.6g} |"
+            + (f" {r['seconds'] / torch_s:.2f}x torch |" if torch_s else "")
             + (" RECOMPILED" if r["recompiled"] else ""), flush=True)
     return
   traces, compile_s, loss0 = run(setup, names, args.steps)

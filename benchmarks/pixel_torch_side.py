@@ -39,9 +39,11 @@ class TorchTwin:
       raise Mismatch(f"the twin implements gram/gatys, max pooling, zero padding, clip: {problem}")
     w = setup.weights
     net = TorchVGG.from_hwio(loaded.arch, loaded.params, preprocess=Preprocess.of(pre))
-    self.objective = PerceptualLoss(net, w["content_layers"], w["style_layers"], content_weight=w["content"],
-                                    style_weight=float(w["style"]) * float(np.asarray(w["blend"])[0]),
-                                    tv_weight=w["tv"])
+    # `w` is keyed by objective term (stylejax/objectives/terms/): {"content": {"layers", "weight"}, ...}.
+    content, style = w["content"], w["style"]
+    self.objective = PerceptualLoss(net, content["layers"], style["layers"], content_weight=content["weight"],
+                                    style_weight=float(style["weight"]) * float(np.asarray(style["blend"])[0]),
+                                    tv_weight=w["tv"]["weight"])
     self.content_targets = self.objective.content_targets(to_nchw(setup.content))
     self.style_targets = self.objective.style_targets(to_nchw(setup.style))
 
