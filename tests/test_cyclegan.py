@@ -56,9 +56,10 @@ def _generator(spec, seed=0):
   return _jiggled(params, seed) if spec.affine else params
 
 
-@pytest.mark.parametrize("affine", [False, True])
-def test_networks_match_the_reference_layout_both_ways(affine):
-  g_spec, d_spec = cyclegan.GeneratorSpec(2, 4, affine), cyclegan.DiscriminatorSpec(4, 3, affine)
+@pytest.mark.parametrize("affine, n_layers, score_shape", [(False, 3, (7, 6)), (True, 1, (34, 30))])
+def test_networks_match_the_reference_layout_both_ways(affine, n_layers, score_shape):
+  """Both networks against the torch twin; the PatchGAN at 70x70 patches and at 16x16 (--n_layers_D 1)."""
+  g_spec, d_spec = cyclegan.GeneratorSpec(2, 4, affine), cyclegan.DiscriminatorSpec(4, n_layers, affine)
   g_params = _generator(g_spec)
   d_params = _jiggled(cyclegan.init_discriminator(d_spec, jax.random.key(1)), 1)
   rng = np.random.default_rng(0)
@@ -73,15 +74,28 @@ def test_networks_match_the_reference_layout_both_ways(affine):
   jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, g_params))
 
   d_state = cyclegan_weights.discriminator_to_reference(d_spec, d_params)
-  torch_d = twin.NLayerDiscriminator(ndf=4, n_layers=3, affine=affine)
+  torch_d = twin.NLayerDiscriminator(ndf=4, n_layers=n_layers, affine=affine)
   torch_d.load_state_dict(_tensors(d_state))
   x = rng.uniform(-1, 1, (2, 72, 64, 3)).astype(np.float32)
   scores = np.asarray(discriminate(d_spec, d_params, x))
-  assert scores.shape == (2, 7, 6, 1)  # 70x70 patches
+  assert scores.shape == (2, *score_shape, 1)
   np.testing.assert_allclose(scores, _nhwc(torch_d(_nchw(x))), atol=1e-5)
   spec, back = cyclegan_weights.discriminator_from_reference(d_state)
   assert spec == d_spec
   jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, d_params))
+
+
+def test_the_generator_cannot_see_an_images_global_colour():
+  """The instance norm after the first conv makes G(a x + d) = G(x) for a > 0 and any colour d (up
+  to the norm's eps): why experiments/cyclegan/known_answer.py standardises its photos."""
+  spec = cyclegan.GeneratorSpec(2, 4)
+  params = cyclegan.init_generator(spec, jax.random.key(0))
+  x = jnp.asarray(np.random.default_rng(0).uniform(-0.5, 0.5, (1, 24, 20, 3)), jnp.float32)
+  y = np.asarray(generate(spec, params, x))
+  moved = np.asarray(generate(spec, params, 1.7 * x + jnp.array([0.2, -0.1, 0.3])))
+  np.testing.assert_allclose(moved, y, atol=1e-3)
+  per_channel = np.asarray(generate(spec, params, x * jnp.array([1.0, 0.5, 2.0])))
+  assert np.abs(per_channel - y).max() > 1e-2  # what it does see: the colours' mix within the image
 
 
 def test_reference_files_import_as_saved(tmp_path):

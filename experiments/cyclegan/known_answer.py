@@ -37,6 +37,18 @@ TRAIN_SIDE = 160  # training images: longer side
 TEST_SIDE = 128  # held-out images: longer side
 
 
+# --standardise: every image's channels moved to this mean and standard deviation (then clipped).
+# The reference generator cannot see an image's global colour: its first conv is followed by an
+# instance norm, so G(a x + d) = G(x) for any a > 0 and colour d (tests/test_cyclegan.py). On photos
+# whose mean colours differ, x -> M x is not a function it can represent; on standardised photos it is.
+STANDARD_MEAN, STANDARD_STD = 0.45, 0.2
+
+
+def standardise(image: np.ndarray) -> np.ndarray:
+  mean, std = image.mean(axis=(0, 1)), image.std(axis=(0, 1)) + 1e-6
+  return np.clip(STANDARD_MEAN + STANDARD_STD * (image - mean) / std, 0.0, 1.0).astype(np.float32)
+
+
 def transform(image: np.ndarray) -> np.ndarray:
   return np.clip(image @ M.T, 0.0, 1.0)
 
@@ -45,10 +57,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
   return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
 
 
-def _load(spec: str, shared: Path, side: int) -> np.ndarray:
+def _load(spec: str, shared: Path, side: int, standardised: bool = False) -> np.ndarray:
   from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
   path = SKIMAGE / spec.split(":", 1)[1] if spec.startswith("skimage:") else shared / spec
-  return images.resize(images.load_image(str(path)), side)
+  image = images.resize(images.load_image(str(path)), side)
+  return standardise(image) if standardised else image
 
 
 TILE = 80  # --split tiles: the training pool cut into TILE x TILE tiles (images at longer side TILE_SIDE)
@@ -78,7 +91,7 @@ def make_tiles(workdir: Path, shared: Path) -> None:
   print(f"wrote {workdir / 'data'}: A {counts['A']} tiles, B {counts['B']} tiles, test {len(LISTS['test'])} images")
 
 
-def make_data(workdir: Path, shared: Path) -> None:
+def make_data(workdir: Path, shared: Path, train_side: int = TRAIN_SIDE, standardised: bool = False) -> None:
   from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
   names = [s for group in LISTS.values() for s in group]
   assert len(set(names)) == len(names)
@@ -86,7 +99,7 @@ def make_data(workdir: Path, shared: Path) -> None:
     folder = workdir / "data" / group
     folder.mkdir(parents=True, exist_ok=True)
     for spec in specs:
-      image = _load(spec, shared, TEST_SIDE if group == "test" else TRAIN_SIDE)
+      image = _load(spec, shared, TEST_SIDE if group == "test" else train_side, standardised)
       if group == "B":
         image = transform(image)
       images.save_png(image, folder / f"{Path(spec.split(':')[-1]).stem}.png")
@@ -94,17 +107,18 @@ def make_data(workdir: Path, shared: Path) -> None:
 
 
 def config_for(workdir: Path, steps: int, learning_rate: float, decay_steps: int | None = None,
-               checkpoints: int = 6):
+               checkpoints: int = 6, overrides: tuple[str, ...] = ()):
   """cyclegan_tiny without the identity loss (it would pull G_A towards the identity, which is not
   the answer here), the last `decay_steps` (default: a quarter) decaying linearly to 0, `checkpoints`
-  checkpoints kept for the curves."""
+  checkpoints kept for the curves, then `overrides` ("network.n_layers_d=1", as the CLI's --config.X=V)."""
   from stylejax import configuration  # pylint: disable=import-outside-toplevel
   decay = steps // 4 if decay_steps is None else decay_steps
-  return configuration.apply_values(configuration.load_config("cyclegan_tiny"), {
+  config = configuration.apply_values(configuration.load_config("cyclegan_tiny"), {
       "data.content": f"folder:{workdir / 'data'}", "network.lambda_identity": 0.0,
       "network.constant_steps": steps - decay, "network.decay_steps": decay, "optim.steps": steps,
       "optim.learning_rate": learning_rate, "checkpoint_every": max(1, steps // checkpoints), "keep_checkpoints": max(10, checkpoints),
       "eval_images": (str(workdir / "data" / "test" / "astronaut.png"),)})
+  return configuration.apply_overrides(config, list(overrides))
 
 
 def evaluate(workdir: Path) -> dict:
@@ -175,14 +189,23 @@ def main(argv=None) -> int:
   parser.add_argument("--checkpoints", type=int, default=6, help="checkpoints saved (evenly spaced)")
   parser.add_argument("--split", choices=["images", "tiles"], default="tiles",
                       help="data: A and B from disjoint image lists (7-8 images each), or disjoint tiles of one pool")
+  parser.add_argument("--train-side", type=int, default=TRAIN_SIDE,
+                      help="--split images: training images' longer side (crops are cut from them)")
+  parser.add_argument("--standardise", action="store_true",
+                      help="--split images: every image's channels to mean 0.45, std 0.2 (see standardise)")
+  parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="train: a config value over the experiment's, e.g. network.n_layers_d=1 (repeatable)")
   args = parser.parse_args(argv)
   workdir = Path(args.workdir)
   if args.what == "data":
-    (make_tiles if args.split == "tiles" else make_data)(workdir, Path(args.shared))
+    if args.split == "tiles":
+      make_tiles(workdir, Path(args.shared))
+    else:
+      make_data(workdir, Path(args.shared), args.train_side, args.standardise)
   elif args.what == "train":
     from stylejax.training import loop  # pylint: disable=import-outside-toplevel
-    result = loop.run(config_for(workdir, args.steps, args.learning_rate, args.decay_steps, args.checkpoints),
-                      workdir / "run")
+    result = loop.run(config_for(workdir, args.steps, args.learning_rate, args.decay_steps, args.checkpoints,
+                                 tuple(args.set)), workdir / "run")
     print(f"trained to step {int(result.state['step'])}")
   else:
     evaluate(workdir)

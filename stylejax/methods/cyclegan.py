@@ -185,6 +185,7 @@ class CycleGan(base.Method):
     n.n_blocks = 9  # generator residual blocks: 9 at 256 px (the paper), 6 at 128 px
     n.ngf = 64  # generator channels after the first conv
     n.ndf = 64  # discriminator channels after the first conv (70x70 PatchGAN, 3 strided layers)
+    n.n_layers_d = 3  # PatchGAN depth, the reference's --n_layers_D: 3 sees 70x70 patches, 2 sees 34x34, 1 sees 16x16
     n.affine = False  # instance norms with learned scale/bias (the reference's --norm instance has none)
     n.load_size = 286  # a training image's shorter side is resized to this, then cropped to data.image_size
     n.pool_size = 50  # generated images kept per direction for the discriminators; 0: none
@@ -198,7 +199,7 @@ class CycleGan(base.Method):
 
   def validate(self, config: ml_collections.ConfigDict) -> None:
     n = config.network
-    for key in ("n_blocks", "ngf", "ndf", "load_size"):
+    for key in ("n_blocks", "ngf", "ndf", "n_layers_d", "load_size"):
       if not isinstance(n[key], int) or n[key] <= 0:
         raise StylejaxError(f"network.{key} must be a positive integer, got {n[key]!r}")
     for key in ("pool_size", "constant_steps", "decay_steps"):
@@ -224,7 +225,7 @@ class CycleGan(base.Method):
     n = config.network
     return CycleGanProblem(
         method=self.name, generator=cyclegan.GeneratorSpec(n.n_blocks, n.ngf, n.affine),
-        discriminator=cyclegan.DiscriminatorSpec(n.ndf, 3, n.affine), crop=config.data.image_size,
+        discriminator=cyclegan.DiscriminatorSpec(n.ndf, n.n_layers_d, n.affine), crop=config.data.image_size,
         pool_size=n.pool_size, lambda_a=n.lambda_a, lambda_b=n.lambda_b, lambda_identity=n.lambda_identity,
         learning_rate=config.optim.learning_rate, beta1=n.beta1, constant_steps=n.constant_steps,
         decay_steps=n.decay_steps, temporal=temporal_pairs.TemporalSettings.from_config(config.temporal))
