@@ -13,7 +13,10 @@ same math is routed around slow paths that benchmarks/conv_paths.py measures:
   bodies XLA leaves autodiff's transposed convs in kernel layouts that take a slow path (~3x).
 - The kernel gradient is summed over images one at a time (as a batch it ran 1.5-5x slower), and for
   big kernels with few output channels (the 9x9 32->3 layer) it is a row-chunked GEMM over shifted
-  copies of the output gradient: as a conv it ran at ~10 GFLOP/s.
+  copies of the output gradient: as a conv it ran at ~10 GFLOP/s. For wide layers (Cin * Cout >=
+  8192: CycleGAN's and the PatchGAN's, VGG's deeper ones) it is one GEMM per kernel tap over a strided
+  window of the padded input: as a conv it ran at ~25 GFLOP/s (3x3 256->256 at 64 px: 190 ms, taps
+  60 ms; below 8192, e.g. 64->64 at 256 px, the conv was the faster).
 
 Every path computes the same sums as `lax.conv_general_dilated` (tests/test_conv.py).
 """
