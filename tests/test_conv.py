@@ -25,6 +25,11 @@ CASES = {
     "3x3 s2 pad 1": ((2, 9, 9, 4), (3, 3, 4, 5), 2, P1),
     "11x11 s4 pad 2 (alexnet)": ((1, 35, 37, 3), (11, 11, 3, 4), 4, P2),
     "5x5 pad 2 (alexnet)": ((2, 9, 8, 4), (5, 5, 4, 6), 1, P2),
+    # Wide layers (Cin * Cout >= 8192): the kernel gradient is one GEMM per tap.
+    "3x3 VALID wide (cyclegan block)": ((2, 8, 9, 128), (3, 3, 128, 64), 1, "VALID"),
+    "3x3 s2 pad 1 wide (cyclegan down)": ((1, 9, 10, 64), (3, 3, 64, 128), 2, P1),
+    "4x4 s2 pad 1 wide (patchgan)": ((2, 10, 9, 64), (4, 4, 64, 128), 2, P1),
+    "2x2 pad (0, 1) wide (cyclegan up)": ((1, 5, 6, 32), (2, 2, 32, 256), 1, ((0, 1), (0, 1))),
 }
 
 
