@@ -49,8 +49,20 @@ def standardise(image: np.ndarray) -> np.ndarray:
   return np.clip(STANDARD_MEAN + STANDARD_STD * (image - mean) / std, 0.0, 1.0).astype(np.float32)
 
 
-def transform(image: np.ndarray) -> np.ndarray:
-  return np.clip(image @ M.T, 0.0, 1.0)
+TRANSFORMS = {  # name: B = transform(A) on [0, 1] images
+    "matrix": lambda image: np.clip(image @ M.T, 0.0, 1.0),
+    "invert": lambda image: 1.0 - image,  # the affine colour map x -> 1 - x (-I plus an offset)
+}
+
+
+def transform(image: np.ndarray, name: str = "matrix") -> np.ndarray:
+  return TRANSFORMS[name](image)
+
+
+def transform_of(workdir: Path) -> str:
+  """The transform `data` used for this workdir (data/transform.txt; runs before it: matrix)."""
+  path = workdir / "data" / "transform.txt"
+  return path.read_text().strip() if path.exists() else "matrix"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,7 +103,8 @@ def make_tiles(workdir: Path, shared: Path) -> None:
   print(f"wrote {workdir / 'data'}: A {counts['A']} tiles, B {counts['B']} tiles, test {len(LISTS['test'])} images")
 
 
-def make_data(workdir: Path, shared: Path, train_side: int = TRAIN_SIDE, standardised: bool = False) -> None:
+def make_data(workdir: Path, shared: Path, train_side: int = TRAIN_SIDE, standardised: bool = False,
+              transform_name: str = "matrix") -> None:
   from stylejax.imaging import images  # pylint: disable=import-outside-toplevel
   names = [s for group in LISTS.values() for s in group]
   assert len(set(names)) == len(names)
@@ -101,8 +114,9 @@ def make_data(workdir: Path, shared: Path, train_side: int = TRAIN_SIDE, standar
     for spec in specs:
       image = _load(spec, shared, TEST_SIDE if group == "test" else train_side, standardised)
       if group == "B":
-        image = transform(image)
+        image = transform(image, transform_name)
       images.save_png(image, folder / f"{Path(spec.split(':')[-1]).stem}.png")
+  (workdir / "data" / "transform.txt").write_text(transform_name + "\n")
   print(f"wrote {workdir / 'data'}: " + ", ".join(f"{g} {len(s)}" for g, s in LISTS.items()))
 
 
@@ -129,7 +143,8 @@ def evaluate(workdir: Path) -> dict:
 
   run = workdir / "run"
   test = [images.load_image(str(p)) for p in sorted((workdir / "data" / "test").glob("*.png"))]
-  targets = [transform(x) for x in test]
+  name = transform_of(workdir)
+  targets = [transform(x, name) for x in test]
   identity = float(np.mean([psnr(x, t) for x, t in zip(test, targets)]))
   manager = checkpoints.manager(run)
   steps = sorted(manager.all_steps())
@@ -146,7 +161,7 @@ def evaluate(workdir: Path) -> dict:
                  "psnr_cycle": float(np.mean([psnr(p, x) for p, x in zip(back, test)])),
                  "l1_cycle": float(np.mean([np.abs(p - x).mean() for p, x in zip(back, test)]))})
     print(rows[-1], flush=True)
-  result = {"identity_psnr_x_vs_Mx": identity, "matrix": M.tolist(), "test_images": LISTS["test"],
+  result = {"identity_psnr_x_vs_Mx": identity, "transform": name, "matrix": M.tolist(), "test_images": LISTS["test"],
             "checkpoints": rows, "jax": jax.__version__}
   (workdir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
   _figure(workdir, result, test[:3], translation.Translator.load_workdir(run))
@@ -172,7 +187,7 @@ def _figure(workdir: Path, result: dict, photos, translator) -> None:
   fig.savefig(workdir / "curves.png", dpi=100)
   from stylejax.imaging import crops  # pylint: disable=import-outside-toplevel
   photos = [crops.square(x, TEST_SIDE) for x in photos]
-  cells = [[x, transform(x), *translator.cycle(x)[1:]] for x in photos]
+  cells = [[x, transform(x, result["transform"]), *translator.cycle(x)[1:]] for x in photos]
   images.save_png(grids.tile(cells), workdir / "held_out_grid.png")
 
 
@@ -193,6 +208,8 @@ def main(argv=None) -> int:
                       help="--split images: training images' longer side (crops are cut from them)")
   parser.add_argument("--standardise", action="store_true",
                       help="--split images: every image's channels to mean 0.45, std 0.2 (see standardise)")
+  parser.add_argument("--transform", choices=sorted(TRANSFORMS), default="matrix",
+                      help="--split images: how B is made from A (matrix: the colour matrix M; invert: 1 - x)")
   parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="train: a config value over the experiment's, e.g. network.n_layers_d=1 (repeatable)")
   args = parser.parse_args(argv)
@@ -201,7 +218,7 @@ def main(argv=None) -> int:
     if args.split == "tiles":
       make_tiles(workdir, Path(args.shared))
     else:
-      make_data(workdir, Path(args.shared), args.train_side, args.standardise)
+      make_data(workdir, Path(args.shared), args.train_side, args.standardise, args.transform)
   elif args.what == "train":
     from stylejax.training import loop  # pylint: disable=import-outside-toplevel
     result = loop.run(config_for(workdir, args.steps, args.learning_rate, args.decay_steps, args.checkpoints,
