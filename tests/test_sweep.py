@@ -175,7 +175,9 @@ def test_sharded_equals_unsharded(tmp_path):
           assert np.abs(x - y).max() <= 3 and np.abs(x - y).mean() < 0.1, (a, np.abs(x - y).max())
       print("OK", len(sharded))
   """)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+  # Added to the inherited flags (conftest's fast compile), not in their place.
+  env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
+             JAX_PLATFORMS="cpu")
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
                           timeout=900, cwd=REPO)
   assert result.returncode == 0, result.stderr[-3000:]

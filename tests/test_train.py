@@ -288,7 +288,9 @@ def test_data_parallel_over_4_devices_equals_one_device():
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-5 * scale)
       print("OK", loss1, loss4)
   """)
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+  # Added to the inherited flags (conftest's fast compile), not in their place.
+  env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
+         "JAX_PLATFORMS": "cpu"}
   result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
   assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
 
