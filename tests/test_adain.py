@@ -84,10 +84,12 @@ def test_stylize_alpha_zero_decodes_the_content_features_and_keeps_any_size():
   params = adain.init_params(spec, jax.random.key(1))
   rng = np.random.default_rng(5)
   content, style = jnp.asarray(rng.random((32, 40, 3), np.float32)), jnp.asarray(rng.random((24, 24, 3), np.float32))
-  plain = adain.stylize(params, vgg_params, content, style, alpha=0.0, net=VGG16_NET, spec=spec)
-  decoded = adain.decode(spec, params, adain.encode(vgg_params, VGG16_NET, content)[adain.CONTENT_LAYER])
+  stylize = jax.jit(adain.stylize, static_argnames=("net", "spec"))  # eager: ~190 small compiles
+  plain = stylize(params, vgg_params, content, style, alpha=0.0, net=VGG16_NET, spec=spec)
+  decoded = jax.jit(lambda p, v, c: adain.decode(spec, p, adain.encode(v, VGG16_NET, c)[adain.CONTENT_LAYER]))(
+      params, vgg_params, content)
   np.testing.assert_allclose(np.asarray(plain), np.clip(np.asarray(decoded), 0, 1), atol=1e-6)
-  odd = adain.stylize(params, vgg_params, content[:29, :35], style, net=VGG16_NET, spec=spec)
+  odd = stylize(params, vgg_params, content[:29, :35], style, net=VGG16_NET, spec=spec)
   assert odd.shape == (29, 35, 3) and float(odd.min()) >= 0 and float(odd.max()) <= 1
   with pytest.raises(StylejaxError, match="style_weights"):
     adain.stylize(params, vgg_params, content, [style, style], style_weights=[1.0, 0.0],
@@ -207,15 +209,16 @@ def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path)
   style = np.stack([data.training_images(data.open_style_source(config.styles, 64), 32, 1, flip=True)[i]
                     for i in range(2)])
   w = loss_network.loss_weights(config.loss, "vgg16")
-  loss = lambda params: float(adain_method.batch_loss(problem.loss, problem.spec, params, loaded.params,
+  batch_loss = jax.jit(adain_method.batch_loss, static_argnums=(0, 1, 8, 9))  # eager: ~350 small compiles
+  loss = lambda params: float(batch_loss(problem.loss, problem.spec, params, loaded.params,
                                                jnp.asarray(content), jnp.asarray(style), w, jax.random.key(0))[0])
   assert loss(reference.state["params"]) < loss(loop.initial_state(problem, config.seed)["params"])
   # with the temporal term (stylejax.objectives.temporal_pairs): the same terms plus weight x "temporal"
   motion = temporal_pairs.TemporalSettings(weight=50.0, max_shift=2.0, max_rotation=1.0, max_zoom=0.02)
   args = (problem.loss, problem.spec, reference.state["params"], loaded.params, jnp.asarray(content),
           jnp.asarray(style), w, jax.random.key(0), 0)
-  plain_total, plain_terms = adain_method.batch_loss(*args)
-  total, terms = adain_method.batch_loss(*args, motion)
+  plain_total, plain_terms = batch_loss(*args)
+  total, terms = batch_loss(*args, motion)
   assert float(terms["temporal"]) > 0 and float(terms["style"]) == pytest.approx(float(plain_terms["style"]), rel=1e-5)
   assert float(total) == pytest.approx(float(plain_total) + 50.0 * float(terms["temporal"]), rel=1e-5)
 

@@ -50,15 +50,15 @@ def test_terms_match_a_hand_computed_gram_loss(params):
   content, style, image = _images(3)
   net = _net()
   weights = loss_network.loss_weights(_loss_block(content_weight=2.0, style_weight=3.0, tv_weight=0.5), "vgg16")
-  terms = loss_network.loss_terms(net, weights, net.features(params, image, net.layers),
-                                  net.content_targets(params, content), (net.style_targets(params, style),),
-                                  image, jax.random.key(0))
-  feats = {k: np.asarray(v, np.float64) for k, v in vgg.features(
-      params, image, ("relu3_1",) + STYLE_LAYERS, arch="vgg16", preprocessing=preprocessing.LPIPS).items()}
-  sfeats = {k: np.asarray(v, np.float64) for k, v in vgg.features(
-      params, style, STYLE_LAYERS, arch="vgg16", preprocessing=preprocessing.LPIPS).items()}
-  cfeat = np.asarray(vgg.features(params, content, ("relu3_1",), arch="vgg16",
-                                  preprocessing=preprocessing.LPIPS)["relu3_1"], np.float64)
+  # Compiled: eagerly, every op compiles on its own (~100 small programs).
+  terms = jax.jit(lambda p, c, s, im: loss_network.loss_terms(
+      net, weights, net.features(p, im, net.layers), net.content_targets(p, c), (net.style_targets(p, s),),
+      im, jax.random.key(0)))(params, content, style, image)
+  features = jax.jit(lambda p, x, layers: vgg.features(p, x, layers, arch="vgg16", preprocessing=preprocessing.LPIPS),
+                     static_argnums=2)
+  feats = {k: np.asarray(v, np.float64) for k, v in features(params, image, ("relu3_1",) + STYLE_LAYERS).items()}
+  sfeats = {k: np.asarray(v, np.float64) for k, v in features(params, style, STYLE_LAYERS).items()}
+  cfeat = np.asarray(features(params, content, ("relu3_1",))["relu3_1"], np.float64)
 
   def gram(f):
     f = f.reshape(-1, f.shape[-1])
@@ -85,13 +85,14 @@ def test_pixel_and_training_paths_compute_the_same_loss(params):
   weights = loss_network.loss_weights(_loss_block(), "vgg16")
   targets = cin.style_targets(problem, params, style[None])
   key = jax.random.key(3)
-  _, terms = cin.batch_loss(problem, net_params, params, content[None], jnp.zeros((1,), jnp.int32),
-                              targets, weights, key)
-  output = stylenet.stylize(spec, net_params, content, jnp.ones((1,)))
+  # Compiled: eagerly, every op compiles on its own (~120 small programs).
+  _, terms = jax.jit(cin.batch_loss, static_argnums=0)(problem, net_params, params, content[None],
+                                                       jnp.zeros((1,), jnp.int32), targets, weights, key)
+  output = jax.jit(stylenet.stylize, static_argnums=0)(spec, net_params, content, jnp.ones((1,)))
   pixel = optimize.PixelProblem(loss=net, optimizer="adam")
-  targets = objective.targets_of(pixel.terms, net, params, {"content": content, "styles": [style]})
-  pixel_terms = optimize.loss_terms(pixel, output, params, targets, loss_network.per_term_weights(weights),
-                                    jax.random.fold_in(key, 0))
+  pixel_terms = jax.jit(lambda out, p, c, s: optimize.loss_terms(
+      pixel, out, p, objective.targets_of(pixel.terms, net, p, {"content": c, "styles": [s]}),
+      loss_network.per_term_weights(weights), jax.random.fold_in(key, 0)))(output, params, content, style)
   for k in ("content", "style", "tv", "total"):
     np.testing.assert_allclose(float(terms[k]), float(pixel_terms[k]), rtol=1e-5)
 
@@ -103,13 +104,14 @@ def test_bf16_is_within_the_stated_tolerance_of_float32(params, statistic):
   results = {}
   for precision in ("float32", "bf16"):
     net = _net(statistic, precision)
-    ct, st = net.content_targets(params, content), (net.style_targets(params, style),)
+    ct, st = jax.jit(lambda p, c, s, net=net: (net.content_targets(p, c), (net.style_targets(p, s),)))(
+        params, content, style)
     fn = lambda im, net=net, ct=ct, st=st: loss_network.loss_terms(
         net, weights, net.features(params, im, net.layers), ct, st, im, jax.random.key(0))
     terms = jax.jit(fn)(image)
     grad = jax.jit(jax.grad(lambda im, fn=fn: fn(im)["total"]))(image)
     results[precision] = (terms, np.asarray(grad))
-    assert all(v.dtype == jnp.float32 for v in net.features(params, image, net.layers).values())
+    assert all(v.dtype == jnp.float32 for v in jax.eval_shape(lambda p, im, net=net: net.features(p, im, net.layers), params, image).values())
   (t32, g32), (t16, g16) = results["float32"], results["bf16"]
   for k in ("content", "style", "total"):
     assert float(t16[k]) != float(t32[k])  # bf16 really ran

