@@ -136,7 +136,7 @@ def test_release_weight_files_import_with_their_preprocessing(tmp_path, legacy):
   decoder_params = adain_release.read_decoder(str(tmp_path / "decoder.pth"))
   rng = np.random.default_rng(7)
   content, style = rng.random((1, 16, 24, 3), np.float32), rng.random((1, 24, 16, 3), np.float32)
-  ours = adain.encode(loaded.params, net, jnp.asarray(content))
+  ours = jax.jit(adain.encode, static_argnums=1)(loaded.params, net, jnp.asarray(content))  # eager: slow
   with torch.no_grad():
     x = to_nchw(content)
     for layer, end in torch_twin.ADAIN_VGG_RELU.items():
@@ -144,7 +144,8 @@ def test_release_weight_files_import_with_their_preprocessing(tmp_path, legacy):
     # the release's test.py: decoder(adain(vgg(content), vgg(style))), clipped when saved
     t = torch_twin.adain(encoder[:31](x), encoder[:31](to_nchw(style)))
     expected = to_nhwc(decoder(t).clamp(0, 1))
-  out = adain.stylize(decoder_params, loaded.params, jnp.asarray(content), jnp.asarray(style[0]), net=net)
+  out = jax.jit(adain.stylize, static_argnames=("net",))(decoder_params, loaded.params, jnp.asarray(content),
+                                                        jnp.asarray(style[0]), net=net)
   assert _relative_max(out, expected) < 1e-4
 
 

@@ -114,8 +114,8 @@ def test_a_workdir_loads_its_checkpoint_and_stylizes_like_adain_stylize(workdir,
   assert out.shape == photo.shape and 0 <= out.min() and out.max() <= 1 and out.std() > 1e-3
   painting = model.painting(wave)
   assert min(painting.shape[:2]) == 40 and painting.shape != wave.shape  # style_size 32 x the mean crop scale 1.25
-  expected = adain.stylize(params, model.vgg_params, jnp.asarray(photo), jnp.asarray(painting),
-                           net=model.net, spec=model.spec)
+  expected = jax.jit(adain.stylize, static_argnames=("net", "spec"))(  # eager: ~130 small compiles
+      params, model.vgg_params, jnp.asarray(photo), jnp.asarray(painting), net=model.net, spec=model.spec)
   np.testing.assert_allclose(out, np.asarray(expected), atol=TOL)
 
 
@@ -129,9 +129,9 @@ def test_blend_alpha_mask_and_colour_controls(model, files):
   # alpha 0 decodes the photo's own features: the painting no longer matters
   own = model.apply(photo, [wave], one, alpha=0.0)
   np.testing.assert_allclose(model.apply(photo, [scream], one, alpha=0.0), own, atol=TOL)
-  encoded = adain.encode(model.vgg_params, model.net, jnp.asarray(photo))[adain.CONTENT_LAYER]
-  np.testing.assert_allclose(own, np.clip(np.asarray(adain.decode(model.spec, model.decoder_params, encoded)), 0, 1),
-                             atol=TOL)
+  decoded = jax.jit(lambda v, d, x: adain.decode(model.spec, d, adain.encode(v, model.net, x)[adain.CONTENT_LAYER]))(
+      model.vgg_params, model.decoder_params, jnp.asarray(photo))
+  np.testing.assert_allclose(own, np.clip(np.asarray(decoded), 0, 1), atol=TOL)
   # a mask: all dark -> painting 1 everywhere, all light -> painting 2; one painting: dark keeps the photo's features
   dark, light = np.zeros((8, 8, 3), np.float32), np.ones((8, 8, 3), np.float32)
   np.testing.assert_allclose(model.apply(photo, [wave, scream], ends, mask=dark), single, atol=TOL)
