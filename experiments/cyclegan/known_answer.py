@@ -80,7 +80,7 @@ TILE = 80  # --split tiles: the training pool cut into TILE x TILE tiles (images
 TILE_SIDE = 320
 
 
-def make_tiles(workdir: Path, shared: Path) -> None:
+def make_tiles(workdir: Path, shared: Path, standardised: bool = False, transform_name: str = "matrix") -> None:
   """A/ and B/ from the same pool of images (LISTS' A and B together), cut into tiles dealt out like
   a checkerboard: neighbouring tiles go to opposite sides, so both domains hold the same kinds of
   picture while no tile (no pixel) is on both sides: no (a, M a) pair is ever seen. The held-out
@@ -96,10 +96,14 @@ def make_tiles(workdir: Path, shared: Path) -> None:
       for col in range(image.shape[1] // TILE):
         side = "A" if (row + col + index) % 2 == 0 else "B"
         tile = image[row * TILE:(row + 1) * TILE, col * TILE:(col + 1) * TILE]
-        images.save_png(transform(tile) if side == "B" else tile, workdir / "data" / side / f"{stem}_{row}_{col}.png")
+        tile = standardise(tile) if standardised else tile
+        tile = transform(tile, transform_name) if side == "B" else tile
+        images.save_png(tile, workdir / "data" / side / f"{stem}_{row}_{col}.png")
         counts[side] += 1
   for spec in LISTS["test"]:
-    images.save_png(_load(spec, shared, TEST_SIDE), workdir / "data" / "test" / f"{Path(spec.split(':')[-1]).stem}.png")
+    images.save_png(_load(spec, shared, TEST_SIDE, standardised),
+                    workdir / "data" / "test" / f"{Path(spec.split(':')[-1]).stem}.png")
+  (workdir / "data" / "transform.txt").write_text(transform_name + "\n")
   print(f"wrote {workdir / 'data'}: A {counts['A']} tiles, B {counts['B']} tiles, test {len(LISTS['test'])} images")
 
 
@@ -207,16 +211,16 @@ def main(argv=None) -> int:
   parser.add_argument("--train-side", type=int, default=TRAIN_SIDE,
                       help="--split images: training images' longer side (crops are cut from them)")
   parser.add_argument("--standardise", action="store_true",
-                      help="--split images: every image's channels to mean 0.45, std 0.2 (see standardise)")
+                      help="every image's (or tile's) channels to mean 0.45, std 0.2 (see standardise)")
   parser.add_argument("--transform", choices=sorted(TRANSFORMS), default="matrix",
-                      help="--split images: how B is made from A (matrix: the colour matrix M; invert: 1 - x)")
+                      help="how B is made from A (matrix: the colour matrix M; invert: 1 - x)")
   parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="train: a config value over the experiment's, e.g. network.n_layers_d=1 (repeatable)")
   args = parser.parse_args(argv)
   workdir = Path(args.workdir)
   if args.what == "data":
     if args.split == "tiles":
-      make_tiles(workdir, Path(args.shared))
+      make_tiles(workdir, Path(args.shared), args.standardise, args.transform)
     else:
       make_data(workdir, Path(args.shared), args.train_side, args.standardise, args.transform)
   elif args.what == "train":
