@@ -21,6 +21,9 @@ CASES = {
     "9x9 3 out (stylenet last)": ((2, 14, 15, 6), (9, 9, 6, 3), 1, "VALID"),
     "9x9 3 out, one image": ((1, 13, 12, 5), (9, 9, 5, 3), 1, "VALID"),
     "9x9 3 out, padded": ((1, 10, 11, 4), (9, 9, 4, 3), 1, ((4, 4), (3, 5))),
+    # Cin * Cout <= 16 (multistyle26's last layer, 4 -> 3): a conv over 2x2 blocks; odd output sizes.
+    "9x9 4 -> 3, odd sizes": ((2, 15, 14, 4), (9, 9, 4, 3), 1, "VALID"),
+    "7x7 2 -> 3, padded": ((1, 9, 12, 2), (7, 7, 2, 3), 1, ((3, 3), (2, 4))),
     "3x3 s2 VALID (stylenet down)": ((2, 11, 10, 4), (3, 3, 4, 6), 2, "VALID"),
     "3x3 s2 pad 1": ((2, 9, 9, 4), (3, 3, 4, 5), 2, P1),
     "11x11 s4 pad 2 (alexnet)": ((1, 35, 37, 3), (11, 11, 3, 4), 4, P2),
@@ -70,6 +73,14 @@ def test_value_and_gradients_match_lax(case):
   ref = jax.grad(_loss(_reference, stride, padding), argnums=(0, 1, 2))(*args)
   for name, a, e in zip(("input", "kernel", "bias"), ours, ref):
     _assert_close(a, e, f"{case}: d/d{name}")
+
+
+def test_few_channel_big_kernels_take_the_block_path_forward_and_for_the_input_gradient():
+  x_shape, k_shape, stride, padding = CASES["9x9 4 -> 3, odd sizes"]
+  args = _inputs(x_shape, k_shape)
+  with mock.patch.object(conv, "_space_to_depth_conv", wraps=conv._space_to_depth_conv) as block:
+    jax.grad(_loss(_ours, stride, padding), argnums=(0, 1))(*args)
+  assert block.call_count == 2  # the forward conv (4 -> 3) and the input gradient's (3 -> 4)
 
 
 @pytest.mark.parametrize("case", ["3x3 pad 1 (vgg)", "9x9 3 out (stylenet last)",

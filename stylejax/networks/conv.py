@@ -8,6 +8,9 @@ same math is routed around slow paths that benchmarks/conv_paths.py measures:
   of bottom padding and the extra output row is cropped. Big kernels padded past k-1 (the input
   gradient of a VALID conv) get their excess padding as a separate, unfoldable pad.
 - 3-channel inputs of big kernels (the style network's 9x9 RGB layer) are zero-padded to 4 channels.
+- Big stride-1 kernels with Cin * Cout <= 16 (multistyle26's 9x9 4->3 layer, and its input gradient)
+  run as a conv over 2x2 blocks of pixels (`_space_to_depth_conv`): 3x faster at 256 px. With more
+  channels (9x9 32->3, 7x7 64->3, 7x7 3->64) the block form was slower, so they stay plain.
 - The VJP is written as ordinary forward convs (flipped, in/out-swapped kernel for the input
   gradient; batch/feature-swapped operands for the kernel gradient). Inside `while_loop` and `cond`
   bodies XLA leaves autodiff's transposed convs in kernel layouts that take a slow path (~3x).
@@ -29,6 +32,7 @@ from typing import Sequence, Union
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 Padding = Union[str, Sequence[tuple[int, int]]]
@@ -84,6 +88,9 @@ class Conv(nn.Module):
 def _forward(x, kernel, strides, pads, lhs_dilation=(1, 1)):
   """lax.conv_general_dilated, reshaped where YNNPACK would take a slow path (module docstring)."""
   kh, kw, cin, cout = kernel.shape
+  if (cin * cout <= 16 and kh * kw > 9 and strides == (1, 1) and lhs_dilation == (1, 1)
+      and min(min(p) for p in pads) >= 0):
+    return _space_to_depth_conv(jnp.pad(x, ((0, 0), *pads, (0, 0))), kernel)
   if cin == 3 and kh * kw > 9:
     x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, 1)))
     kernel = jnp.pad(kernel, ((0, 0), (0, 0), (0, 1), (0, 0)))
@@ -99,6 +106,38 @@ def _forward(x, kernel, strides, pads, lhs_dilation=(1, 1)):
   y = lax.conv_general_dilated(x, kernel, strides, pads, lhs_dilation=lhs_dilation,
                                dimension_numbers=_DIMS)
   return y[:, :-1] if crop else y
+
+
+_BLOCK = 2  # space-to-depth block of `_space_to_depth_conv`
+
+
+def _space_to_depth_conv(x, kernel):
+  """A VALID stride-1 conv with few channels (multistyle26's 9x9 4->3) as a conv over 2x2 blocks.
+
+  x's 2x2 blocks become channels (4 Cin), the four output phases become output channels (4 Cout),
+  and the kh x kw kernel becomes a ceil((kh + 1) / 2)-square one that places each tap at its phase
+  (zeros elsewhere): more FLOPs, but a shape YNNPACK runs fast (9x9 4->3 at 256 px: 9.2 -> 2.9 ms).
+  """
+  b = _BLOCK
+  kh, kw, cin, cout = kernel.shape
+  n, h, w, _ = x.shape
+  ho, wo = h - kh + 1, w - kw + 1
+  hb, wb = -(-ho // b), -(-wo // b)  # output blocks
+  mh, mw = (kh + b - 2) // b + 1, (kw + b - 2) // b + 1  # kernel taps in blocks
+  x = jnp.pad(x, ((0, 0), (0, (hb + mh - 1) * b - h), (0, (wb + mw - 1) * b - w), (0, 0)))
+  blocks = x.reshape(n, hb + mh - 1, b, wb + mw - 1, b, cin).transpose(0, 1, 3, 2, 4, 5)
+  blocks = blocks.reshape(n, hb + mh - 1, wb + mw - 1, b * b * cin)
+  # Block tap u, input phase p, output phase a hold kernel row b*u + p - a (zero where out of range).
+  def taps(m, k):
+    u, p, a = np.meshgrid(np.arange(m), np.arange(b), np.arange(b), indexing="ij")
+    return b * u + p - a + b  # into the kernel padded by b on both sides
+  padded = jnp.pad(kernel, ((b, b), (b, b), (0, 0), (0, 0)))
+  rows, cols = taps(mh, kh), taps(mw, kw)
+  k = padded[rows[:, :, :, None, None, None], cols[None, None, None]]  # (u, p, a, v, q, a', Cin, Cout)
+  k = k.transpose(0, 3, 1, 4, 6, 2, 5, 7).reshape(mh, mw, b * b * cin, b * b * cout)
+  y = _forward(blocks, k, (1, 1), ((0, 0), (0, 0)))  # (n, hb, wb, b*b*Cout): phases (a, a') outer
+  y = y.reshape(n, hb, wb, b, b, cout).transpose(0, 1, 3, 2, 4, 5).reshape(n, hb * b, wb * b, cout)
+  return y[:, :ho, :wo]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
