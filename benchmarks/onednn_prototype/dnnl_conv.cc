@@ -45,78 +45,74 @@ static std::string Key(const char* kind, const Geometry& g) {
 
 struct Cached {
   dnnl::primitive prim;
-  memory::desc wei_md;
+  memory::desc wei_md;  // the weight layout the primitive chose
 };
-static std::mutex cache_mu;
-static std::unordered_map<std::string, Cached> cache;
 
-static ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
-                                  int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+// The convolution `kind` ('f' forward, 'b' input gradient) of geometry `g`, made once per geometry:
+// making a primitive descriptor costs about as much as a small convolution.
+static Cached Primitive(char kind, const Geometry& g) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, Cached> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  std::string key = Key(kind == 'f' ? "f" : "b", g);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto& eng = Engine();
+  memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
+  memory::desc wei_any(g.wei, dt::f32, tag::any);
+  auto forward = [&](dnnl::prop_kind prop) {
+    return dnnl::convolution_forward::primitive_desc(eng, prop, dnnl::algorithm::convolution_direct, src_md,
+                                                     wei_any, dst_md, g.strides, g.pad_l, g.pad_r);
+  };
+  Cached made;
+  if (kind == 'f') {
+    auto pd = forward(dnnl::prop_kind::forward_inference);
+    made = Cached{dnnl::convolution_forward(pd), pd.weights_desc()};
+  } else {
+    auto pd = dnnl::convolution_backward_data::primitive_desc(eng, dnnl::algorithm::convolution_direct, src_md,
+                                                              wei_any, dst_md, g.strides, g.pad_l, g.pad_r,
+                                                              forward(dnnl::prop_kind::forward_training));
+    made = Cached{dnnl::convolution_backward_data(pd), pd.weights_desc()};
+  }
+  return cache.emplace(key, made).first->second;
+}
+
+// Runs `kind` on NHWC `a` (src, or diff_dst for 'b') and HWIO `w` into NHWC `out`; the weights are
+// reordered into the primitive's layout on every call (they may change between calls).
+static ffi::Error Run(char kind, const Geometry& g, float* a, float* w, float* out) {
   auto& eng = Engine();
   dnnl::stream s(eng);
-  Geometry g = MakeGeometry(x.dimensions(), w.dimensions(), y->dimensions(), sh, sw, pt, pb, pl, pr);
+  Cached c = Primitive(kind, g);
   memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
-  memory::desc wei_any(g.wei, dt::f32, tag::any), wei_user_md(g.wei, dt::f32, tag::hwio);
-  Cached c;
-  {
-    std::lock_guard<std::mutex> lock(cache_mu);
-    auto key = Key("f", g);
-    auto it = cache.find(key);
-    if (it == cache.end()) {
-      auto pd = dnnl::convolution_forward::primitive_desc(
-          eng, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, wei_any, dst_md,
-          g.strides, g.pad_l, g.pad_r);
-      it = cache.emplace(key, Cached{dnnl::convolution_forward(pd), pd.weights_desc()}).first;
-    }
-    c = it->second;
-  }
-  memory src(src_md, eng, x.typed_data()), dst(dst_md, eng, y->typed_data());
-  memory wei_user(wei_user_md, eng, w.typed_data());
-  memory wei = wei_user;
+  memory::desc wei_user_md(g.wei, dt::f32, tag::hwio);
+  memory wei_user(wei_user_md, eng, w), wei = wei_user;
   if (c.wei_md != wei_user_md) {
     wei = memory(c.wei_md, eng);
     dnnl::reorder(wei_user, wei).execute(s, wei_user, wei);
   }
-  c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  if (kind == 'f') {
+    memory src(src_md, eng, a), dst(dst_md, eng, out);
+    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+  } else {
+    memory diff_dst(dst_md, eng, a), diff_src(src_md, eng, out);
+    c.prim.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src}});
+  }
   s.wait();
   return ffi::Error::Success();
+}
+
+static ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
+                                  int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+  Geometry g = MakeGeometry(x.dimensions(), w.dimensions(), y->dimensions(), sh, sw, pt, pb, pl, pr);
+  return Run('f', g, x.typed_data(), w.typed_data(), y->typed_data());
 }
 
 // dx from dy and w; x's shape comes from the result buffer.
 static ffi::Error ConvBackwardDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
                                        ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw, int64_t pt,
                                        int64_t pb, int64_t pl, int64_t pr) {
-  auto& eng = Engine();
-  dnnl::stream s(eng);
   Geometry g = MakeGeometry(dx->dimensions(), w.dimensions(), dy.dimensions(), sh, sw, pt, pb, pl, pr);
-  memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
-  memory::desc wei_any(g.wei, dt::f32, tag::any), wei_user_md(g.wei, dt::f32, tag::hwio);
-  Cached c;
-  {
-    std::lock_guard<std::mutex> lock(cache_mu);
-    auto key = Key("b", g);
-    auto it = cache.find(key);
-    if (it == cache.end()) {
-      auto hint = dnnl::convolution_forward::primitive_desc(
-          eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_md, wei_any, dst_md,
-          g.strides, g.pad_l, g.pad_r);
-      auto pd = dnnl::convolution_backward_data::primitive_desc(
-          eng, dnnl::algorithm::convolution_direct, src_md, wei_any, dst_md, g.strides, g.pad_l, g.pad_r, hint);
-      it = cache.emplace(key, Cached{dnnl::convolution_backward_data(pd), pd.weights_desc()}).first;
-    }
-    c = it->second;
-  }
-  memory diff_src(src_md, eng, dx->typed_data()), diff_dst(dst_md, eng, dy.typed_data());
-  memory wei_user(wei_user_md, eng, w.typed_data());
-  memory wei = wei_user;
-  if (c.wei_md != wei_user_md) {
-    wei = memory(c.wei_md, eng);
-    dnnl::reorder(wei_user, wei).execute(s, wei_user, wei);
-  }
-  c.prim.execute(
-      s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src}});
-  s.wait();
-  return ffi::Error::Success();
+  return Run('b', g, dy.typed_data(), w.typed_data(), dx->typed_data());
 }
 
 #define CONV_BINDING                                                                                   \
