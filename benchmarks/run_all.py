@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart", "dream", "video",
+NAMES = ["conv_backends", "vgg", "pixel", "highres", "sweep", "stylenet", "adain", "retrieval", "quickstart", "dream", "video",
          "multistyle26", "stylebank", "cyclegan"]
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ def test_layer_names_follow_the_papers():
 
 
 def _count_convs(fn, *args):
-  return str(jax.make_jaxpr(fn)(*args)).count("conv_general_dilated")
+  jaxpr = str(jax.make_jaxpr(fn)(*args))  # XLA's convolutions and oneDNN's (stylejax.networks.onednn_conv)
+  return jaxpr.count("conv_general_dilated") + jaxpr.count("stylejax_onednn_conv_forward")
 
 
 @pytest.mark.parametrize("layers,expected", [(["relu1_1"], 1), (["conv2_1"], 3), (["pool3", "relu1_2"], 8),

@@ -1,7 +1,10 @@
 """The one 2-D convolution the networks use: NHWC inputs, HWIO kernels, explicit padding.
 
-On GPU/TPU `conv2d` is plain `lax.conv_general_dilated`. On XLA:CPU (jaxlib 0.10, YNNPACK) the
-same math is routed around slow paths that benchmarks/conv_paths.py measures:
+On GPU/TPU `conv2d` is plain `lax.conv_general_dilated`. On CPU, where the oneDNN library is built
+(`onednn_conv`), most convolutions run oneDNN's direct convolution for the forward pass and the input
+gradient, with the kernel gradient below. The rest, and every convolution where the library is not
+built, run on XLA:CPU (jaxlib 0.10, YNNPACK), routed around slow paths that benchmarks/conv_paths.py
+measures:
 
 - YNNPACK runs a conv fast only when some side is padded and the padding does not grow the image:
   unpadded (VALID) convs, e.g. the reflect-padded ones, ran 5-24x slower. They get one extra stride
@@ -35,6 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from stylejax.networks import onednn_conv
+
 Padding = Union[str, Sequence[tuple[int, int]]]
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
@@ -59,7 +64,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *, st
   dtype = jnp.result_type(x, kernel)  # as nn.Conv promotes mixed inputs
   x, kernel = x.astype(dtype), kernel.astype(dtype)
   if jax.default_backend() == "cpu":
-    y = _cpu_conv(x, kernel, int(stride), pads)
+    cpu_conv = _onednn_conv if onednn_conv.usable(x, kernel, pads) else _cpu_conv
+    y = cpu_conv(x, kernel, int(stride), pads)
   else:
     y = lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=_DIMS)
   return y if bias is None else y + bias
@@ -155,6 +161,42 @@ def _cpu_conv_bwd(stride, pads, residuals, g):
 
 
 _cpu_conv.defvjp(_cpu_conv_fwd, _cpu_conv_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _onednn_conv(x, kernel, stride, pads):
+  return onednn_conv.forward(x, kernel, stride, pads)
+
+
+def _onednn_conv_fwd(x, kernel, stride, pads):
+  return _onednn_conv(x, kernel, stride, pads), (x, kernel)  # itself, so that higher orders differentiate it
+
+
+def _onednn_conv_bwd(stride, pads, residuals, g):
+  x, kernel = residuals
+  return (_onednn_input_grad(tuple(x.shape), kernel, stride, pads, g),
+          _kernel_grad(x, kernel.shape, stride, pads, g))
+
+
+_onednn_conv.defvjp(_onednn_conv_fwd, _onednn_conv_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 2, 3))
+def _onednn_input_grad(x_shape, kernel, stride, pads, g):
+  return onednn_conv.input_grad(x_shape, kernel, stride, pads, g)
+
+
+def _onednn_input_grad_fwd(x_shape, kernel, stride, pads, g):
+  return _onednn_input_grad(x_shape, kernel, stride, pads, g), (kernel, g)
+
+
+def _onednn_input_grad_bwd(x_shape, stride, pads, residuals, cotangent):
+  # Second order (a gradient penalty) differentiates the input gradient: through its XLA twin.
+  _, vjp = jax.vjp(lambda kernel, g: _input_grad(x_shape, kernel, stride, pads, g), *residuals)
+  return vjp(cotangent)
+
+
+_onednn_input_grad.defvjp(_onednn_input_grad_fwd, _onednn_input_grad_bwd)
 
 
 def _input_grad(x_shape, kernel, stride, pads, g):

@@ -1,0 +1,211 @@
+// oneDNN 2-D convolution for XLA:CPU through the XLA FFI (float32): the forward pass and the gradient
+// with respect to the input. Activations are NHWC, kernels HWIO, as in stylejax.networks.conv.
+//
+// Every buffer may carry leading vmap dimensions (ffi_call's vmap_method="expand_dims": the same rank
+// for all operands, size 1 where an operand is not batched). An unbatched kernel folds them into the
+// image axis (one convolution); a batched kernel runs one convolution per batch entry.
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace {
+
+dnnl::engine& Engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// One convolution's shapes in oneDNN's logical NCHW / OIHW order.
+struct Geometry {
+  memory::dims src, wei, dst, strides, pad_l, pad_r;
+};
+
+struct Attrs {
+  int64_t sh, sw, pt, pb, pl, pr;
+};
+
+Geometry MakeGeometry(const int64_t* x, const int64_t* w, const int64_t* y, int64_t images, const Attrs& a) {
+  return Geometry{{images, x[3], x[1], x[2]}, {w[3], w[2], w[0], w[1]}, {images, y[3], y[1], y[2]},
+                  {a.sh, a.sw}, {a.pt, a.pl}, {a.pb, a.pr}};
+}
+
+std::string Key(char kind, const Geometry& g) {
+  std::string k(1, kind);
+  for (const auto* d : {&g.src, &g.wei, &g.dst, &g.strides, &g.pad_l, &g.pad_r})
+    for (auto v : *d) k += "," + std::to_string(v);
+  return k;
+}
+
+struct Cached {
+  dnnl::primitive prim;
+  memory::desc wei_md;      // the weight layout the primitive chose
+  memory::desc scratch_md;  // its scratchpad, allocated per call
+};
+
+// XLA:CPU runs independent operations concurrently, and oneDNN's default scratchpad is shared by all
+// primitives (not thread-safe): every primitive here gets its scratchpad from the caller instead.
+dnnl::primitive_attr UserScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// The convolution `kind` ('f' forward, 'b' input gradient) of geometry `g`, made once per geometry:
+// making a primitive descriptor costs about as much as a small convolution.
+Cached Primitive(char kind, const Geometry& g) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, Cached> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  std::string key = Key(kind, g);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto& eng = Engine();
+  memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
+  memory::desc wei_any(g.wei, dt::f32, tag::any);
+  const dnnl::primitive_attr attr = UserScratchpad();
+  auto forward = [&](dnnl::prop_kind prop) {
+    return dnnl::convolution_forward::primitive_desc(eng, prop, dnnl::algorithm::convolution_direct, src_md,
+                                                     wei_any, dst_md, g.strides, g.pad_l, g.pad_r, attr);
+  };
+  Cached made;
+  if (kind == 'f') {
+    auto pd = forward(dnnl::prop_kind::forward_inference);
+    made = Cached{dnnl::convolution_forward(pd), pd.weights_desc(), pd.scratchpad_desc()};
+  } else {
+    auto pd = dnnl::convolution_backward_data::primitive_desc(eng, dnnl::algorithm::convolution_direct, src_md,
+                                                              wei_any, dst_md, g.strides, g.pad_l, g.pad_r,
+                                                              forward(dnnl::prop_kind::forward_training), attr);
+    made = Cached{dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.scratchpad_desc()};
+  }
+  return cache.emplace(key, made).first->second;
+}
+
+// Runs `kind` on NHWC `a` (src for 'f', diff_dst for 'b') and HWIO `w` into NHWC `out`. The weights
+// are reordered into the primitive's layout on every call: they change between calls.
+void Run(char kind, const Geometry& g, float* a, float* w, float* out) {
+  auto& eng = Engine();
+  dnnl::stream s(eng);
+  Cached c = Primitive(kind, g);
+  memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
+  memory::desc wei_user_md(g.wei, dt::f32, tag::hwio);
+  memory wei_user(wei_user_md, eng, w), wei = wei_user;
+  if (c.wei_md != wei_user_md) {
+    wei = memory(c.wei_md, eng);
+    dnnl::reorder::primitive_desc pd(eng, wei_user_md, eng, c.wei_md, UserScratchpad());
+    memory scratch(pd.scratchpad_desc(), eng);
+    dnnl::reorder(pd).execute(s, {{DNNL_ARG_FROM, wei_user}, {DNNL_ARG_TO, wei}, {DNNL_ARG_SCRATCHPAD, scratch}});
+  }
+  memory scratch(c.scratch_md, eng);
+  if (kind == 'f') {
+    memory src(src_md, eng, a), dst(dst_md, eng, out);
+    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
+                       {DNNL_ARG_SCRATCHPAD, scratch}});
+  } else {
+    memory diff_dst(dst_md, eng, a), diff_src(src_md, eng, out);
+    c.prim.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src},
+                       {DNNL_ARG_SCRATCHPAD, scratch}});
+  }
+  s.wait();
+}
+
+int64_t Product(const int64_t* begin, const int64_t* end) {
+  int64_t p = 1;
+  for (const int64_t* d = begin; d != end; ++d) p *= *d;
+  return p;
+}
+
+// `kind` over the leading (vmap) dimensions. `x_dims` / `y_dims` are the input / output image shapes
+// (for 'b', `a` holds y-shaped gradients and `out` x-shaped ones).
+ffi::Error RunBatched(char kind, ffi::Span<const int64_t> x_dims, ffi::Span<const int64_t> w_dims,
+                      ffi::Span<const int64_t> y_dims, ffi::Span<const int64_t> a_dims, float* a, float* w,
+                      float* out, const Attrs& attrs) {
+  const size_t rank = x_dims.size();
+  if (rank < 4 || w_dims.size() != rank || y_dims.size() != rank || a_dims.size() != rank)
+    return ffi::Error::InvalidArgument("onednn conv: operands must share one rank >= 4");
+  const size_t lead = rank - 4;
+  const int64_t* xt = x_dims.begin() + lead;
+  const int64_t* wt = w_dims.begin() + lead;
+  const int64_t* yt = y_dims.begin() + lead;
+  const int64_t out_batch = Product(kind == 'f' ? y_dims.begin() : x_dims.begin(),
+                                    kind == 'f' ? y_dims.begin() + lead : x_dims.begin() + lead);
+  if (Product(w_dims.begin(), w_dims.begin() + lead) == 1 &&
+      Product(a_dims.begin(), a_dims.begin() + lead) == out_batch) {
+    Run(kind, MakeGeometry(xt, wt, yt, xt[0] * out_batch, attrs), a, w, out);
+    return ffi::Error::Success();
+  }
+  // A batched kernel: one convolution per entry, operands indexed with broadcasting.
+  const int64_t* out_lead = kind == 'f' ? y_dims.begin() : x_dims.begin();
+  const int64_t a_size = Product(a_dims.begin() + lead, a_dims.end());
+  const int64_t w_size = Product(wt, wt + 4);
+  const int64_t out_size = Product(out_lead + lead, out_lead + rank);
+  Geometry g = MakeGeometry(xt, wt, yt, xt[0], attrs);
+  std::vector<int64_t> index(lead, 0);
+  for (int64_t b = 0; b < out_batch; ++b) {
+    int64_t a_off = 0, w_off = 0;
+    for (size_t i = 0; i < lead; ++i) {
+      a_off = a_off * a_dims[i] + (a_dims[i] == 1 ? 0 : index[i]);
+      w_off = w_off * w_dims[i] + (w_dims[i] == 1 ? 0 : index[i]);
+    }
+    Run(kind, g, a + a_off * a_size, w + w_off * w_size, out + b * out_size);
+    for (size_t i = lead; i-- > 0;) {  // next multi-index, last dimension fastest
+      if (++index[i] < out_lead[i]) break;
+      index[i] = 0;
+    }
+  }
+  return ffi::Error::Success();
+}
+
+// oneDNN reports failures as exceptions; XLA wants them as errors (an exception must not cross the FFI).
+template <typename F>
+ffi::Error Guarded(F body) {
+  try {
+    return body();
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
+  }
+}
+
+ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
+                           int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+  return Guarded([&] {
+    return RunBatched('f', x.dimensions(), w.dimensions(), y->dimensions(), x.dimensions(), x.typed_data(),
+                      w.typed_data(), y->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+  });
+}
+
+// dx from dy and w; x's shape comes from the result buffer.
+ffi::Error ConvBackwardDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
+                                ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
+                                int64_t pl, int64_t pr) {
+  return Guarded([&] {
+    return RunBatched('b', dx->dimensions(), w.dimensions(), dy.dimensions(), dy.dimensions(), dy.typed_data(),
+                      w.typed_data(), dx->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+  });
+}
+
+}  // namespace
+
+#define STYLEJAX_CONV_BINDING     \
+  ffi::Ffi::Bind()                \
+      .Arg<ffi::Buffer<ffi::F32>>() \
+      .Arg<ffi::Buffer<ffi::F32>>() \
+      .Ret<ffi::Buffer<ffi::F32>>() \
+      .Attr<int64_t>("sh")        \
+      .Attr<int64_t>("sw")        \
+      .Attr<int64_t>("pt")        \
+      .Attr<int64_t>("pb")        \
+      .Attr<int64_t>("pl")        \
+      .Attr<int64_t>("pr")
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvForward, ConvForwardImpl, STYLEJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardData, ConvBackwardDataImpl, STYLEJAX_CONV_BINDING);
