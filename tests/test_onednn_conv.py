@@ -1,5 +1,5 @@
 """The oneDNN convolution (stylejax.networks.onednn_conv): built by the project's install, equal to
-lax.conv_general_dilated forward and in both gradients, batched under vmap (shared and per-run
+lax.conv_general_dilated forward and in both gradients (each a oneDNN call), batched under vmap (shared and per-run
 kernels), routed only where it is meant to be, and built safely."""
 
 import jax
@@ -49,6 +49,8 @@ def test_forward_and_both_gradients_equal_lax(x_shape, k_shape, stride, pads):
   x, k = _inputs(x_shape, k_shape)
   ours = lambda x, k: conv.conv2d(x, k, stride=stride, padding=pads)
   assert _uses_onednn(ours, x, k)
+  grad_hlo = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k)), argnums=(0, 1))).lower(x, k).as_text()
+  assert "stylejax_onednn_conv_input_grad" in grad_hlo and "stylejax_onednn_conv_kernel_grad" in grad_hlo
   _close(jax.jit(ours)(x, k), _reference(x, k, stride, pads), "forward")
   loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
   grads = jax.jit(jax.grad(loss(ours), argnums=(0, 1)))(x, k)
@@ -77,11 +79,11 @@ def test_vmap_over_images_kernels_and_both_nested():
 
 
 def test_second_order_through_the_input_gradient():
-  """A gradient penalty differentiates the input gradient (its derivative is XLA's)."""
+  """A gradient penalty differentiates both gradients (their derivatives are XLA's)."""
   x, k = _inputs((1, 7, 6, 4), (3, 3, 4, 6))
   def penalty(conv_fn):
-    input_grad = jax.grad(lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k))))
-    return jax.grad(lambda x, k: jnp.sum(input_grad(x, k) ** 2), argnums=(0, 1))
+    grads = jax.grad(lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k))), argnums=(0, 1))
+    return jax.grad(lambda x, k: sum(jnp.sum(g ** 2) for g in grads(x, k)), argnums=(0, 1))
   ours = jax.jit(penalty(lambda x, k: conv.conv2d(x, k, stride=2, padding=P1)))(x, k)
   for a, e in zip(ours, penalty(lambda x, k: _reference(x, k, 2, P1))(x, k)):
     _close(a, e, "second order")

@@ -1,10 +1,9 @@
 """The one 2-D convolution the networks use: NHWC inputs, HWIO kernels, explicit padding.
 
 On GPU/TPU `conv2d` is plain `lax.conv_general_dilated`. On CPU, where the oneDNN library is built
-(`onednn_conv`), most convolutions run oneDNN's direct convolution for the forward pass and the input
-gradient, with the kernel gradient below. The rest, and every convolution where the library is not
-built, run on XLA:CPU (jaxlib 0.10, YNNPACK), routed around slow paths that benchmarks/conv_paths.py
-measures:
+(`onednn_conv`), most convolutions run oneDNN's direct convolution for the forward pass and both
+gradients. The rest, and every convolution where the library is not built, run on XLA:CPU
+(jaxlib 0.10, YNNPACK), routed around slow paths that benchmarks/conv_paths.py measures:
 
 - YNNPACK runs a conv fast only when some side is padded and the padding does not grow the image:
   unpadded (VALID) convs, e.g. the reflect-padded ones, ran 5-24x slower. They get one extra stride
@@ -175,7 +174,7 @@ def _onednn_conv_fwd(x, kernel, stride, pads):
 def _onednn_conv_bwd(stride, pads, residuals, g):
   x, kernel = residuals
   return (_onednn_input_grad(tuple(x.shape), kernel, stride, pads, g),
-          _kernel_grad(x, kernel.shape, stride, pads, g))
+          _onednn_kernel_grad(tuple(kernel.shape), stride, pads, x, g))
 
 
 _onednn_conv.defvjp(_onednn_conv_fwd, _onednn_conv_bwd)
@@ -191,12 +190,29 @@ def _onednn_input_grad_fwd(x_shape, kernel, stride, pads, g):
 
 
 def _onednn_input_grad_bwd(x_shape, stride, pads, residuals, cotangent):
-  # Second order (a gradient penalty) differentiates the input gradient: through its XLA twin.
+  # Second order (a gradient penalty) differentiates the gradients: through their XLA twins.
   _, vjp = jax.vjp(lambda kernel, g: _input_grad(x_shape, kernel, stride, pads, g), *residuals)
   return vjp(cotangent)
 
 
 _onednn_input_grad.defvjp(_onednn_input_grad_fwd, _onednn_input_grad_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+def _onednn_kernel_grad(kernel_shape, stride, pads, x, g):
+  return onednn_conv.kernel_grad(x, kernel_shape, stride, pads, g)
+
+
+def _onednn_kernel_grad_fwd(kernel_shape, stride, pads, x, g):
+  return _onednn_kernel_grad(kernel_shape, stride, pads, x, g), (x, g)
+
+
+def _onednn_kernel_grad_bwd(kernel_shape, stride, pads, residuals, cotangent):
+  _, vjp = jax.vjp(lambda x, g: _kernel_grad(x, kernel_shape, stride, pads, g), *residuals)
+  return vjp(cotangent)
+
+
+_onednn_kernel_grad.defvjp(_onednn_kernel_grad_fwd, _onednn_kernel_grad_bwd)
 
 
 def _input_grad(x_shape, kernel, stride, pads, g):

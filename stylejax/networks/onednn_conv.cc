@@ -1,9 +1,11 @@
-// oneDNN 2-D convolution for XLA:CPU through the XLA FFI (float32): the forward pass and the gradient
-// with respect to the input. Activations are NHWC, kernels HWIO, as in stylejax.networks.conv.
+// oneDNN 2-D convolution for XLA:CPU through the XLA FFI (float32): the forward pass and the gradients
+// with respect to the input and to the kernel. Activations are NHWC, kernels HWIO, as in
+// stylejax.networks.conv.
 //
 // Every buffer may carry leading vmap dimensions (ffi_call's vmap_method="expand_dims": the same rank
-// for all operands, size 1 where an operand is not batched). An unbatched kernel folds them into the
-// image axis (one convolution); a batched kernel runs one convolution per batch entry.
+// for all operands, size 1 where an operand is not batched). For the forward pass and the input
+// gradient an unbatched kernel folds them into the image axis (one convolution); otherwise, and for
+// every batched kernel gradient, one convolution runs per batch entry.
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -60,7 +62,8 @@ dnnl::primitive_attr UserScratchpad() {
   return attr;
 }
 
-// The convolution `kind` ('f' forward, 'b' input gradient) of geometry `g`, made once per geometry:
+// The convolution `kind` ('f' forward, 'b' input gradient, 'w' kernel gradient) of geometry `g`, made
+// once per geometry:
 // making a primitive descriptor costs about as much as a small convolution.
 Cached Primitive(char kind, const Geometry& g) {
   static std::mutex mu;
@@ -81,31 +84,52 @@ Cached Primitive(char kind, const Geometry& g) {
   if (kind == 'f') {
     auto pd = forward(dnnl::prop_kind::forward_inference);
     made = Cached{dnnl::convolution_forward(pd), pd.weights_desc(), pd.scratchpad_desc()};
-  } else {
+  } else if (kind == 'b') {
     auto pd = dnnl::convolution_backward_data::primitive_desc(eng, dnnl::algorithm::convolution_direct, src_md,
                                                               wei_any, dst_md, g.strides, g.pad_l, g.pad_r,
                                                               forward(dnnl::prop_kind::forward_training), attr);
     made = Cached{dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.scratchpad_desc()};
+  } else {
+    auto pd = dnnl::convolution_backward_weights::primitive_desc(
+        eng, dnnl::algorithm::convolution_direct, src_md, wei_any, dst_md, g.strides, g.pad_l, g.pad_r,
+        forward(dnnl::prop_kind::forward_training), attr);
+    made = Cached{dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), pd.scratchpad_desc()};
   }
   return cache.emplace(key, made).first->second;
 }
 
-// Runs `kind` on NHWC `a` (src for 'f', diff_dst for 'b') and HWIO `w` into NHWC `out`. The weights
-// are reordered into the primitive's layout on every call: they change between calls.
+// Copies `from` into `to` (same logical weights, different layouts).
+void Reorder(dnnl::stream& s, memory& from, memory& to) {
+  auto& eng = Engine();
+  dnnl::reorder::primitive_desc pd(eng, from.get_desc(), eng, to.get_desc(), UserScratchpad());
+  memory scratch(pd.scratchpad_desc(), eng);
+  dnnl::reorder(pd).execute(s, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, scratch}});
+}
+
+// Runs `kind`: 'f' src `a` (NHWC), weights `w` (HWIO) -> dst `out` (NHWC); 'b' diff_dst `a`, weights
+// `w` -> diff_src `out`; 'w' src `a`, diff_dst `w` -> diff_weights `out` (HWIO). Weights are reordered
+// between HWIO and the primitive's layout on every call: they change between calls.
 void Run(char kind, const Geometry& g, float* a, float* w, float* out) {
   auto& eng = Engine();
   dnnl::stream s(eng);
   Cached c = Primitive(kind, g);
   memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
   memory::desc wei_user_md(g.wei, dt::f32, tag::hwio);
+  memory scratch(c.scratch_md, eng);
+  if (kind == 'w') {
+    memory src(src_md, eng, a), diff_dst(dst_md, eng, w), diff_wei_user(wei_user_md, eng, out);
+    memory diff_wei = c.wei_md == wei_user_md ? diff_wei_user : memory(c.wei_md, eng);
+    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei},
+                       {DNNL_ARG_SCRATCHPAD, scratch}});
+    if (c.wei_md != wei_user_md) Reorder(s, diff_wei, diff_wei_user);
+    s.wait();
+    return;
+  }
   memory wei_user(wei_user_md, eng, w), wei = wei_user;
   if (c.wei_md != wei_user_md) {
     wei = memory(c.wei_md, eng);
-    dnnl::reorder::primitive_desc pd(eng, wei_user_md, eng, c.wei_md, UserScratchpad());
-    memory scratch(pd.scratchpad_desc(), eng);
-    dnnl::reorder(pd).execute(s, {{DNNL_ARG_FROM, wei_user}, {DNNL_ARG_TO, wei}, {DNNL_ARG_SCRATCHPAD, scratch}});
+    Reorder(s, wei_user, wei);
   }
-  memory scratch(c.scratch_md, eng);
   if (kind == 'f') {
     memory src(src_md, eng, a), dst(dst_md, eng, out);
     c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
@@ -175,6 +199,37 @@ ffi::Error Guarded(F body) {
   }
 }
 
+// The kernel gradient over the leading (vmap) dimensions of `dw`: one convolution per entry, `x` and
+// `dy` indexed with broadcasting.
+ffi::Error RunKernelGradBatched(ffi::Span<const int64_t> x_dims, ffi::Span<const int64_t> dy_dims,
+                                ffi::Span<const int64_t> dw_dims, float* x, float* dy, float* dw,
+                                const Attrs& attrs) {
+  const size_t rank = x_dims.size();
+  if (rank < 4 || dy_dims.size() != rank || dw_dims.size() != rank)
+    return ffi::Error::InvalidArgument("onednn conv: operands must share one rank >= 4");
+  const size_t lead = rank - 4;
+  const int64_t* xt = x_dims.begin() + lead;
+  const int64_t* yt = dy_dims.begin() + lead;
+  const int64_t* wt = dw_dims.begin() + lead;
+  const int64_t x_size = Product(xt, xt + 4), dy_size = Product(yt, yt + 4), dw_size = Product(wt, wt + 4);
+  const int64_t out_batch = Product(dw_dims.begin(), dw_dims.begin() + lead);
+  Geometry g = MakeGeometry(xt, wt, yt, xt[0], attrs);
+  std::vector<int64_t> index(lead, 0);
+  for (int64_t b = 0; b < out_batch; ++b) {
+    int64_t x_off = 0, dy_off = 0;
+    for (size_t i = 0; i < lead; ++i) {
+      x_off = x_off * x_dims[i] + (x_dims[i] == 1 ? 0 : index[i]);
+      dy_off = dy_off * dy_dims[i] + (dy_dims[i] == 1 ? 0 : index[i]);
+    }
+    Run('w', g, x + x_off * x_size, dy + dy_off * dy_size, dw + b * dw_size);
+    for (size_t i = lead; i-- > 0;) {
+      if (++index[i] < dw_dims[i]) break;
+      index[i] = 0;
+    }
+  }
+  return ffi::Error::Success();
+}
+
 ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
                            int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   return Guarded([&] {
@@ -190,6 +245,16 @@ ffi::Error ConvBackwardDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> 
   return Guarded([&] {
     return RunBatched('b', dx->dimensions(), w.dimensions(), dy.dimensions(), dy.dimensions(), dy.typed_data(),
                       w.typed_data(), dx->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+  });
+}
+
+// dw from x and dy; the kernel's shape comes from the result buffer.
+ffi::Error ConvBackwardWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
+                                   ffi::ResultBuffer<ffi::F32> dw, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
+                                   int64_t pl, int64_t pr) {
+  return Guarded([&] {
+    return RunKernelGradBatched(x.dimensions(), dy.dimensions(), dw->dimensions(), x.typed_data(),
+                                dy.typed_data(), dw->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
   });
 }
 
@@ -209,3 +274,4 @@ ffi::Error ConvBackwardDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> 
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvForward, ConvForwardImpl, STYLEJAX_CONV_BINDING);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardData, ConvBackwardDataImpl, STYLEJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardWeights, ConvBackwardWeightsImpl, STYLEJAX_CONV_BINDING);

@@ -1,9 +1,9 @@
-"""oneDNN's direct convolution on XLA:CPU: the forward pass and the input gradient as XLA FFI calls.
+"""oneDNN's direct convolution on XLA:CPU: the forward pass and both gradients as XLA FFI calls.
 
 Why: XLA:CPU's convolutions left the VGG gradient at 0.93-0.98x PyTorch's time at 256 px; PyTorch
 gets its speed from oneDNN, and with these two calls stylejax reaches 1.07-1.12x
 (benchmarks/onednn_prototype/README.md). `stylejax.networks.conv` decides per convolution whether
-to use them (`usable`); the kernel gradient stays XLA's.
+to use them (`usable`).
 
 The library is built by `python -m stylejax.networks.onednn_build` (`make` does it). Where it is not
 built, or `STYLEJAX_CONV=xla` is set, every convolution stays on XLA.
@@ -20,7 +20,8 @@ import numpy as np
 
 from stylejax.networks import onednn_build
 
-_FORWARD, _INPUT_GRAD = "stylejax_onednn_conv_forward", "stylejax_onednn_conv_input_grad"
+_FORWARD, _INPUT_GRAD, _KERNEL_GRAD = ("stylejax_onednn_conv_forward", "stylejax_onednn_conv_input_grad",
+                                      "stylejax_onednn_conv_kernel_grad")
 
 
 @functools.cache
@@ -34,6 +35,8 @@ def _loaded() -> bool:
     return False
   jax.ffi.register_ffi_target(_FORWARD, jax.ffi.pycapsule(library.StylejaxDnnlConvForward), platform="cpu")
   jax.ffi.register_ffi_target(_INPUT_GRAD, jax.ffi.pycapsule(library.StylejaxDnnlConvBackwardData),
+                              platform="cpu")
+  jax.ffi.register_ffi_target(_KERNEL_GRAD, jax.ffi.pycapsule(library.StylejaxDnnlConvBackwardWeights),
                               platform="cpu")
   return True
 
@@ -79,3 +82,9 @@ def input_grad(x_shape, kernel: jax.Array, stride: int, pads, g: jax.Array) -> j
   """The gradient of `forward`'s sum against `g` with respect to its input of shape `x_shape`."""
   call = jax.ffi.ffi_call(_INPUT_GRAD, jax.ShapeDtypeStruct(tuple(x_shape), g.dtype), vmap_method="expand_dims")
   return call(g, kernel, **_attrs(stride, pads))
+
+
+def kernel_grad(x: jax.Array, kernel_shape, stride: int, pads, g: jax.Array) -> jax.Array:
+  """The gradient of `forward`'s sum against `g` with respect to its kernel of shape `kernel_shape`."""
+  call = jax.ffi.ffi_call(_KERNEL_GRAD, jax.ShapeDtypeStruct(tuple(kernel_shape), g.dtype), vmap_method="expand_dims")
+  return call(x, g, **_attrs(stride, pads))
