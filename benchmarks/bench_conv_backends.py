@@ -102,7 +102,7 @@ def layer_rows(repeats: int) -> list[dict]:
       apply = lambda: (lambda x, kernel: conv.conv2d(x, kernel, stride=stride, padding=pads))
       fns = {b: _compiled(apply, b, x, kernel) for b in ("xla", "onednn")}
       with conv_backend("onednn"):
-        used = onednn_conv.usable(x, kernel, pads)
+        used = onednn_conv.plan(x, kernel, pads).forward
       xt, kt = to_nchw(x), torch.from_numpy(np.asarray(kernel).transpose(3, 2, 0, 1).copy())
       times = timing.time_interleaved({"torch": lambda: torch.nn.functional.conv2d(xt, kt, stride=stride, padding=pad),
                                        **{b: (lambda f=f: f(x, kernel).block_until_ready()) for b, f in fns.items()}},
@@ -117,8 +117,9 @@ def render(vgg, layers, peak, command) -> str:
   lines = report.section_start("CPU convolutions: XLA, oneDNN and the torch twin", command,
                                report.machine_description()) + [
       "stylejax runs convolutions through oneDNN on CPU where `make` built its library "
-      "(`stylejax/networks/onednn_conv.py`; XLA keeps layers with ≤ 4 output channels and the "
-      "few-channel big kernels, where it measured faster) and on XLA with `STYLEJAX_CONV=xla`. "
+      "(`stylejax/networks/onednn_conv.py`, `plan`: XLA keeps the forward pass and kernel gradient of layers "
+      "with ≤ 4 output channels, and the few-channel big kernels, where it measured faster) and on XLA "
+      "with `STYLEJAX_CONV=xla`. "
       f"Medians of interleaved calls; JAX matmul peak in the same process: {peak:.0f} GFLOP/s.", "",
       "VGG forward + backward w.r.t. the image through conv5_1, batch 1 (speed-up = torch time / JAX time; "
       "issue 25 adopts oneDNN if VGG16/19 at 256 px reach ≥ 1.05x):", "",
@@ -129,7 +130,7 @@ def render(vgg, layers, peak, command) -> str:
     lines.append(f"| {r['arch']} | {r['size']} | {r['torch_ms']:.0f} | {r['xla_ms']:.0f} | {r['onednn_ms']:.0f} | "
                  f"{r['xla_speedup']:.2f}x | **{r['onednn_speedup']:.2f}x** | {100 * r['onednn_gflops'] / peak:.0f}% | "
                  f"{r['xla_err']:.1e} / {r['onednn_err']:.1e} |")
-  lines += ["", "Single convolutions, forward, batch 1 (`dispatched`: what `conv2d` runs by default):", "",
+  lines += ["", "Single convolutions, forward, batch 1 (`dispatched`: where `conv2d` runs the forward pass by default):", "",
             "| layer | dispatched | torch ms | XLA ms | oneDNN ms |", "|---|---|---|---|---|"]
   for r in layers:
     lines.append(f"| {r['name']} | {r['dispatched']} | {r['torch_ms']:.2f} | {r['xla_ms']:.2f} | {r['onednn_ms']:.2f} |")

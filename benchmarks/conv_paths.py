@@ -26,7 +26,7 @@ from stylejax.networks import conv, stylenet, vgg  # noqa: E402
 from stylejax.networks.preprocessing import TORCHVISION  # noqa: E402
 
 
-def plain_lax(x, kernel, stride, pads):
+def plain_lax(x, kernel, stride, pads, plan=None):  # plan: where conv.py would run it (ignored)
   return lax.conv_general_dilated(x, kernel, (stride, stride), pads,
                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
 

@@ -94,7 +94,10 @@ def test_xla_keeps_the_convolutions_it_runs_faster_and_everything_when_told(monk
   fresh = lambda: (lambda x, k: conv.conv2d(x, k, padding=P1))  # a new trace each time
   assert _uses_onednn(fresh(), x, k)
   few_out = _inputs((1, 12, 12, 8), (9, 9, 8, 3))
-  assert not _uses_onednn(lambda x, k: conv.conv2d(x, k, padding=((4, 4), (4, 4))), *few_out)
+  few_out_conv = lambda x, k: conv.conv2d(x, k, padding=((4, 4), (4, 4)))
+  assert not _uses_onednn(few_out_conv, *few_out)
+  grads = jax.jit(jax.grad(lambda x, k: jnp.sum(few_out_conv(x, k)), argnums=(0, 1))).lower(*few_out).as_text()
+  assert "stylejax_onednn_conv_input_grad" in grads and "stylejax_onednn_conv_kernel_grad" not in grads
   assert not _uses_onednn(fresh(), x.astype(jnp.bfloat16), k.astype(jnp.bfloat16))
   monkeypatch.setenv("STYLEJAX_CONV", "xla")
   assert not _uses_onednn(fresh(), x, k)

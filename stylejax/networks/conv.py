@@ -63,8 +63,7 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *, st
   dtype = jnp.result_type(x, kernel)  # as nn.Conv promotes mixed inputs
   x, kernel = x.astype(dtype), kernel.astype(dtype)
   if jax.default_backend() == "cpu":
-    cpu_conv = _onednn_conv if onednn_conv.usable(x, kernel, pads) else _cpu_conv
-    y = cpu_conv(x, kernel, int(stride), pads)
+    y = _cpu_conv(x, kernel, int(stride), pads, onednn_conv.plan(x, kernel, pads))
   else:
     y = lax.conv_general_dilated(x, kernel, (stride, stride), pads, dimension_numbers=_DIMS)
   return y if bias is None else y + bias
@@ -145,39 +144,28 @@ def _space_to_depth_conv(x, kernel):
   return y[:, :ho, :wo]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _cpu_conv(x, kernel, stride, pads):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _cpu_conv(x, kernel, stride, pads, plan: onednn_conv.Plan):
+  """The convolution with its forward pass and each gradient on oneDNN or XLA, as `plan` says."""
+  if plan.forward:
+    return onednn_conv.forward(x, kernel, stride, pads)
   return _forward(x, kernel, (stride, stride), pads)
 
 
-def _cpu_conv_fwd(x, kernel, stride, pads):
-  return _cpu_conv(x, kernel, stride, pads), (x, kernel)
+def _cpu_conv_fwd(x, kernel, stride, pads, plan):
+  return _cpu_conv(x, kernel, stride, pads, plan), (x, kernel)  # itself, so that higher orders differentiate it
 
 
-def _cpu_conv_bwd(stride, pads, residuals, g):
+def _cpu_conv_bwd(stride, pads, plan, residuals, g):
   x, kernel = residuals
-  return _input_grad(x.shape, kernel, stride, pads, g), _kernel_grad(x, kernel.shape, stride, pads, g)
+  dx = (_onednn_input_grad(tuple(x.shape), kernel, stride, pads, g) if plan.input_grad
+        else _input_grad(x.shape, kernel, stride, pads, g))
+  dk = (_onednn_kernel_grad(tuple(kernel.shape), stride, pads, x, g) if plan.kernel_grad
+        else _kernel_grad(x, kernel.shape, stride, pads, g))
+  return dx, dk
 
 
 _cpu_conv.defvjp(_cpu_conv_fwd, _cpu_conv_bwd)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _onednn_conv(x, kernel, stride, pads):
-  return onednn_conv.forward(x, kernel, stride, pads)
-
-
-def _onednn_conv_fwd(x, kernel, stride, pads):
-  return _onednn_conv(x, kernel, stride, pads), (x, kernel)  # itself, so that higher orders differentiate it
-
-
-def _onednn_conv_bwd(stride, pads, residuals, g):
-  x, kernel = residuals
-  return (_onednn_input_grad(tuple(x.shape), kernel, stride, pads, g),
-          _onednn_kernel_grad(tuple(kernel.shape), stride, pads, x, g))
-
-
-_onednn_conv.defvjp(_onednn_conv_fwd, _onednn_conv_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 2, 3))

@@ -3,7 +3,7 @@
 Why: XLA:CPU's convolutions left the VGG gradient at 0.93-0.98x PyTorch's time at 256 px; PyTorch
 gets its speed from oneDNN, and with these two calls stylejax reaches 1.07-1.12x
 (benchmarks/onednn_prototype/README.md). `stylejax.networks.conv` decides per convolution whether
-to use them (`usable`).
+to use them (`plan`).
 
 The library is built by `python -m stylejax.networks.onednn_build` (`make` does it). Where it is not
 built, or `STYLEJAX_CONV=xla` is set, every convolution stays on XLA.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -46,20 +47,39 @@ def available() -> bool:
   return os.environ.get("STYLEJAX_CONV", "").lower() != "xla" and _loaded()
 
 
-def usable(x: jax.Array, kernel: jax.Array, pads) -> bool:
-  """Whether this convolution goes to oneDNN.
+class Plan(NamedTuple):
+  """Which parts of one convolution run on oneDNN (the rest on XLA)."""
+  forward: bool
+  input_grad: bool
+  kernel_grad: bool
 
-  XLA keeps: convs with at most 4 output channels and the small-channel big kernels that
-  conv.py runs as space-to-depth convs (XLA measured 2x faster there); negative pads; anything
-  but float32; and programs over more than one device (XLA's partitioner cannot split an FFI call,
-  it would gather it onto every device).
+
+XLA_ONLY = Plan(False, False, False)
+
+
+def plan(x: jax.Array, kernel: jax.Array, pads) -> Plan:
+  """Where this convolution's forward pass and gradients run (benchmarks/bench_conv_backends.py).
+
+  XLA keeps: layers with at most 4 output channels, except their input gradient (a conv to the
+  wide side: 7x7 64->3 at 256 px 18.5 -> 6.9 ms on oneDNN, while its forward pass went 12.8 -> 31.5 ms);
+  the few-channel big kernels that conv.py runs as space-to-depth convs (XLA 2x faster); negative
+  pads; anything but float32; and programs over more than one device (XLA's partitioner cannot
+  split an FFI call: it would gather it onto every device).
   """
   kh, kw, cin, cout = kernel.shape
-  if cout <= 4 or (cin * cout <= 16 and kh * kw > 9) or min(min(p) for p in pads) < 0:
-    return False
-  if x.dtype != np.float32 or kernel.dtype != np.float32:
-    return False
-  return jax.device_count() == 1 and available()
+  if (cin * cout <= 16 and kh * kw > 9) or min(min(p) for p in pads) < 0:
+    return XLA_ONLY
+  if x.dtype != np.float32 or kernel.dtype != np.float32 or jax.device_count() != 1 or not available():
+    return XLA_ONLY
+  if cout <= 4:
+    return Plan(forward=False, input_grad=True, kernel_grad=False)
+  return Plan(True, True, True)
+
+
+def _call(target: str, result_shape, dtype):
+  if not _loaded():
+    raise RuntimeError("the oneDNN convolution library is not built: python -m stylejax.networks.onednn_build")
+  return jax.ffi.ffi_call(target, jax.ShapeDtypeStruct(tuple(result_shape), dtype), vmap_method="expand_dims")
 
 
 def _attrs(stride: int, pads) -> dict:
@@ -74,17 +94,14 @@ def forward(x: jax.Array, kernel: jax.Array, stride: int, pads) -> jax.Array:
   n, h, w, _ = x.shape
   kh, kw, _, cout = kernel.shape
   shape = (n, (h + pt + pb - kh) // stride + 1, (w + pl + pr - kw) // stride + 1, cout)
-  call = jax.ffi.ffi_call(_FORWARD, jax.ShapeDtypeStruct(shape, x.dtype), vmap_method="expand_dims")
-  return call(x, kernel, **_attrs(stride, pads))
+  return _call(_FORWARD, shape, x.dtype)(x, kernel, **_attrs(stride, pads))
 
 
 def input_grad(x_shape, kernel: jax.Array, stride: int, pads, g: jax.Array) -> jax.Array:
   """The gradient of `forward`'s sum against `g` with respect to its input of shape `x_shape`."""
-  call = jax.ffi.ffi_call(_INPUT_GRAD, jax.ShapeDtypeStruct(tuple(x_shape), g.dtype), vmap_method="expand_dims")
-  return call(g, kernel, **_attrs(stride, pads))
+  return _call(_INPUT_GRAD, x_shape, g.dtype)(g, kernel, **_attrs(stride, pads))
 
 
 def kernel_grad(x: jax.Array, kernel_shape, stride: int, pads, g: jax.Array) -> jax.Array:
   """The gradient of `forward`'s sum against `g` with respect to its kernel of shape `kernel_shape`."""
-  call = jax.ffi.ffi_call(_KERNEL_GRAD, jax.ShapeDtypeStruct(tuple(kernel_shape), g.dtype), vmap_method="expand_dims")
-  return call(x, g, **_attrs(stride, pads))
+  return _call(_KERNEL_GRAD, kernel_shape, g.dtype)(x, g, **_attrs(stride, pads))
