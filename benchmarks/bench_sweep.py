@@ -38,6 +38,7 @@ OPTIMIZERS = {
     "lbfgs_none": {"optim.name": "lbfgs", "optim.line_search": "none"},
     # the line search written for vmap (one candidate step per step): all K runs in one program
     "lbfgs_parallel": {"optim.name": "lbfgs", "optim.line_search": "parallel"},
+    "lbfgs_parallel_vmapped": {"optim.name": "lbfgs", "optim.line_search": "parallel"},  # chunk_size = K
 }
 
 
