@@ -1,9 +1,9 @@
 """oneDNN's direct convolution on XLA:CPU: the forward pass and both gradients as XLA FFI calls.
 
-Why: XLA:CPU's convolutions left the VGG gradient at 0.93-0.98x PyTorch's time at 256 px; PyTorch
-gets its speed from oneDNN, and with these two calls stylejax reaches 1.07-1.12x
-(benchmarks/onednn_prototype/README.md). `stylejax.networks.conv` decides per convolution whether
-to use them (`plan`).
+Why: with XLA:CPU's convolutions the VGG16/19 gradient at 256 px ran at 0.92-0.97x PyTorch's speed;
+PyTorch gets its speed from oneDNN, and with these calls stylejax runs it at 1.05-1.08x
+(BENCHMARKS.md, "conv_backends" and "vgg"). `stylejax.networks.conv` decides per convolution which
+parts run here (`plan`).
 
 The library is built by `python -m stylejax.networks.onednn_build` (`make` does it). Where it is not
 built, or `STYLEJAX_CONV=xla` is set, every convolution stays on XLA.
