@@ -158,49 +158,26 @@ def _cpu_conv_fwd(x, kernel, stride, pads, plan):
 
 def _cpu_conv_bwd(stride, pads, plan, residuals, g):
   x, kernel = residuals
-  dx = (_onednn_input_grad(tuple(x.shape), kernel, stride, pads, g) if plan.input_grad
-        else _input_grad(x.shape, kernel, stride, pads, g))
-  dk = (_onednn_kernel_grad(tuple(kernel.shape), stride, pads, x, g) if plan.kernel_grad
-        else _kernel_grad(x, kernel.shape, stride, pads, g))
-  return dx, dk
+  input_grad = lambda kernel, g: _input_grad(x.shape, kernel, stride, pads, g)
+  kernel_grad = lambda x, g: _kernel_grad(x, kernel.shape, stride, pads, g)
+  if plan.input_grad:
+    input_grad = _with_derivative_of(
+        input_grad, lambda kernel, g: onednn_conv.input_grad(x.shape, kernel, stride, pads, g))
+  if plan.kernel_grad:
+    kernel_grad = _with_derivative_of(
+        kernel_grad, lambda x, g: onednn_conv.kernel_grad(x, kernel.shape, stride, pads, g))
+  return input_grad(kernel, g), kernel_grad(x, g)
 
 
 _cpu_conv.defvjp(_cpu_conv_fwd, _cpu_conv_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 2, 3))
-def _onednn_input_grad(x_shape, kernel, stride, pads, g):
-  return onednn_conv.input_grad(x_shape, kernel, stride, pads, g)
-
-
-def _onednn_input_grad_fwd(x_shape, kernel, stride, pads, g):
-  return _onednn_input_grad(x_shape, kernel, stride, pads, g), (kernel, g)
-
-
-def _onednn_input_grad_bwd(x_shape, stride, pads, residuals, cotangent):
-  # Second order (a gradient penalty) differentiates the gradients: through their XLA twins.
-  _, vjp = jax.vjp(lambda kernel, g: _input_grad(x_shape, kernel, stride, pads, g), *residuals)
-  return vjp(cotangent)
-
-
-_onednn_input_grad.defvjp(_onednn_input_grad_fwd, _onednn_input_grad_bwd)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
-def _onednn_kernel_grad(kernel_shape, stride, pads, x, g):
-  return onednn_conv.kernel_grad(x, kernel_shape, stride, pads, g)
-
-
-def _onednn_kernel_grad_fwd(kernel_shape, stride, pads, x, g):
-  return _onednn_kernel_grad(kernel_shape, stride, pads, x, g), (x, g)
-
-
-def _onednn_kernel_grad_bwd(kernel_shape, stride, pads, residuals, cotangent):
-  _, vjp = jax.vjp(lambda x, g: _kernel_grad(x, kernel_shape, stride, pads, g), *residuals)
-  return vjp(cotangent)
-
-
-_onednn_kernel_grad.defvjp(_onednn_kernel_grad_fwd, _onednn_kernel_grad_bwd)
+def _with_derivative_of(xla_fn, onednn_fn):
+  """`onednn_fn` (an FFI call, which JAX cannot differentiate) with the derivative of `xla_fn`, the same
+  function on XLA: second order (a gradient penalty) differentiates the gradients."""
+  fn = jax.custom_vjp(onednn_fn)
+  fn.defvjp(lambda *args: (fn(*args), args), lambda args, cotangent: jax.vjp(xla_fn, *args)[1](cotangent))
+  return fn
 
 
 def _input_grad(x_shape, kernel, stride, pads, g):

@@ -193,48 +193,31 @@ ffi::Error Guarded(F body) {
   }
 }
 
-ffi::Error ConvForwardImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> y,
-                           int64_t sh, int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+// One handler per kind, its operands and result as in Run: 'f' (x, w) -> y, 'b' (dy, w) -> dx,
+// 'w' (x, dy) -> dw. The result buffer's shape gives the shape the operands do not.
+template <char kind>
+ffi::Error ConvImpl(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> out, int64_t sh,
+                    int64_t sw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   return Guarded([&] {
-    return RunOverEntries('f', x.dimensions(), x.typed_data(), w.dimensions(), w.typed_data(), y->dimensions(),
-                          y->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
-  });
-}
-
-// dx from dy and w; x's shape comes from the result buffer.
-ffi::Error ConvBackwardDataImpl(ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
-                                ffi::ResultBuffer<ffi::F32> dx, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
-                                int64_t pl, int64_t pr) {
-  return Guarded([&] {
-    return RunOverEntries('b', dy.dimensions(), dy.typed_data(), w.dimensions(), w.typed_data(), dx->dimensions(),
-                          dx->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
-  });
-}
-
-// dw from x and dy; the kernel's shape comes from the result buffer.
-ffi::Error ConvBackwardWeightsImpl(ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> dy,
-                                   ffi::ResultBuffer<ffi::F32> dw, int64_t sh, int64_t sw, int64_t pt, int64_t pb,
-                                   int64_t pl, int64_t pr) {
-  return Guarded([&] {
-    return RunOverEntries('w', x.dimensions(), x.typed_data(), dy.dimensions(), dy.typed_data(), dw->dimensions(),
-                          dw->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
+    return RunOverEntries(kind, a.dimensions(), a.typed_data(), b.dimensions(), b.typed_data(), out->dimensions(),
+                          out->typed_data(), Attrs{sh, sw, pt, pb, pl, pr});
   });
 }
 
 }  // namespace
 
-#define STYLEJAX_CONV_BINDING     \
-  ffi::Ffi::Bind()                \
+#define STYLEJAX_CONV_BINDING       \
+  ffi::Ffi::Bind()                  \
       .Arg<ffi::Buffer<ffi::F32>>() \
       .Arg<ffi::Buffer<ffi::F32>>() \
       .Ret<ffi::Buffer<ffi::F32>>() \
-      .Attr<int64_t>("sh")        \
-      .Attr<int64_t>("sw")        \
-      .Attr<int64_t>("pt")        \
-      .Attr<int64_t>("pb")        \
-      .Attr<int64_t>("pl")        \
+      .Attr<int64_t>("sh")          \
+      .Attr<int64_t>("sw")          \
+      .Attr<int64_t>("pt")          \
+      .Attr<int64_t>("pb")          \
+      .Attr<int64_t>("pl")          \
       .Attr<int64_t>("pr")
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvForward, ConvForwardImpl, STYLEJAX_CONV_BINDING);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardData, ConvBackwardDataImpl, STYLEJAX_CONV_BINDING);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardWeights, ConvBackwardWeightsImpl, STYLEJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvForward, ConvImpl<'f'>, STYLEJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardData, ConvImpl<'b'>, STYLEJAX_CONV_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(StylejaxDnnlConvBackwardWeights, ConvImpl<'w'>, STYLEJAX_CONV_BINDING);
