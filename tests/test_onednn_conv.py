@@ -50,7 +50,9 @@ def test_forward_and_both_gradients_equal_lax(x_shape, k_shape, stride, pads):
   ours = lambda x, k: conv.conv2d(x, k, stride=stride, padding=pads)
   assert _uses_onednn(ours, x, k)
   grad_hlo = jax.jit(jax.grad(lambda x, k: jnp.sum(ours(x, k)), argnums=(0, 1))).lower(x, k).as_text()
-  assert "stylejax_onednn_conv_input_grad" in grad_hlo and "stylejax_onednn_conv_kernel_grad" in grad_hlo
+  assert "stylejax_onednn_conv_kernel_grad" in grad_hlo
+  # the input gradient of a layer with <= 4 input channels stays XLA's (onednn_conv.plan)
+  assert ("stylejax_onednn_conv_input_grad" in grad_hlo) == (k_shape[2] > 4)
   _close(jax.jit(ours)(x, k), _reference(x, k, stride, pads), "forward")
   loss = lambda f: lambda x, k: jnp.sum(jnp.sin(f(x, k)))
   grads = jax.jit(jax.grad(loss(ours), argnums=(0, 1)))(x, k)
