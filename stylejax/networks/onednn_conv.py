@@ -1,7 +1,7 @@
 """oneDNN's direct convolution on XLA:CPU: the forward pass and both gradients as XLA FFI calls.
 
 Why: with XLA:CPU's convolutions the VGG16/19 gradient at 256 px ran at 0.92-0.97x PyTorch's speed;
-PyTorch gets its speed from oneDNN, and with these calls stylejax runs it at 1.05-1.08x
+PyTorch gets its speed from oneDNN, and with these calls stylejax runs it at 1.05-1.12x
 (BENCHMARKS.md, "conv_backends" and "vgg"). `stylejax.networks.conv` decides per convolution which
 parts run here (`plan`).
 
