@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,21 +38,9 @@ LAYERS = [("multistyle26 first, 9x9 3->32", 256, 3, 32, 9, 1), ("multistyle26 do
           ("VGG conv3, 3x3 256->256 at 64 px", 64, 256, 256, 3, 1)]
 
 
-class conv_backend:
+def conv_backend(name: str):
   """Within the block, convolutions traced from then on use `name` ("xla" or "onednn")."""
-
-  def __init__(self, name: str):
-    self.value = "xla" if name == "xla" else ""
-
-  def __enter__(self):
-    self.saved = os.environ.get("STYLEJAX_CONV")
-    os.environ["STYLEJAX_CONV"] = self.value
-
-  def __exit__(self, *exc):
-    if self.saved is None:
-      os.environ.pop("STYLEJAX_CONV")
-    else:
-      os.environ["STYLEJAX_CONV"] = self.saved
+  return mock.patch.dict(os.environ, {"STYLEJAX_CONV": "xla" if name == "xla" else ""})
 
 
 def _compiled(make, backend: str, *args):
