@@ -50,8 +50,8 @@ std::string Key(char kind, const Geometry& g) {
 
 struct Cached {
   dnnl::primitive prim;
-  memory::desc wei_md;      // the weight layout the primitive chose
-  memory::desc scratch_md;  // its scratchpad, allocated per call
+  memory::desc src_md, wei_md, dst_md;  // the layouts the primitive chose for its operands
+  memory::desc scratch_md;              // its scratchpad, allocated per call
 };
 
 // XLA:CPU runs independent operations concurrently, and oneDNN's default scratchpad is shared by all
@@ -73,7 +73,13 @@ Cached Primitive(char kind, const Geometry& g) {
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   auto& eng = Engine();
-  memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
+  // The kernel gradient lets oneDNN choose the activations' layout (they are reordered from NHWC): on
+  // NHWC it took 1.5-3x as long, reorders included (CycleGAN's and VGG's layers,
+  // benchmarks/bench_conv_backends.py). The forward pass and input gradient keep NHWC: given the choice,
+  // the forward pass chose NHWC and the input gradient a blocked layout that ran no faster in CycleGAN's
+  // training step.
+  const tag activations = kind == 'w' ? tag::any : tag::nhwc;
+  memory::desc src_md(g.src, dt::f32, activations), dst_md(g.dst, dt::f32, activations);
   memory::desc wei_any(g.wei, dt::f32, tag::any);
   const dnnl::primitive_attr attr = UserScratchpad();
   auto forward = [&](dnnl::prop_kind prop) {
@@ -83,27 +89,43 @@ Cached Primitive(char kind, const Geometry& g) {
   Cached made;
   if (kind == 'f') {
     auto pd = forward(dnnl::prop_kind::forward_inference);
-    made = Cached{dnnl::convolution_forward(pd), pd.weights_desc(), pd.scratchpad_desc()};
+    made = Cached{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(),
+                  pd.scratchpad_desc()};
   } else if (kind == 'b') {
     auto pd = dnnl::convolution_backward_data::primitive_desc(eng, dnnl::algorithm::convolution_direct, src_md,
                                                               wei_any, dst_md, g.strides, g.pad_l, g.pad_r,
                                                               forward(dnnl::prop_kind::forward_training), attr);
-    made = Cached{dnnl::convolution_backward_data(pd), pd.weights_desc(), pd.scratchpad_desc()};
+    made = Cached{dnnl::convolution_backward_data(pd), pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc(),
+                  pd.scratchpad_desc()};
   } else {
     auto pd = dnnl::convolution_backward_weights::primitive_desc(
         eng, dnnl::algorithm::convolution_direct, src_md, wei_any, dst_md, g.strides, g.pad_l, g.pad_r,
         forward(dnnl::prop_kind::forward_training), attr);
-    made = Cached{dnnl::convolution_backward_weights(pd), pd.diff_weights_desc(), pd.scratchpad_desc()};
+    made = Cached{dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_weights_desc(),
+                  pd.diff_dst_desc(), pd.scratchpad_desc()};
   }
   return cache.emplace(key, made).first->second;
 }
 
-// Copies `from` into `to` (same logical weights, different layouts).
+// Copies `from` into `to` (the same logical tensor, different layouts).
 void Reorder(dnnl::stream& s, memory& from, memory& to) {
   auto& eng = Engine();
   dnnl::reorder::primitive_desc pd(eng, from.get_desc(), eng, to.get_desc(), UserScratchpad());
   memory scratch(pd.scratchpad_desc(), eng);
   dnnl::reorder(pd).execute(s, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, scratch}});
+}
+
+// An operand in the primitive's layout `md`: the caller's buffer `user` itself, or a new buffer (into
+// which an input is copied now; an output is copied back by Unstage).
+memory Stage(dnnl::stream& s, const memory::desc& md, memory& user, bool is_input) {
+  if (md == user.get_desc()) return user;
+  memory staged(md, Engine());
+  if (is_input) Reorder(s, user, staged);
+  return staged;
+}
+
+void Unstage(dnnl::stream& s, memory& staged, memory& user) {
+  if (staged.get_data_handle() != user.get_data_handle()) Reorder(s, staged, user);
 }
 
 // Runs `kind`: 'f' src `a` (NHWC), weights `b` (HWIO) -> dst `out` (NHWC); 'b' diff_dst `a`, weights
@@ -114,30 +136,29 @@ void Run(char kind, const Geometry& g, float* a, float* b, float* out) {
   dnnl::stream s(eng);
   Cached c = Primitive(kind, g);
   memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
-  memory::desc wei_user_md(g.wei, dt::f32, tag::hwio);
+  memory::desc wei_md(g.wei, dt::f32, tag::hwio);
   memory scratch(c.scratch_md, eng);
-  if (kind == 'w') {
-    memory src(src_md, eng, a), diff_dst(dst_md, eng, b), diff_wei_user(wei_user_md, eng, out);
-    memory diff_wei = c.wei_md == wei_user_md ? diff_wei_user : memory(c.wei_md, eng);
-    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei},
-                       {DNNL_ARG_SCRATCHPAD, scratch}});
-    if (c.wei_md != wei_user_md) Reorder(s, diff_wei, diff_wei_user);
-    s.wait();
-    return;
-  }
-  memory wei_user(wei_user_md, eng, b), wei = wei_user;
-  if (c.wei_md != wei_user_md) {
-    wei = memory(c.wei_md, eng);
-    Reorder(s, wei_user, wei);
-  }
   if (kind == 'f') {
-    memory src(src_md, eng, a), dst(dst_md, eng, out);
+    memory src_user(src_md, eng, a), wei_user(wei_md, eng, b), dst_user(dst_md, eng, out);
+    memory src = Stage(s, c.src_md, src_user, true), wei = Stage(s, c.wei_md, wei_user, true);
+    memory dst = Stage(s, c.dst_md, dst_user, false);
     c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
                        {DNNL_ARG_SCRATCHPAD, scratch}});
-  } else {
-    memory diff_dst(dst_md, eng, a), diff_src(src_md, eng, out);
+    Unstage(s, dst, dst_user);
+  } else if (kind == 'b') {
+    memory diff_dst_user(dst_md, eng, a), wei_user(wei_md, eng, b), diff_src_user(src_md, eng, out);
+    memory diff_dst = Stage(s, c.dst_md, diff_dst_user, true), wei = Stage(s, c.wei_md, wei_user, true);
+    memory diff_src = Stage(s, c.src_md, diff_src_user, false);
     c.prim.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src},
                        {DNNL_ARG_SCRATCHPAD, scratch}});
+    Unstage(s, diff_src, diff_src_user);
+  } else {
+    memory src_user(src_md, eng, a), diff_dst_user(dst_md, eng, b), diff_wei_user(wei_md, eng, out);
+    memory src = Stage(s, c.src_md, src_user, true), diff_dst = Stage(s, c.dst_md, diff_dst_user, true);
+    memory diff_wei = Stage(s, c.wei_md, diff_wei_user, false);
+    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei},
+                       {DNNL_ARG_SCRATCHPAD, scratch}});
+    Unstage(s, diff_wei, diff_wei_user);
   }
   s.wait();
 }
