@@ -69,6 +69,66 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None, *, st
   return y if bias is None else y + bias
 
 
+def conv_transpose(x: jax.Array, kernel: jax.Array, *, stride: int, padding: Padding,
+                   output_shape: Sequence[int]) -> jax.Array:
+  """The adjoint of `conv2d(., kernel, stride=stride, padding=padding)` on images of `output_shape`:
+  `x` (N, Ho, Wo, Cout) -> (N, H, W, Cin), with `kernel` (kh, kw, Cin, Cout) the conv's, unflipped.
+
+  This is torch's ConvTranspose2d with its (Cout, Cin, kh, kw) weight as this HWIO kernel (its
+  output_padding picks `output_shape`). On CPU with oneDNN it is oneDNN's input-gradient convolution, and
+  its gradients are `conv2d`'s forward pass and kernel gradient: no zero-dilated image is convolved.
+  """
+  pads = _pairs(padding)
+  output_shape = tuple(int(d) for d in output_shape)
+  dtype = jnp.result_type(x, kernel)
+  x, kernel = x.astype(dtype), kernel.astype(dtype)
+  if jax.default_backend() == "cpu":
+    if onednn_conv.plan(x, kernel, pads).input_grad:
+      return _cpu_conv_transpose(x, kernel, int(stride), pads, output_shape)
+    n, h, w, _ = x.shape
+    if (stride, pads, kernel.shape[:2], output_shape[1:3]) == (2, ((1, 1), (1, 1)), (3, 3), (2 * h, 2 * w)):
+      return _phase_conv_transpose(x, kernel)  # XLA:CPU: 2x faster training than the dilated conv
+  zeros = jnp.zeros(output_shape, dtype)
+  return jax.vjp(lambda z: conv2d(z, kernel, stride=stride, padding=pads), zeros)[1](x)[0]
+
+
+# (phase, tap offset) -> kernel tap of the stride-2 3x3 transpose with padding 1 and output 2H; 3 is a
+# zero tap: y[2m] = x[m] w[1], y[2m + 1] = x[m] w[2] + x[m + 1] w[0].
+_PHASE_TAPS = ((1, 3), (2, 0))
+
+
+def _phase_conv_transpose(x, kernel):
+  """`conv_transpose` with stride 2, a 3x3 kernel, padding 1 and output 2H x 2W (CycleGAN's upsampling)
+  as a stride-1 2x2 conv whose output channels are the four output phases, then depth-to-space."""
+  n, h, w, _ = x.shape
+  cout = kernel.shape[2]
+  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
+  taps = jnp.asarray(_PHASE_TAPS)  # (phase, offset)
+  k = padded[taps[:, :, None, None], taps[None, None, :, :]]  # (a, di, b, dj, Cout, Cin)
+  k = k.transpose(1, 3, 5, 0, 2, 4).reshape(2, 2, x.shape[-1], 4 * cout)
+  phases = conv2d(x, k, padding=((0, 1), (0, 1)))  # (N, H, W, 4 Cout): (a, b, Cout)
+  return phases.reshape(n, h, w, 2, 2, cout).transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, cout)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _cpu_conv_transpose(x, kernel, stride, pads, output_shape):
+  return onednn_conv.input_grad(output_shape, kernel, stride, pads, x)
+
+
+def _cpu_conv_transpose_fwd(x, kernel, stride, pads, output_shape):
+  return _cpu_conv_transpose(x, kernel, stride, pads, output_shape), (x, kernel)
+
+
+def _cpu_conv_transpose_bwd(stride, pads, output_shape, residuals, g):
+  """<conv_transpose(x, k), g> = <x, conv2d(g, k)>: d/dx is conv2d(g, k), d/dk its kernel gradient at x."""
+  x, kernel = residuals
+  dx, kernel_vjp = jax.vjp(lambda k: conv2d(g, k, stride=stride, padding=pads), kernel)
+  return dx, kernel_vjp(x)[0]
+
+
+_cpu_conv_transpose.defvjp(_cpu_conv_transpose_fwd, _cpu_conv_transpose_bwd)
+
+
 class Conv(nn.Module):
   """`conv2d` with parameters named and shaped like flax's nn.Conv: `kernel` (HWIO) and `bias`."""
   features: int

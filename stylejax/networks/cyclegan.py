@@ -17,10 +17,9 @@ IN is instance norm with eps 1e-5 and biased variance, without affine parameters
 Every conv has a bias, as the reference's (it uses biases whenever the norm is instance norm), and
 is initialised N(0, 0.02) with zero bias (`init_type normal`). Images are in [-1, 1].
 
-Every convolution, the transposed ones included, is `stylejax.networks.conv.conv2d`: a transposed
-3x3 stride-2 conv is computed as a stride-1 2x2 conv giving the four output phases as channels
-(`_phase_kernel`), then depth-to-space, so the CPU fast paths apply and no zero-dilated input is
-convolved. Parameter names follow the reference's modules (`stylejax.io.cyclegan_weights` maps them).
+Every convolution goes through `stylejax.networks.conv` (`conv2d`, and `conv_transpose` for the
+transposed ones), so the CPU fast paths apply. Parameter names follow the reference's modules
+(`stylejax.io.cyclegan_weights` maps them).
 """
 
 from __future__ import annotations
@@ -85,28 +84,13 @@ class _Conv(nn.Module):
     return apply(x, kernel, bias)
 
 
-# (phase, tap offset) -> index of the 3-tap transposed kernel; 3 is a zero tap. With stride 2,
-# padding 1, output_padding 1: y[2m] = x[m] w[1], y[2m + 1] = x[m] w[2] + x[m + 1] w[0].
-_PHASE_TAPS = ((1, 3), (2, 0))
-
-
-def _phase_kernel(kernel: jax.Array) -> jax.Array:
-  """(3, 3, Cin, Cout) transposed-conv kernel -> (2, 2, Cin, 4 * Cout) stride-1 kernel whose output
-  channels are the (row phase, column phase, Cout) of the 2x upsampled output."""
-  cin, cout = kernel.shape[2:]
-  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-  taps = jnp.asarray(_PHASE_TAPS)  # (phase, offset)
-  k = padded[taps[:, :, None, None], taps[None, None, :, :]]  # (a, di, b, dj, Cin, Cout)
-  return k.transpose(1, 3, 4, 0, 2, 5).reshape(2, 2, cin, 4 * cout)
-
-
 def conv_transpose_2x(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
   """torch's ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1) with `kernel` (3, 3, Cin, Cout)
   (torch's (Cin, Cout, kh, kw) weight transposed (2, 3, 0, 1)): (N, H, W, Cin) -> (N, 2H, 2W, Cout)."""
   n, h, w, _ = x.shape
   cout = kernel.shape[-1]
-  phases = conv.conv2d(x, _phase_kernel(kernel), padding=((0, 1), (0, 1)))  # (N, H, W, 4 Cout)
-  y = phases.reshape(n, h, w, 2, 2, cout).transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, cout)
+  y = conv.conv_transpose(x, jnp.transpose(kernel, (0, 1, 3, 2)), stride=2, padding=((1, 1), (1, 1)),
+                          output_shape=(n, 2 * h, 2 * w, cout))
   return y + bias
 
 
