@@ -23,6 +23,12 @@ gradients. The rest, and every convolution where the library is not built, run o
   window of the padded input: as a conv it ran at ~25 GFLOP/s (3x3 256->256 at 64 px: 190 ms, taps
   60 ms; below 8192, e.g. 64->64 at 256 px, the conv was the faster).
 
+`conv_transpose` (torch's ConvTranspose2d, CycleGAN's upsampling) is the adjoint of `conv2d`: on oneDNN
+its input-gradient convolution, with `conv2d`'s forward pass and kernel gradient as its gradients
+(CycleGAN's 3x3 stride-2 ones as a 2x2 phase conv had taken 16 taps per pixel where 9 do). On XLA the
+stride-2 3x3 one stays a 2x2 conv over the four output phases: autodiff's zero-dilated conv trained
+CycleGAN's generator 2x slower.
+
 Every path computes the same sums as `lax.conv_general_dilated` (tests/test_conv.py).
 """
 
