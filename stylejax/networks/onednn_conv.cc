@@ -73,9 +73,10 @@ Cached Primitive(char kind, const Geometry& g) {
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   auto& eng = Engine();
-  // The kernel gradient lets oneDNN choose the activations' layout (they are reordered from NHWC): on
-  // NHWC it took 1.5-3x as long, reorders included (CycleGAN's and VGG's layers,
-  // benchmarks/bench_conv_backends.py). The forward pass and input gradient keep NHWC: given the choice,
+  // The kernel gradient lets oneDNN choose the activations' layout (they are reordered from NHWC, as
+  // torch's are): on NHWC oneDNN takes a slower kernel, 1.8-4x the time of the blocked one with the
+  // reorders (CycleGAN's 3x3 s2 64->128 layer, two images: 217 against 80 ms). Where it runs now:
+  // benchmarks/bench_conv_backends.py. The forward pass and input gradient keep NHWC: given the choice,
   // the forward pass chose NHWC and the input gradient a blocked layout that ran no faster in CycleGAN's
   // training step.
   const tag activations = kind == 'w' ? tag::any : tag::nhwc;
