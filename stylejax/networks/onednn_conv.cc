@@ -6,6 +6,7 @@
 // for all operands, size 1 where an operand is not batched). For the forward pass and the input
 // gradient an unbatched kernel folds them into the image axis (one convolution); otherwise, and for
 // every batched kernel gradient, one convolution runs per batch entry.
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -129,38 +130,43 @@ void Unstage(dnnl::stream& s, memory& staged, memory& user) {
   if (staged.get_data_handle() != user.get_data_handle()) Reorder(s, staged, user);
 }
 
-// Runs `kind`: 'f' src `a` (NHWC), weights `b` (HWIO) -> dst `out` (NHWC); 'b' diff_dst `a`, weights
-// `b` -> diff_src `out`; 'w' src `a`, diff_dst `b` -> diff_weights `out` (HWIO). Weights are reordered
-// between HWIO and the primitive's layout on every call: they change between calls.
+// One argument of a primitive: its oneDNN name, the caller's layout, the primitive's, and the data.
+struct Operand {
+  int arg;
+  memory::desc user_md, md;
+  float* data;
+};
+
+// The two inputs and the result of `kind`: 'f' src `a` (NHWC), weights `b` (HWIO) -> dst `out` (NHWC);
+// 'b' diff_dst `a`, weights `b` -> diff_src `out`; 'w' src `a`, diff_dst `b` -> diff_weights `out` (HWIO).
+std::array<Operand, 3> Operands(char kind, const Cached& c, const Geometry& g, float* a, float* b, float* out) {
+  const memory::desc src(g.src, dt::f32, tag::nhwc), dst(g.dst, dt::f32, tag::nhwc), wei(g.wei, dt::f32, tag::hwio);
+  if (kind == 'f')
+    return {{{DNNL_ARG_SRC, src, c.src_md, a}, {DNNL_ARG_WEIGHTS, wei, c.wei_md, b}, {DNNL_ARG_DST, dst, c.dst_md, out}}};
+  if (kind == 'b')
+    return {{{DNNL_ARG_DIFF_DST, dst, c.dst_md, a}, {DNNL_ARG_WEIGHTS, wei, c.wei_md, b},
+             {DNNL_ARG_DIFF_SRC, src, c.src_md, out}}};
+  return {{{DNNL_ARG_SRC, src, c.src_md, a}, {DNNL_ARG_DIFF_DST, dst, c.dst_md, b},
+           {DNNL_ARG_DIFF_WEIGHTS, wei, c.wei_md, out}}};
+}
+
+// Runs `kind` (operands as in Operands). Each operand is reordered between the caller's layout and the
+// primitive's where they differ; the weights on every call, since they change between calls.
 void Run(char kind, const Geometry& g, float* a, float* b, float* out) {
   auto& eng = Engine();
   dnnl::stream s(eng);
   Cached c = Primitive(kind, g);
-  memory::desc src_md(g.src, dt::f32, tag::nhwc), dst_md(g.dst, dt::f32, tag::nhwc);
-  memory::desc wei_md(g.wei, dt::f32, tag::hwio);
-  memory scratch(c.scratch_md, eng);
-  if (kind == 'f') {
-    memory src_user(src_md, eng, a), wei_user(wei_md, eng, b), dst_user(dst_md, eng, out);
-    memory src = Stage(s, c.src_md, src_user, true), wei = Stage(s, c.wei_md, wei_user, true);
-    memory dst = Stage(s, c.dst_md, dst_user, false);
-    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
-                       {DNNL_ARG_SCRATCHPAD, scratch}});
-    Unstage(s, dst, dst_user);
-  } else if (kind == 'b') {
-    memory diff_dst_user(dst_md, eng, a), wei_user(wei_md, eng, b), diff_src_user(src_md, eng, out);
-    memory diff_dst = Stage(s, c.dst_md, diff_dst_user, true), wei = Stage(s, c.wei_md, wei_user, true);
-    memory diff_src = Stage(s, c.src_md, diff_src_user, false);
-    c.prim.execute(s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src},
-                       {DNNL_ARG_SCRATCHPAD, scratch}});
-    Unstage(s, diff_src, diff_src_user);
-  } else {
-    memory src_user(src_md, eng, a), diff_dst_user(dst_md, eng, b), diff_wei_user(wei_md, eng, out);
-    memory src = Stage(s, c.src_md, src_user, true), diff_dst = Stage(s, c.dst_md, diff_dst_user, true);
-    memory diff_wei = Stage(s, c.wei_md, diff_wei_user, false);
-    c.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei},
-                       {DNNL_ARG_SCRATCHPAD, scratch}});
-    Unstage(s, diff_wei, diff_wei_user);
+  const std::array<Operand, 3> operands = Operands(kind, c, g, a, b, out);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SCRATCHPAD, memory(c.scratch_md, eng)}};
+  for (int i = 0; i < 2; ++i) {
+    memory user(operands[i].user_md, eng, operands[i].data);
+    args[operands[i].arg] = Stage(s, operands[i].md, user, true);
   }
+  memory result_user(operands[2].user_md, eng, operands[2].data);
+  memory result = Stage(s, operands[2].md, result_user, false);
+  args[operands[2].arg] = result;
+  c.prim.execute(s, args);
+  Unstage(s, result, result_user);
   s.wait();
 }
 
