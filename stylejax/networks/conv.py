@@ -80,8 +80,8 @@ def conv_transpose(x: jax.Array, kernel: jax.Array, *, stride: int, padding: Pad
   """The adjoint of `conv2d(., kernel, stride=stride, padding=padding)` on images of `output_shape`:
   `x` (N, Ho, Wo, Cout) -> (N, H, W, Cin), with `kernel` (kh, kw, Cin, Cout) the conv's, unflipped.
 
-  This is torch's ConvTranspose2d with its (Cout, Cin, kh, kw) weight as this HWIO kernel (its
-  output_padding picks `output_shape`). On CPU with oneDNN it is oneDNN's input-gradient convolution, and
+  This is torch's ConvTranspose2d, whose (Cout, Cin, kh, kw) weight is this kernel transposed
+  (2, 3, 1, 0); its output_padding is what `output_shape` picks. On CPU with oneDNN it is oneDNN's input-gradient convolution, and
   its gradients are `conv2d`'s forward pass and kernel gradient: no zero-dilated image is convolved.
   """
   pads = _pairs(padding)
