@@ -130,10 +130,13 @@ def test_twin_terms_and_gradients_match_cin_batch_loss_with_the_temporal_term(vg
   own = step.step()
   assert np.isfinite(own["total"]) and own["temporal"] > 0
   moved = jax.tree.map(lambda a, b: a != b, net.flax_tree(), before)
-  for path, leaf in jax.tree_util.tree_leaves_with_path(moved):
+  applied = jax.tree.map(np.abs, net.flax_tree(lambda p: p.grad))  # the gradient this step applied
+  for (path, leaf), grad in zip(jax.tree_util.tree_leaves_with_path(moved), jax.tree.leaves(applied)):
     name = jax.tree_util.keystr(path)
     if "Norm" in name:  # style 0 is never drawn
-      assert np.all(leaf[1:]) and not np.any(leaf[0]), name
+      # A β whose shift the next instance norm removes has a gradient of 0 up to float noise (~1e-8;
+      # exactly 0 on some CPUs), so Adam may leave it: every entry with a real gradient must move.
+      assert not np.any(leaf[0]) and np.all(leaf[1:][grad[1:] > 1e-6 * grad.max()]), name
     else:
       assert np.all(leaf), name
 
