@@ -56,16 +56,18 @@ def _generator(spec, seed=0):
   return _jiggled(params, seed) if spec.affine else params
 
 
-@pytest.mark.parametrize("affine, n_layers, score_shape", [(False, 3, (7, 6)), (True, 1, (34, 30))])
-def test_networks_match_the_reference_layout_both_ways(affine, n_layers, score_shape):
-  """Both networks against the torch twin; the PatchGAN at 70x70 patches and at 16x16 (--n_layers_D 1)."""
-  g_spec, d_spec = cyclegan.GeneratorSpec(2, 4, affine), cyclegan.DiscriminatorSpec(4, n_layers, affine)
+@pytest.mark.parametrize("affine, n_layers, score_shape, upsample", [(False, 3, (7, 6), "transpose"),
+                                                                   (True, 1, (34, 30), "resize")])
+def test_networks_match_the_reference_layout_both_ways(affine, n_layers, score_shape, upsample):
+  """Both networks against the torch twin; the PatchGAN at 70x70 patches and at 16x16 (--n_layers_D 1),
+  the generator with the reference's transposed convs and with resize-convs."""
+  g_spec, d_spec = cyclegan.GeneratorSpec(2, 4, affine, upsample), cyclegan.DiscriminatorSpec(4, n_layers, affine)
   g_params = _generator(g_spec)
   d_params = _jiggled(cyclegan.init_discriminator(d_spec, jax.random.key(1)), 1)
   rng = np.random.default_rng(0)
 
   g_state = cyclegan_weights.generator_to_reference(g_spec, g_params)
-  torch_g = twin.ResnetGenerator(ngf=4, n_blocks=2, affine=affine)
+  torch_g = twin.ResnetGenerator(ngf=4, n_blocks=2, affine=affine, upsample=upsample)
   torch_g.load_state_dict(_tensors(g_state))  # strict: exactly the reference's keys and shapes
   x = rng.uniform(-1, 1, (2, 20, 28, 3)).astype(np.float32)
   np.testing.assert_allclose(np.asarray(generate(g_spec, g_params, x)), _nhwc(torch_g(_nchw(x))), atol=1e-5)
@@ -329,7 +331,7 @@ def test_cyclegan_config_mistakes_are_one_line_errors(tmp_path):
   base = configuration.load_config("cyclegan_tiny")
   for values, needle in [({"network.load_size": 32}, "load_size"), ({"network.pool_size": -1}, "pool_size"),
                          ({"optim.schedule": "cosine"}, "constant_steps"), ({"data.content": "skimage"}, "folder:PATH"),
-                         ({"network.lambda_a": float("nan")}, "lambda_a")]:
+                         ({"network.lambda_a": float("nan")}, "lambda_a"), ({"network.upsample": "bilinear"}, "upsample")]:
     with pytest.raises(StylejaxError, match=needle):
       loop.validate(configuration.apply_values(base, values))
   (tmp_path / "only_a" / "A").mkdir(parents=True)

@@ -37,7 +37,8 @@ def _translate(spec, params, batch):
 
 def generator_spec(network: dict) -> cyclegan.GeneratorSpec:
   """The generator of a workdir's config.json `network` block."""
-  return cyclegan.GeneratorSpec(n_blocks=network["n_blocks"], ngf=network["ngf"], affine=network["affine"])
+  return cyclegan.GeneratorSpec(n_blocks=network["n_blocks"], ngf=network["ngf"], affine=network["affine"],
+                                upsample=network.get("upsample", "transpose"))  # workdirs before it: transpose
 
 
 @dataclasses.dataclass

@@ -9,6 +9,10 @@ indices; for a ResNet generator with B blocks:
   model.{10+B}, model.{13+B}   transposed convs (weight (Cin, Cout, 3, 3)), norms at +1
   model.{17+B}        7x7 conv out
 
+Generators with `upsample="resize"` (not the reference's) use the layout of the usual torch variant,
+nn.Upsample, nn.ReflectionPad2d(1), nn.Conv2d per stage: convs at model.{12+B} and model.{17+B}, norms
+at +1, the 7x7 conv out at model.{21+B}.
+
 and for the PatchGAN discriminator model.0, 2, 5, 8, 11 (convs), 3, 6, 9 (norms). Files written by old
 torch versions also hold the InstanceNorms' `running_mean`/`running_var`/`num_batches_tracked`, which
 the reference's loader strips (`__patch_instance_norm_state_dict`); so does this one. Also accepted:
@@ -67,10 +71,13 @@ def _generator_layers(spec: cyclegan.GeneratorSpec, dropout: bool = False) -> li
     layers += [((f"block_{i}", "conv_0"), f"{block}.1", "conv"), ((f"block_{i}", "norm_0"), f"{block}.2", "norm"),
                ((f"block_{i}", "conv_1"), f"{block}.{second[0]}", "conv"),
                ((f"block_{i}", "norm_1"), f"{block}.{second[1]}", "norm")]
-  layers += [(("up_0",), f"model.{10 + b}", "convT"), (("norm_up_0",), f"model.{11 + b}", "norm"),
-             (("up_1",), f"model.{13 + b}", "convT"), (("norm_up_1",), f"model.{14 + b}", "norm"),
-             (("conv_out",), f"model.{17 + b}", "conv")]
-  return layers
+  if spec.upsample == "resize":
+    return layers + [(("up_0",), f"model.{12 + b}", "conv"), (("norm_up_0",), f"model.{13 + b}", "norm"),
+                     (("up_1",), f"model.{17 + b}", "conv"), (("norm_up_1",), f"model.{18 + b}", "norm"),
+                     (("conv_out",), f"model.{21 + b}", "conv")]
+  return layers + [(("up_0",), f"model.{10 + b}", "convT"), (("norm_up_0",), f"model.{11 + b}", "norm"),
+                   (("up_1",), f"model.{13 + b}", "convT"), (("norm_up_1",), f"model.{14 + b}", "norm"),
+                   (("conv_out",), f"model.{17 + b}", "conv")]
 
 
 def _discriminator_layers(spec: cyclegan.DiscriminatorSpec) -> list[tuple[tuple[str, ...], str, str]]:
@@ -186,7 +193,9 @@ def generator_from_reference(state, where: str = "the state dict") -> tuple[cycl
     raise StylejaxError(f"{where}: residual blocks at model.{sorted(blocks) or '?'}; expected model.10 onwards "
                         "(a ResNet generator; U-Net generators are not supported)")
   dropout = "model.10.conv_block.6.weight" in state and np.ndim(state["model.10.conv_block.6.weight"]) == 4
-  spec = cyclegan.GeneratorSpec(n_blocks=n_blocks, ngf=int(first.shape[0]), affine="model.2.weight" in state)
+  resize = f"model.{10 + n_blocks}.weight" not in state and f"model.{12 + n_blocks}.weight" in state
+  spec = cyclegan.GeneratorSpec(n_blocks=n_blocks, ngf=int(first.shape[0]), affine="model.2.weight" in state,
+                                upsample="resize" if resize else "transpose")
   like = cyclegan.param_shapes(spec)
   return spec, _from_reference(state, _generator_layers(spec, dropout), spec.affine, like, where)
 

@@ -187,6 +187,7 @@ class CycleGan(base.Method):
     n.ndf = 64  # discriminator channels after the first conv (70x70 PatchGAN, 3 strided layers)
     n.n_layers_d = 3  # PatchGAN depth, the reference's --n_layers_D: 3 sees 70x70 patches, 2 sees 34x34, 1 sees 16x16
     n.affine = False  # instance norms with learned scale/bias (the reference's --norm instance has none)
+    n.upsample = "transpose"  # generator upsampling: "transpose" (the reference) or "resize" (nearest x2 + 3x3 conv)
     n.load_size = 286  # a training image's shorter side is resized to this, then cropped to data.image_size
     n.pool_size = 50  # generated images kept per direction for the discriminators; 0: none
     n.lambda_a = 10.0  # cycle loss A -> B -> A
@@ -208,6 +209,8 @@ class CycleGan(base.Method):
     for key in ("lambda_a", "lambda_b", "lambda_identity"):
       if not (np.isfinite(n[key]) and n[key] >= 0):
         raise StylejaxError(f"network.{key} must be a finite number >= 0, got {n[key]!r}")
+    if n.upsample not in cyclegan.UPSAMPLING:
+      raise StylejaxError(f"network.upsample must be one of {', '.join(cyclegan.UPSAMPLING)}, got {n.upsample!r}")
     if not 0 <= n.beta1 < 1:
       raise StylejaxError(f"network.beta1 must be in [0, 1), got {n.beta1}")
     if n.load_size < config.data.image_size:
@@ -224,7 +227,7 @@ class CycleGan(base.Method):
   def problem(self, config: ml_collections.ConfigDict) -> CycleGanProblem:
     n = config.network
     return CycleGanProblem(
-        method=self.name, generator=cyclegan.GeneratorSpec(n.n_blocks, n.ngf, n.affine),
+        method=self.name, generator=cyclegan.GeneratorSpec(n.n_blocks, n.ngf, n.affine, n.upsample),
         discriminator=cyclegan.DiscriminatorSpec(n.ndf, n.n_layers_d, n.affine), crop=config.data.image_size,
         pool_size=n.pool_size, lambda_a=n.lambda_a, lambda_b=n.lambda_b, lambda_identity=n.lambda_identity,
         learning_rate=config.optim.learning_rate, beta1=n.beta1, constant_steps=n.constant_steps,

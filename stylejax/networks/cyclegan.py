@@ -8,6 +8,10 @@ ResNet generator (`ResnetGenerator`, `--netG resnet_9blocks` / `resnet_6blocks`)
   -> 3x3 transposed conv stride 2 (padding 1, output_padding 1), IN, ReLU  x2   (ngf*2, ngf)
   -> reflect-pad 3, 7x7 conv 3, tanh
 
+`upsample="resize"` swaps each transposed conv for a nearest-neighbour x2 resize, reflect-pad 1 and a
+3x3 conv (Odena et al. 2016, "Deconvolution and checkerboard artifacts"): the usual remedy for the
+checkerboard texture the reference's users ask about; not in the reference, so its files are transpose.
+
 70x70 PatchGAN discriminator (`NLayerDiscriminator`, n_layers 3): 4x4 convs (zero pad 1) with strides
 2, 2, 2, 1 and widths ndf, 2ndf, 4ndf, 8ndf, LeakyReLU 0.2, IN on all but the first, then a 4x4 conv to
 one channel (one real/fake score per 70x70 patch).
@@ -39,6 +43,7 @@ from stylejax.networks import conv
 DOWNSAMPLING = 4  # two stride-2 convolutions
 MIN_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 resolution: they need 2 pixels there
 EPSILON = 1e-5
+UPSAMPLING = ("transpose", "resize")
 INIT_STD = 0.02
 
 
@@ -47,10 +52,13 @@ class GeneratorSpec:
   n_blocks: int = 9  # residual blocks: 9 for 256 px (the paper), 6 for 128 px
   ngf: int = 64  # channels of the first conv
   affine: bool = False  # instance norms with (scale, bias) parameters
+  upsample: str = "transpose"  # "transpose" (the reference) or "resize" (nearest x2 + 3x3 conv)
 
   def __post_init__(self):
     if self.n_blocks < 1 or self.ngf < 1:
       raise StylejaxError(f"the generator needs n_blocks >= 1 and ngf >= 1, got {self.n_blocks}, {self.ngf}")
+    if self.upsample not in UPSAMPLING:
+      raise StylejaxError(f"the generator's upsample must be one of {', '.join(UPSAMPLING)}, got {self.upsample!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +133,10 @@ def _reflect(x, pad: int):
   return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
 
 
+def _nearest_2x(x):
+  return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
 class ResnetBlock(nn.Module):
   affine: bool
 
@@ -150,7 +162,12 @@ class ResnetGenerator(nn.Module):
     for i in range(s.n_blocks):
       x = ResnetBlock(s.affine, name=f"block_{i}")(x)
     for i in range(2):
-      x = nn.relu(norm(f"norm_up_{i}")(_ConvTranspose(s.ngf * 2 ** (1 - i), name=f"up_{i}")(x)))
+      width = s.ngf * 2 ** (1 - i)
+      if s.upsample == "resize":
+        x = _Conv(width, 3, name=f"up_{i}")(_reflect(_nearest_2x(x), 1))
+      else:
+        x = _ConvTranspose(width, name=f"up_{i}")(x)
+      x = nn.relu(norm(f"norm_up_{i}")(x))
     return jnp.tanh(_Conv(3, 7, name="conv_out")(_reflect(x, 3)))
 
 

@@ -30,7 +30,7 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-  def __init__(self, ngf: int = 64, n_blocks: int = 9, affine: bool = False):
+  def __init__(self, ngf: int = 64, n_blocks: int = 9, affine: bool = False, upsample: str = "transpose"):
     super().__init__()
     model = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7, padding=0, bias=True), _norm(ngf, affine), nn.ReLU(True)]
     for i in range(2):
@@ -40,8 +40,12 @@ class ResnetGenerator(nn.Module):
     model += [ResnetBlock(ngf * 4, affine) for _ in range(n_blocks)]
     for i in range(2):
       mult = 2 ** (2 - i)
-      model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=True),
-                _norm(ngf * mult // 2, affine), nn.ReLU(True)]
+      if upsample == "resize":  # not the reference's: the checkerboard-free variant (Odena et al. 2016)
+        model += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                  nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=0, bias=True)]
+      else:
+        model += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=True)]
+      model += [_norm(ngf * mult // 2, affine), nn.ReLU(True)]
     model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7, padding=0), nn.Tanh()]
     self.model = nn.Sequential(*model)
 
