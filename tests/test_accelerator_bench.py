@@ -21,6 +21,7 @@ def _numbers(row: dict) -> dict:
   return {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+@pytest.mark.slow
 def test_tiny_run_fills_every_row_with_finite_numbers_and_leaves_benchmarks_md_alone(tmp_path):
   sys.path.insert(0, str(REPO))
   from benchmarks import accelerator  # pylint: disable=import-outside-toplevel

@@ -78,6 +78,7 @@ def test_alpha_style_weights_and_mask_controls():
     np.testing.assert_allclose(masked[region], expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_stylize_alpha_zero_decodes_the_content_features_and_keeps_any_size():
   vgg_params = vgg.init_params(jax.random.key(0), "vgg16")
   spec = adain.DecoderSpec(width_multiplier=0.125)
@@ -189,6 +190,7 @@ def test_bad_release_files_are_clear_errors(tmp_path):
 
 # --- training -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_adain_tiny_trains_lowers_the_loss_and_resumes_bit_identically(tmp_path):
   photos, paintings = write_images(tmp_path / "photos", 3, 0), write_images(tmp_path / "paintings", 2, 1)
   config = configuration.apply_values(configuration.load_config("adain_tiny"), {

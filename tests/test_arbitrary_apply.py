@@ -79,6 +79,7 @@ def test_bad_weights_are_clear_errors():
       arbitrary.parse_weights(spec, n)
 
 
+@pytest.mark.slow
 def test_cli_applies_any_painting_and_never_overwrites(files, tmp_path):
   folder, _ = files
   out = tmp_path / "out"

@@ -234,6 +234,7 @@ def test_help_examples_parse_and_every_command_shows_some():
     cli.build_parser().parse_args(cli.expand_config_overrides(shlex.split(example)[1:]))  # no SystemExit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", sorted(set(_GROUPS.values())))
 def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
   import shlex  # pylint: disable=import-outside-toplevel

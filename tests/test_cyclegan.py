@@ -206,6 +206,7 @@ def _loop_step(problem, state, batch, base_key):
                                   jax.device_put({}, replicated), base_key)
 
 
+@pytest.mark.slow
 def test_two_training_steps_match_the_torch_twin(tmp_path):
   problem = method.METHOD.problem(_tiny_config(tmp_path))
   d_spec = problem.discriminator

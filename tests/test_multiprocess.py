@@ -105,6 +105,7 @@ def _cut_back_to_step_2(finished: Path, copy: Path) -> Path:
   return copy
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_and_resume_in_either_layout(env, tmp_path):
   # One test, not two sharing a fixture: pytest-xdist could run the expensive fixture twice.
   two, one = tmp_path / "two_by_two", tmp_path / "one_by_four"

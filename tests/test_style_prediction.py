@@ -113,6 +113,7 @@ def test_spec_and_config_mistakes_are_one_line_errors():
   loop.validate(configuration.load_config("ghiasi_paper"))
 
 
+@pytest.mark.slow
 def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(tmp_path):
   photos, paintings = write_images(tmp_path / "photos", 3, 0), write_images(tmp_path / "paintings", 2, 1)
   config = configuration.apply_values(configuration.load_config("ghiasi_tiny"), {
@@ -205,6 +206,7 @@ def test_ghiasi_tiny_trains_lowers_the_loss_resumes_bit_identically_and_exports(
   assert described["identity"]["model"]["network"] == "ghiasi", described["identity"]["model"]
 
 
+@pytest.mark.slow
 def test_magenta_transformer_starts_from_the_pretrained_float_model_and_fine_tunes(tmp_path):
   from stylejax.networks import magenta_arbitrary  # pylint: disable=import-outside-toplevel
 

@@ -151,6 +151,7 @@ def test_bad_sweep_values_write_nothing(tmp_path):
   assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_sharded_equals_unsharded(tmp_path):
   """Four fake CPU devices: the run axis split over a 4-device mesh gives the same images."""
   script = textwrap.dedent(f"""
@@ -197,6 +198,7 @@ def test_sweep_cli(tmp_path):
   assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
 
 
+@pytest.mark.slow
 def test_mean_cov_sweep_runs_vmapped_and_finishes(tmp_path):
   """Regression: two batched eigh at once (the mean_cov loss of two layers in a vmapped sweep) hung
   XLA:CPU in jaxlib 0.10; the loss now loops over the batch under vmap (tests/test_losses.py checks

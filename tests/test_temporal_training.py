@@ -84,6 +84,7 @@ def newstyle_config(**values):
       "log_every": 1, "styles": ("great_wave",), **values})
 
 
+@pytest.mark.slow
 def test_a_temporal_fine_tune_of_the_whole_pretrained_network(tmp_path):
   result = loop.run(newstyle_config(), tmp_path / "run", quiet=True)
   lines = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -224,6 +224,7 @@ def _train_command(workdir: Path):
           "--quiet", "--set", "optim.steps=8", "--set", "checkpoint_every=2"]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
   reference = subprocess.run(_train_command(tmp_path / "ref"), env=env, capture_output=True, text=True,
@@ -249,6 +250,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
   assert metrics(tmp_path / "run") == metrics(tmp_path / "ref")  # no duplicated or missing lines
 
 
+@pytest.mark.slow
 def test_data_parallel_over_4_devices_equals_one_device():
   script = textwrap.dedent("""
       import jax, jax.numpy as jnp, numpy as np

@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 HERMETIC = Path(__file__).resolve().parent / "hermetic"  # the network guard, as in every subprocess
 
@@ -19,6 +21,7 @@ def _pip(*args, cwd):
   return result
 
 
+@pytest.mark.slow
 def test_the_wheel_runs_the_quickstart_config_without_the_checkout(tmp_path):
   # Built from a copy: pip builds in the source folder, and a build/ left in the checkout would carry
   # modules deleted since into the next wheel.
