@@ -54,7 +54,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
   """Tests marked `slow` run first. pytest-xdist deals the first tests out to its workers in turn, so
-  the long ones are spread over both workers instead of one of them finishing the run alone."""
+  the long ones are spread over all workers instead of one of them finishing the run alone."""
   items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
 
 

@@ -3,7 +3,7 @@
 The runs are real `stylejax train` processes (the 2-process one through `launch_local`, with
 jax.distributed and gloo) on cin_testing shrunk to its smallest sizes. The same 4 devices must train
 to the same bits whether they sit in one process or two, the eval grid must come out once and equal,
-and a checkpoint written in one layout must resume in the other.
+and a checkpoint written by one process must resume in two.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _cut_back_to_step_2(finished: Path, copy: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_two_processes_train_like_one_and_resume_in_either_layout(env, tmp_path):
+def test_two_processes_train_like_one_and_resume_a_one_process_checkpoint(env, tmp_path):
   # One test, not two sharing a fixture: pytest-xdist could run the expensive fixture twice.
   two, one = tmp_path / "two_by_two", tmp_path / "one_by_four"
   _finish([_start("2x2", two, env), _start("1x4", one, env)])  # side by side
@@ -121,14 +121,13 @@ def test_two_processes_train_like_one_and_resume_in_either_layout(env, tmp_path)
   np.testing.assert_array_equal(grid, _pixels(one / "eval" / f"grid_{STEPS:06d}.png"))
   assert len(list((two / "tensorboard").iterdir())) == 1
 
-  # Written by one layout, resumed by the other: the same bits as the uninterrupted runs.
-  written_by_two = _cut_back_to_step_2(two, tmp_path / "written_by_2x2")
+  # Written by one process, resumed by two: the same bits as the uninterrupted runs. The other way
+  # round is covered in parts: this one process reads the two processes' checkpoints above, and a
+  # one-process resume is test_train's SIGKILL test; a third process for it cost the suite ~10 s.
   written_by_one = _cut_back_to_step_2(one, tmp_path / "written_by_1x4")
-  _finish([_start("1x4", written_by_two, env), _start("2x2", written_by_one, env)])
-  expected = _params(one, STEPS)
-  for resumed in (written_by_two, written_by_one):
-    _assert_same_bits(_params(resumed, STEPS), expected)
-    assert _losses(resumed) == _losses(one)  # resumed at step 2: no line lost or repeated
+  _finish([_start("2x2", written_by_one, env)])
+  _assert_same_bits(_params(written_by_one, STEPS), _params(one, STEPS))
+  assert _losses(written_by_one) == _losses(one)  # resumed at step 2: no line lost or repeated
 
 
 def test_an_error_of_process_0_stops_every_process(env, tmp_path):
