@@ -19,6 +19,8 @@ from pathlib import Path
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from stylejax import runtime  # noqa: E402
+runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -22,6 +22,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from stylejax import runtime  # noqa: E402
+runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from stylejax import runtime  # noqa: E402
+runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
 
 USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")  # before stylejax adds its own
 

@@ -48,8 +48,8 @@ GIB = 1024 ** 3
 def child_main(spec: dict) -> None:
   t0 = time.perf_counter()
   from stylejax import runtime  # pylint: disable=import-outside-toplevel
-  if spec.get("extra", {}).get("loss.network.remat"):  # as the CLI does for such a config
-    runtime.configure(flags=runtime.LOW_MEMORY_XLA_FLAGS, environment={})
+  runtime.configure()  # as the CLI does, then what it adds for this config
+  runtime.configure_for({"loss": {"network": {"remat": bool(spec.get("extra", {}).get("loss.network.remat"))}}})
   from stylejax.pixel import stylize  # pylint: disable=import-outside-toplevel
   t_import = time.perf_counter() - t0
   overrides = {"image_size": spec["image_size"], "multiscale.scales": tuple(spec["scales"]),

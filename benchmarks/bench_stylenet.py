@@ -44,6 +44,8 @@ import time
 USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from stylejax import runtime  # noqa: E402
+runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

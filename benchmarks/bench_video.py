@@ -24,7 +24,11 @@ import argparse
 import sys
 import time
 
-import jax
+from stylejax import runtime
+
+runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
+
+import jax  # noqa: E402
 import numpy as np
 import torch
 

@@ -140,3 +140,46 @@ def test_configure_for_adds_the_low_memory_flags_only_for_remat(monkeypatch):
   config.loss.network.remat = True
   runtime.configure_for(config)
   assert os.environ["XLA_FLAGS"] == " ".join(runtime.LOW_MEMORY_XLA_FLAGS)
+
+
+
+_ALLOCATION_SCRIPT = """
+    import ctypes, sys
+    import numpy as np
+    from stylejax import runtime
+    class Mallinfo2(ctypes.Structure):
+      _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                       "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = Mallinfo2
+    if sys.argv[1] == "configure":
+      print("applied" if runtime.configure_allocator(runtime.HOST_ALLOCATOR) else "left alone")
+    buffer = np.ones(64 << 20, np.uint8)  # 64 MiB: above glibc's largest dynamic mmap threshold
+    mapped = mallinfo2().hblkhd  # bytes in blocks mapped on their own (unmapped when freed)
+    del buffer
+    print(mapped >> 20, mallinfo2().arena >> 20)  # MiB mapped alone; MiB the heap keeps after the free
+    """
+
+
+def _allocation(mode: str, **env) -> tuple[str, int, int]:
+  env = {**os.environ, **env}
+  env = {name: value for name, value in env.items() if value is not None}
+  result = subprocess.run([sys.executable, "-c", textwrap.dedent(_ALLOCATION_SCRIPT), mode], capture_output=True,
+                          text=True, timeout=120, cwd=REPO, env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  *said, sizes = result.stdout.strip().split("\n")
+  mapped, kept = (int(v) for v in sizes.split())
+  return " ".join(said), mapped, kept
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator (mallopt): Linux only")
+def test_the_host_allocator_keeps_a_freed_buffer_for_the_next_call_and_the_users_setting_wins():
+  # By default glibc maps a 64 MiB buffer on its own and unmaps it when freed (its pages fault in
+  # afresh on the next call); with HOST_ALLOCATOR it comes from the heap, which keeps it.
+  unset = dict.fromkeys(("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"))
+  said, mapped, kept = _allocation("default", **unset)
+  assert (said, mapped >= 64, kept < 64) == ("", True, True), (said, mapped, kept)
+  said, mapped, kept = _allocation("configure", **unset)
+  assert (said, mapped) == ("applied", 0) and kept >= 64, (said, mapped, kept)
+  said, mapped, kept = _allocation("configure", **{**unset, "MALLOC_ARENA_MAX": "4"})
+  assert (said, mapped >= 64, kept < 64) == ("left alone", True, True), (said, mapped, kept)

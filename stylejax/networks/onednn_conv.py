@@ -60,11 +60,13 @@ XLA_ONLY = Plan(False, False, False)
 def plan(x: jax.Array, kernel: jax.Array, pads) -> Plan:
   """Where this convolution's forward pass and gradients run (benchmarks/bench_conv_backends.py).
 
-  A side with at most 4 channels keeps XLA for the passes that write or read it narrow: layers with
-  <= 4 output channels keep XLA's forward pass and kernel gradient (7x7 64->3 at 256 px: forward 11 ms
-  on XLA, 30 ms on oneDNN) and layers with <= 4 input channels XLA's input gradient (7x7 3->64: 11 ms
-  against 29 ms), while the other passes of both go to oneDNN (that layer's forward: 17 ms on XLA,
-  6 ms on oneDNN). XLA keeps everything for the few-channel big kernels conv.py runs as space-to-depth
+  A side with at most 4 channels keeps XLA for the passes that write or read it narrow: big-kernel
+  layers with <= 4 output channels keep XLA's forward pass (7x7 64->3 at 256 px: 20 ms on XLA, 33 ms
+  on oneDNN; 9x9 32->3: 18 against 26), while up to 5x5 oneDNN's is the faster (3x3 8->4: 1.1 against
+  7.1 ms, multistyle26's last 3x3; 3x3 32->3: 4.0 against 7.2; 5x5 8->3: 2.6 against 8.1). Layers with
+  <= 4 output channels keep XLA's kernel gradient and layers with <= 4 input channels XLA's input
+  gradient (7x7 3->64: 11 ms against 29 ms), while the other passes of both go to oneDNN (that
+  layer's forward: 17 ms on XLA, 6 ms on oneDNN). XLA keeps everything for the few-channel big kernels conv.py runs as space-to-depth
   convs, negative pads, anything but float32, and programs over more than one device (XLA's
   partitioner cannot split an FFI call: it would gather it onto every device).
   """
@@ -73,7 +75,7 @@ def plan(x: jax.Array, kernel: jax.Array, pads) -> Plan:
     return XLA_ONLY
   if x.dtype != np.float32 or kernel.dtype != np.float32 or jax.device_count() != 1 or not available():
     return XLA_ONLY
-  return Plan(forward=cout > 4, input_grad=cin > 4, kernel_grad=cout > 4)
+  return Plan(forward=cout > 4 or kh * kw <= 25, input_grad=cin > 4, kernel_grad=cout > 4)
 
 
 def _call(target: str, result_shape, dtype):
