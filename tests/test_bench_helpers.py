@@ -33,3 +33,16 @@ def test_crossover_scales_the_largest_measurement_linearly():
   assert crossover_size([10, 1000], [0.5, 0.02], 0.05) == pytest.approx(2500.0)
   with pytest.raises(ValueError):
     crossover_size([10], [0.1, 0.2], 1.0)
+
+
+def test_interleave_rotates_the_order_and_settle_calls_untimed_before_each_timed_call():
+  from benchmarks import timing  # pylint: disable=import-outside-toplevel
+  calls = []
+  timing.interleave({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=2, warmup=1)
+  assert calls == ["a", "b", "a", "b", "b", "a"]  # warm-up, round 0, round 1 rotated
+
+  calls.clear()
+  times = timing.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                  repeats=2, warmup=0, settle=1)
+  assert calls == ["a", "a", "b", "b", "b", "b", "a", "a"]  # each timed call right after its own untimed one
+  assert {k: len(v) for k, v in times.items()} == {"a": 2, "b": 2}
