@@ -97,7 +97,8 @@ def bench_inference(spec, params, session, size: int, repeats: int, warmup: int,
   fns = {"jax": lambda: jax_stylize(spec, params, image_j, w_j).block_until_ready(),
          "onnxruntime": lambda: session.run(None, feed)}
   times, other = time_quietly(fns, repeats, warmup, quiet, settle=1)
-  row = {"size": size, "calls": repeats, "err": err, "err_jax64": err_jax64, "err_ort64": err_ort64, "first_call_s": first_call, "other": other, **summarize(times)}
+  row = {"size": size, "calls": repeats, "err": err, "err_jax64": err_jax64, "err_ort64": err_ort64,
+         "first_call_s": first_call, "other": other, **summarize(times)}
   row["ratio"] = row["jax_s"] / row["onnxruntime_s"]
   print(f"[inference {size}px] JAX {1e3 * row['jax_s']:.1f} ms, onnxruntime {1e3 * row['onnxruntime_s']:.1f} ms; "
         f"JAX/onnxruntime time {row['ratio']:.2f}; other load {report.pct(other)}", flush=True)

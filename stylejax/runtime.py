@@ -3,8 +3,9 @@
 Importing stylejax changes no global state. The entry points (`stylejax.cli.main`, the absl
 `stylejax.main.main`) call `configure()` before anything starts JAX's backend: it appends the
 product's XLA flags to `XLA_FLAGS`, which XLA reads once, when JAX creates its first backend, sets
-the product's environment variables and tunes glibc's allocator (`HOST_ALLOCATOR`). What the user has set wins. A library user who wants the
-same settings calls `configure()` first, or sets them themselves.
+the product's environment variables and tunes glibc's allocator (`HOST_ALLOCATOR`). What the user
+has set wins. A library user who wants the same settings calls `configure()` first, or sets them
+themselves.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def configure(flags: Sequence[str] | None = None,
 
 def configure_for(config) -> None:
   """Adds what a run's config asks for before the run starts JAX's backend: `LOW_MEMORY_XLA_FLAGS`
-  and `MEMORY_FIRST_ALLOCATOR` when it sets `loss.network.remat` (a user's own setting wins). Warns when the
-  backend has started already, since XLA would not read them."""
+  and `MEMORY_FIRST_ALLOCATOR` when it sets `loss.network.remat` (a user's own setting wins). Warns
+  when the backend has started already, since XLA would not read them."""
   network = (config.get("loss") or {}).get("network") or {}
   if network.get("remat", False):
     configure(flags=LOW_MEMORY_XLA_FLAGS, environment={}, allocator=MEMORY_FIRST_ALLOCATOR)

@@ -66,9 +66,9 @@ def plan(x: jax.Array, kernel: jax.Array, pads) -> Plan:
   7.1 ms, multistyle26's last 3x3; 3x3 32->3: 4.0 against 7.2; 5x5 8->3: 2.6 against 8.1). Layers with
   <= 4 output channels keep XLA's kernel gradient and layers with <= 4 input channels XLA's input
   gradient (7x7 3->64: 11 ms against 29 ms), while the other passes of both go to oneDNN (that
-  layer's forward: 17 ms on XLA, 6 ms on oneDNN). XLA keeps everything for the few-channel big kernels conv.py runs as space-to-depth
-  convs, negative pads, anything but float32, and programs over more than one device (XLA's
-  partitioner cannot split an FFI call: it would gather it onto every device).
+  layer's forward: 17 ms on XLA, 6 ms on oneDNN). XLA keeps everything for the few-channel big
+  kernels conv.py runs as space-to-depth convs, negative pads, anything but float32, and programs over
+  more than one device (XLA's partitioner cannot split an FFI call: it would gather it onto every device).
   """
   kh, kw, cin, cout = kernel.shape
   if (cin * cout <= 16 and kh * kw > 9) or min(min(p) for p in pads) < 0:
