@@ -192,8 +192,8 @@ def _tiny_config(data_folder):
   """The config of the training tests: its train step compiles once for them all (the loop's)."""
   return configuration.apply_values(configuration.load_config("cyclegan_tiny"), {
       "data.content": f"folder:{data_folder}", "data.image_size": 32, "data.max_side": 64,
-      "network.load_size": 36, "network.n_blocks": 1, "network.ngf": 4, "network.ndf": 4, "network.pool_size": 1,
-      "network.constant_steps": 3, "network.decay_steps": 1, "optim.learning_rate": 2e-3, "optim.steps": 4,
+      "network.load_size": 36, "network.n_blocks": 1, "network.ngf": 4, "network.ndf": 4,
+      "network.n_layers_d": 3, "network.pool_size": 1, "network.constant_steps": 3, "network.decay_steps": 1, "optim.learning_rate": 2e-3, "optim.steps": 4,
       "checkpoint_every": 2, "log_every": 1, "eval_every": 0, "eval_images": ("astronaut",), "eval_size": 32})
 
 

@@ -1,4 +1,5 @@
-"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), 64 px crops, pools of 50.
+"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), a 1-layer PatchGAN, 64 px
+crops, pools of 50.
 
 The known-answer experiment (experiments/cyclegan/README.md) trains it on two folders made from
 disjoint photo lists, B = a fixed colour matrix applied to A:
@@ -24,6 +25,7 @@ def get_config(arg: str = ""):
   c.network.n_blocks = 6
   c.network.ngf = 16
   c.network.ndf = 16
+  c.network.n_layers_d = 1  # 16x16 patches of 64 px crops, as 70x70 of 256 px (experiments/cyclegan, runs 11-14)
   c.network.load_size = 72
   c.network.constant_steps = 1500
   c.network.decay_steps = 500
