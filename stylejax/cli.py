@@ -327,7 +327,7 @@ def _index_repair(args) -> None:
 
 
 def _add_network_commands(commands) -> None:
-  t = _command(commands, "train", "train (or resume) a style network: cin, adain or ghiasi (network.kind)",
+  t = _command(commands, "train", "train (or resume) a network of any method listed below (network.kind)",
                TRAIN_METHODS, ("stylejax train --config cin_tiny --workdir workdirs/cin_tiny",
                                "stylejax train --config adain_tiny --workdir workdirs/adain_tiny --set optim.steps=100"))
   t.add_argument("--config", default="cin_tiny", help="training config name or path, optionally NAME:ARG")

@@ -238,6 +238,12 @@ def positive_int(value, key):
     raise StylejaxError(f"{key} must be a positive integer, got {value!r}")
 
 
+def check_seed(seed) -> None:
+  """A seed feeds both jax.random.key and numpy's generators; numpy takes only 0 <= seed < 2**32."""
+  if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
+    raise StylejaxError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+
+
 def validate_loss(c: ml_collections.ConfigDict) -> None:
   """The `loss` block (stylejax/configs/loss.py), shared by every method's config."""
   network = c.loss.network
@@ -261,6 +267,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   (stylize and sweep: pixel optimization, below; train: the checks every method shares; embed: the
   loss block). The checks of a method or an embedding live with them; `stylejax.tasks.validate`
   runs every check of any config."""
+  check_seed(c.seed)
   task = tasks.task_of(c)
   if task == "train":
     validate_training(c)
@@ -322,6 +329,7 @@ def validate_dream(config) -> None:
   """A dream config (configs/dream.py; `stylejax dream` and dream sweeps), one line for the first bad
   value; nothing is loaded."""
   d = config.dream
+  check_seed(config.seed)
   validate_loss(config)
   names = terms.names(config.objective.terms)
   if "dream" not in names:

@@ -142,6 +142,14 @@ def test_a_config_of_a_missing_or_unknown_task_is_refused(task, needle):
     configuration.validate(c)
 
 
+@pytest.mark.parametrize("name", ["cin_testing", "cyclegan_tiny", "dream"])
+def test_a_negative_seed_is_one_line_for_training_and_dreams_too(name):
+  # numpy's generators (data order, crops) refuse it with a traceback deep in training.
+  c = configuration.apply_overrides(configuration.load_config(name), ["seed=-8"])
+  with pytest.raises(StylejaxError, match="seed must be an integer"):
+    tasks.validate(c)
+
+
 def test_a_config_given_to_another_command_says_how_to_run_it():
   with pytest.raises(StylejaxError, match="config 'retrieval' has task 'embed', not 'stylize'; run it with "
                                           "`stylejax embed SOURCE"):
@@ -253,7 +261,7 @@ def test_sweep_values_name_the_nearest_key_and_convert_numbers():
     ("multiscale.scales=1,0.5", "must increase"), ("style_scale=0", "style_scale"),
     ("optim.learning_rate=0", "learning_rate"), ("preserve_color=sepia", "preserve_color"),
     ("loss.network.padding=mirror", "loss.network.padding"), ("loss.gram_norm=l2", "gram_norm"),
-    ("loss.network.arch=vgg11", "unknown VGG architecture")])
+    ("loss.network.arch=vgg11", "unknown VGG architecture"), ("seed=-1", r"seed must be an integer in \[0, 2\*\*32\)")])
 def test_validation_catches_bad_values(override, needle):
   c = configuration.apply_overrides(configuration.load_config("testing"), [override])
   with pytest.raises(StylejaxError, match=needle):
