@@ -1,4 +1,4 @@
-"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), a 1-layer PatchGAN, 64 px
+"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), a 1-layer PatchGAN of width 32, 64 px
 crops, pools of 50.
 
 The known-answer experiment (experiments/cyclegan/README.md) trains it on two folders made from
@@ -24,7 +24,7 @@ def get_config(arg: str = ""):
   c.data.max_side = 160
   c.network.n_blocks = 6
   c.network.ngf = 16
-  c.network.ndf = 16
+  c.network.ndf = 32  # 16 failed the known answer on 1 of 4 seeds; 32 passed all 4 (experiments/cyclegan, runs 15-20)
   c.network.n_layers_d = 1  # 16x16 patches of 64 px crops, as 70x70 of 256 px (experiments/cyclegan, runs 11-14)
   c.network.load_size = 72
   c.network.constant_steps = 1500
