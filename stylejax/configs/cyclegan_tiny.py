@@ -1,5 +1,5 @@
-"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), a 1-layer PatchGAN of width 32, 64 px
-crops, pools of 50.
+"""A small CycleGAN for CPU: ResNet-6 generators at quarter width (ngf 16), a 1-layer PatchGAN of width
+32, 64 px crops, pools of 50.
 
 The known-answer experiment (experiments/cyclegan/README.md) trains it on two folders made from
 disjoint photo lists, B = a fixed colour matrix applied to A:
