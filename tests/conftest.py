@@ -28,7 +28,8 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ and "PYTEST_XDIST_WORKER" not i
 # compile: without them the suite takes a quarter less time. XLA's fusions are decided before LLVM;
 # these flags change how fast the machine code runs. Inherited by the workers and by every subprocess
 # the tests start, so the two runs a test compares are always compiled alike.
-_FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true")
+_FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true",
+                 "--xla_cpu_use_fusion_emitters=false")
 _flags = os.environ.get("XLA_FLAGS", "").split()
 os.environ["XLA_FLAGS"] = " ".join([*_flags, *(f for f in _FAST_COMPILE if f not in _flags)])
 
