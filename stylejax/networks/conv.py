@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from stylejax.networks import onednn_conv
+from stylejax.networks import onednn_conv, parameters
 
 Padding = Union[str, Sequence[tuple[int, int]]]
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -146,8 +146,8 @@ class Conv(nn.Module):
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,)) if self.use_bias else None
+    kernel = parameters.param(self, "kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+    bias = parameters.param(self, "bias", nn.initializers.zeros, (self.features,)) if self.use_bias else None
     apply = functools.partial(conv2d, stride=self.stride, padding=self.padding)
     if self.is_initializing():  # init wants the parameters: zeros of the right shape compile in a blink
       out = jax.eval_shape(apply, x, kernel, bias)

@@ -38,7 +38,7 @@ import numpy as np
 
 from stylejax.errors import StylejaxError
 from stylejax.imaging import padding
-from stylejax.networks import conv
+from stylejax.networks import conv, parameters
 
 DOWNSAMPLING = 4  # two stride-2 convolutions
 MIN_SIDE = 8  # the residual blocks reflect-pad by 1 at 1/4 resolution: they need 2 pixels there
@@ -82,8 +82,8 @@ class _Conv(nn.Module):
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
-    kernel = self.param("kernel", nn.initializers.normal(INIT_STD), (k, k, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    kernel = parameters.param(self, "kernel", nn.initializers.normal(INIT_STD), (k, k, x.shape[-1], self.features))
+    bias = parameters.param(self, "bias", nn.initializers.zeros, (self.features,))
     p = self.pad
     apply = functools.partial(conv.conv2d, stride=self.stride, padding=((p, p), (p, p)))
     if self.is_initializing():  # init wants the parameters only: no conv to compile
@@ -107,8 +107,8 @@ class _ConvTranspose(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    kernel = self.param("kernel", nn.initializers.normal(INIT_STD), (3, 3, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    kernel = parameters.param(self, "kernel", nn.initializers.normal(INIT_STD), (3, 3, x.shape[-1], self.features))
+    bias = parameters.param(self, "bias", nn.initializers.zeros, (self.features,))
     if self.is_initializing():
       n, h, w, _ = x.shape
       return jnp.zeros((n, 2 * h, 2 * w, self.features), x.dtype)
@@ -124,7 +124,7 @@ class InstanceNorm(nn.Module):
     var = jnp.square(x - mean).mean(axis=(1, 2), keepdims=True)
     y = (x - mean) * jax.lax.rsqrt(var + EPSILON)
     if self.affine:
-      y = y * self.param("scale", nn.initializers.ones, (x.shape[-1],)) + self.param(
+      y = y * parameters.param(self, "scale", nn.initializers.ones, (x.shape[-1],)) + parameters.param(self, 
           "bias", nn.initializers.zeros, (x.shape[-1],))
     return y
 

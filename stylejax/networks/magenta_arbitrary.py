@@ -47,7 +47,7 @@ from jax import lax
 
 from stylejax.errors import StylejaxError
 from stylejax.imaging import crops, padding
-from stylejax.networks import conv
+from stylejax.networks import conv, parameters
 
 PREDICT_SOURCE = "magenta-arbitrary-lite-predict"
 TRANSFORM_SOURCE = "magenta-arbitrary-lite-transform"
@@ -117,14 +117,14 @@ class GraphConv(nn.Module):
             if self.same_padding else ((0, 0), (0, 0)))
     init = nn.initializers.lecun_normal()
     if self.depthwise:
-      kernel = self.param("depthwise_weights", init, (k, k, 1, cin))
+      kernel = parameters.param(self, "depthwise_weights", init, (k, k, 1, cin))
       y = lax.conv_general_dilated(x, kernel, (self.stride, self.stride), pads,
                                    dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=cin)
     else:
-      kernel = self.param("weights", init, (k, k, cin, self.features))
+      kernel = parameters.param(self, "weights", init, (k, k, cin, self.features))
       y = conv.conv2d(x, kernel, stride=self.stride, padding=pads)
     if self.use_bias:
-      y = y + self.param("depthwise_bias" if self.depthwise else "Conv2D_bias", nn.initializers.zeros,
+      y = y + parameters.param(self, "depthwise_bias" if self.depthwise else "Conv2D_bias", nn.initializers.zeros,
                          (y.shape[-1],))
     if self.activation == "relu":
       y = nn.relu(y)
@@ -204,9 +204,9 @@ class StyleParam(nn.Module):
 
   @nn.compact
   def __call__(self, embedding):
-    kernel = self.param("weights", nn.initializers.lecun_normal(),
+    kernel = parameters.param(self, "weights", nn.initializers.lecun_normal(),
                         (1, 1, embedding.shape[-1], self.features))
-    bias = self.param("Conv2D_bias", nn.initializers.zeros, (self.features,))
+    bias = parameters.param(self, "Conv2D_bias", nn.initializers.zeros, (self.features,))
     y = _quant(self, embedding @ kernel[0, 0] + bias, "BiasAdd")
     return y[:, None, None, :]
 
@@ -247,7 +247,7 @@ class NormConv(nn.Module):
   @nn.compact
   def __call__(self, x, embedding):
     x = _reflect(x, self.kernel_size // 2)
-    kernel = self.param("weights", nn.initializers.lecun_normal(),
+    kernel = parameters.param(self, "weights", nn.initializers.lecun_normal(),
                         (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
     x = _quant(self, conv.conv2d(x, kernel), "Conv2D")
     x = StyleNorm(self.quantize, quantize_output=self.activation != "relu", name="StyleNorm")(

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 
 from stylejax.errors import StylejaxError
 from stylejax.imaging import padding
-from stylejax.networks import conv
+from stylejax.networks import conv, parameters
 
 DOWNSAMPLING = 4  # two stride-2 convolutions
 
@@ -81,8 +81,8 @@ class ConditionalInstanceNorm(nn.Module):
   def __call__(self, x, style_weights, gamma_beta=None):
     channels = x.shape[-1]
     if gamma_beta is None:
-      gamma = self.param("gamma", nn.initializers.ones, (self.n_styles, channels))
-      beta = self.param("beta", nn.initializers.zeros, (self.n_styles, channels))
+      gamma = parameters.param(self, "gamma", nn.initializers.ones, (self.n_styles, channels))
+      beta = parameters.param(self, "beta", nn.initializers.zeros, (self.n_styles, channels))
       gamma_beta = (style_weights @ gamma, style_weights @ beta)
     mean = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)
