@@ -25,7 +25,8 @@ quickstart: $(BIN)/.installed-main $(BIN)/.onednn-built
 	$(BIN)/stylejax stylize astronaut starry_night --workdir workdirs/quickstart --config quickstart --overwrite
 
 # Three workers on two cores: a worker waiting on a test's subprocesses or files leaves its core to
-# the others (the suite took 419-445 s with three, 519-532 s with two, on a quiet 2-core EPYC).
+# the others (the suite took 419-445 s with three, 519-532 s with two, on a quiet 2-core EPYC with
+# AVX-512; 748 s with three on one without, where the two cores stay ~96% busy).
 test: $(BIN)/.installed-test $(BIN)/.onednn-built
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 3 tests

@@ -30,6 +30,11 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ and "PYTEST_XDIST_WORKER" not i
 # the tests start, so the two runs a test compares are always compiled alike.
 _FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true",
                  "--xla_cpu_use_fusion_emitters=false")
+# No Python traceback in each operation's MLIR location (debug metadata only; exceptions keep theirs):
+# under pytest every operation carried ~40 frames; lowering and compiling three test files took
+# 74.9/72.0 s with them, 69.3/64.7 s without.
+os.environ.setdefault("JAX_TRACEBACK_IN_LOCATIONS_LIMIT", "0")
+os.environ.setdefault("JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS", "0")
 _flags = os.environ.get("XLA_FLAGS", "").split()
 os.environ["XLA_FLAGS"] = " ".join([*_flags, *(f for f in _FAST_COMPILE if f not in _flags)])
 
