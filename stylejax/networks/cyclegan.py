@@ -124,8 +124,8 @@ class InstanceNorm(nn.Module):
     var = jnp.square(x - mean).mean(axis=(1, 2), keepdims=True)
     y = (x - mean) * jax.lax.rsqrt(var + EPSILON)
     if self.affine:
-      y = y * parameters.param(self, "scale", nn.initializers.ones, (x.shape[-1],)) + parameters.param(self, 
-          "bias", nn.initializers.zeros, (x.shape[-1],))
+      scale = parameters.param(self, "scale", nn.initializers.ones, (x.shape[-1],))
+      y = y * scale + parameters.param(self, "bias", nn.initializers.zeros, (x.shape[-1],))
     return y
 
 

@@ -124,8 +124,8 @@ class GraphConv(nn.Module):
       kernel = parameters.param(self, "weights", init, (k, k, cin, self.features))
       y = conv.conv2d(x, kernel, stride=self.stride, padding=pads)
     if self.use_bias:
-      y = y + parameters.param(self, "depthwise_bias" if self.depthwise else "Conv2D_bias", nn.initializers.zeros,
-                         (y.shape[-1],))
+      y = y + parameters.param(self, "depthwise_bias" if self.depthwise else "Conv2D_bias",
+                               nn.initializers.zeros, (y.shape[-1],))
     if self.activation == "relu":
       y = nn.relu(y)
     elif self.activation == "relu6":
@@ -205,7 +205,7 @@ class StyleParam(nn.Module):
   @nn.compact
   def __call__(self, embedding):
     kernel = parameters.param(self, "weights", nn.initializers.lecun_normal(),
-                        (1, 1, embedding.shape[-1], self.features))
+                              (1, 1, embedding.shape[-1], self.features))
     bias = parameters.param(self, "Conv2D_bias", nn.initializers.zeros, (self.features,))
     y = _quant(self, embedding @ kernel[0, 0] + bias, "BiasAdd")
     return y[:, None, None, :]
@@ -248,7 +248,7 @@ class NormConv(nn.Module):
   def __call__(self, x, embedding):
     x = _reflect(x, self.kernel_size // 2)
     kernel = parameters.param(self, "weights", nn.initializers.lecun_normal(),
-                        (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
+                              (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
     x = _quant(self, conv.conv2d(x, kernel), "Conv2D")
     x = StyleNorm(self.quantize, quantize_output=self.activation != "relu", name="StyleNorm")(
         x, embedding)
