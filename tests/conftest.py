@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -85,6 +86,28 @@ def isolated_cache(tmp_path, monkeypatch):
   cache = tmp_path / "cache"
   monkeypatch.setenv("STYLEJAX_CACHE", str(cache))
   return cache
+
+
+@pytest.fixture
+def cli_in_process(monkeypatch, capsys):
+  """Runs `stylejax ARGS` as `stylejax.cli.main` in this process and returns its exit code and output
+  as `subprocess.run` would. A subprocess pays ~3 CPU-s of imports before it reads its first argument;
+  the installed entry point itself is run as a subprocess by test_cli.py and test_wheel.py."""
+  from stylejax import cli  # pylint: disable=import-outside-toplevel
+
+  monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what cli.main's runtime.configure sets, undone after the test
+
+  def run(*args):
+    capsys.readouterr()  # only this command's output
+    args = [str(a) for a in args]
+    try:
+      code = cli.main(args)
+    except SystemExit as e:  # argparse's usage errors
+      code = e.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["stylejax", *args], code, captured.out, captured.err)
+
+  return run
 
 
 def random_params(arch: str, seed: int = 0) -> dict:

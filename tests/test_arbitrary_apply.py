@@ -1,8 +1,5 @@
 """`stylejax apply --style-image`: any painting through the pretrained arbitrary-style model."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -29,11 +26,6 @@ def files(tmp_path_factory):
   images.save_png(mask, folder / "mask.png")
   (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
   return folder, photo
-
-
-def _cli(*args):
-  return subprocess.run([sys.executable, "-m", "stylejax.cli", *args], capture_output=True, text=True,
-                        env={**os.environ, "JAX_PLATFORMS": "cpu"}, check=False)
 
 
 def test_weights_blend_is_the_interpolated_style(stylizer, files):
@@ -80,19 +72,19 @@ def test_bad_weights_are_clear_errors():
 
 
 @pytest.mark.slow
-def test_cli_applies_any_painting_and_never_overwrites(files, tmp_path):
+def test_cli_applies_any_painting_and_never_overwrites(files, tmp_path, cli_in_process):
   folder, _ = files
   out = tmp_path / "out"
   args = ["apply", str(folder / "photo.png"), "--style-image", str(folder / "noise_painting.png"), "--style-image", "great_wave",
           "--style-weights", "0.3,0.7", "--alpha", "0.8", "-o", str(out)]
-  done = _cli(*args)
+  done = cli_in_process(*args)
   assert done.returncode == 0, done.stderr
   target = out / "photo_noise_painting+great_wave.png"
   first = target.read_bytes()
   assert images.load_image(str(target)).shape == (64, 64, 3)
-  again = _cli(*args)
+  again = cli_in_process(*args)
   assert again.returncode == 2 and "--overwrite" in again.stderr and target.read_bytes() == first
-  masked = _cli("apply", str(folder / "photo.png"), "--style-image", "great_wave", "--mask", str(folder / "mask.png"),
+  masked = cli_in_process("apply", str(folder / "photo.png"), "--style-image", "great_wave", "--mask", str(folder / "mask.png"),
                 "-o", str(tmp_path / "masked"))
   assert masked.returncode == 0, masked.stderr
 
@@ -106,10 +98,10 @@ def test_cli_applies_any_painting_and_never_overwrites(files, tmp_path):
     (["--style-image", "great_wave", "--checkpoint", "somewhere"], "--checkpoint"),
     ([], "--checkpoint"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(files, tmp_path, extra, needle):
+def test_cli_bad_input_is_one_line_and_exit_2(files, tmp_path, extra, needle, cli_in_process):
   folder, _ = files
   extra = [str(folder / "broken.jpg") if e == "BROKEN" else e for e in extra]
-  done = _cli("apply", str(folder / "photo.png"), *extra, "-o", str(tmp_path / "out"))
+  done = cli_in_process("apply", str(folder / "photo.png"), *extra, "-o", str(tmp_path / "out"))
   assert done.returncode == 2, done.stderr
   assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "out").exists()  # nothing half-written

@@ -1,5 +1,9 @@
-"""The real `stylejax` entry points: bad input is exit code 2, one line, no traceback, nothing written."""
+"""The `stylejax` entry points: bad input is exit code 2, one line, no traceback, nothing written.
 
+The real entry points run as subprocesses here (end to end, with a user's mistake, and absl's); the
+long list of bad inputs runs through `stylejax.cli.main` in this process, which skips only start-up."""
+
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -24,6 +28,17 @@ def _run(args, cwd=None, cache=None, entry=STYLEJAX):
   if cache is not None:
     env["STYLEJAX_CACHE"] = str(cache)
   return subprocess.run(entry + list(args), capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def offline_sources(monkeypatch):
+  """In this process, what _OFFLINE_SOURCES does in a subprocess's."""
+  from stylejax.io import weights  # pylint: disable=import-outside-toplevel
+
+  for name, source in list(weights.SOURCES.items()):
+    if source.url:
+      monkeypatch.setitem(weights.SOURCES, name,
+                          dataclasses.replace(source, url=f"file:///nonexistent/stylejax-tests/{source.filename}"))
 
 
 def _assert_one_line_error(result, needle):
@@ -68,14 +83,16 @@ CASES = [
 
 
 @pytest.mark.parametrize("inputs,flags,needle", CASES, ids=[c[2] for c in CASES])
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, files, inputs, flags, needle):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, files, inputs, flags, needle, monkeypatch,
+                                                            offline_sources, cli_in_process):
   workdir = tmp_path / "out"
   args = ["stylize", *[i.format(root=files) for i in inputs], "--workdir", str(workdir), "--quiet",
           "--config=testing", *flags]
   if any(f.startswith("--config=") and f != "--config=testing" for f in flags):
     args.remove("--config=testing")
   cache = tmp_path.parent / f"{tmp_path.name}-cache"
-  result = _run(args, cache=cache)
+  monkeypatch.setenv("STYLEJAX_CACHE", str(cache))
+  result = cli_in_process(*args)
   _assert_one_line_error(result, needle)
   assert not workdir.exists() and list(tmp_path.iterdir()) == []
   assert not cache.exists() or not any(cache.iterdir())  # no partial download left behind
@@ -293,8 +310,8 @@ def test_a_repeated_style_image_does_not_swallow_the_photos():
   assert args.style_image == ["x.jpg", "y.jpg"] and args.inputs == ["a.jpg", "b.jpg"]
 
 
-def test_summarize_a_missing_path_says_so(tmp_path):
-  result = _run(["summarize", str(tmp_path / "nowhere")])
+def test_summarize_a_missing_path_says_so(tmp_path, cli_in_process):
+  result = cli_in_process("summarize", tmp_path / "nowhere")
   _assert_one_line_error(result, "nowhere does not exist")
 
 
@@ -302,8 +319,8 @@ def test_summarize_a_missing_path_says_so(tmp_path):
     ("retrieval", "config 'retrieval' has task 'embed', not 'stylize'; run it with `stylejax embed SOURCE"),
     ("cin_testing", "has task 'train', not 'stylize'; run it with `stylejax train"),
     ("style_weight_sweep", "has task 'sweep', not 'stylize'; run it with `stylejax sweep")])
-def test_stylize_refuses_a_config_of_another_task(tmp_path, config, needle):
-  result = _run(["stylize", "astronaut", "starry_night", "--workdir", str(tmp_path / "w"), "--config", config])
+def test_stylize_refuses_a_config_of_another_task(tmp_path, config, needle, cli_in_process):
+  result = cli_in_process("stylize", "astronaut", "starry_night", "--workdir", tmp_path / "w", "--config", config)
   _assert_one_line_error(result, needle)
   assert not (tmp_path / "w").exists()
 
@@ -329,10 +346,10 @@ def test_the_absl_entry_point_says_how_to_run_a_sweep_or_an_embedding(tmp_path, 
   assert not (tmp_path / "w").exists()
 
 
-def test_a_sweep_file_must_say_it_is_a_sweep(tmp_path):
+def test_a_sweep_file_must_say_it_is_a_sweep(tmp_path, cli_in_process):
   path = tmp_path / "mine.py"
   path.write_text("from stylejax.configs import testing\n\n\ndef get_config(arg=''):\n  return testing.get_config()\n\n\n"
                   "def get_sweep(arg=''):\n  return [{'seed': 0}, {'seed': 1}]\n")
-  result = _run(["sweep", str(path), "--workdir", str(tmp_path / "w")])
+  result = cli_in_process("sweep", path, "--workdir", tmp_path / "w")
   _assert_one_line_error(result, "its get_config must set task = \"sweep\" (got 'stylize')")
   assert not (tmp_path / "w").exists()

@@ -185,16 +185,14 @@ def test_sharded_equals_unsharded(tmp_path):
   assert "OK 4" in result.stdout
 
 
-def test_sweep_cli(tmp_path):
-  cli = [sys.executable, "-c", "import sys; from stylejax.cli import main; sys.exit(main())"]
+def test_sweep_cli(tmp_path, monkeypatch, cli_in_process):
+  monkeypatch.chdir(REPO)
   out = tmp_path / "sw"
-  result = subprocess.run(cli + ["sweep", "stylejax/configs/style_weight_sweep.py:testing", "--workdir", str(out),
-                                 "--quiet", "--chunk-size", "3"],
-                          capture_output=True, text=True, timeout=900, cwd=REPO)
+  result = cli_in_process("sweep", "stylejax/configs/style_weight_sweep.py:testing", "--workdir", out, "--quiet",
+                          "--chunk-size", "3")
   assert result.returncode == 0, result.stderr[-2000:]
   assert len(list(out.glob("run_*"))) == 4 and (out / "summary.md").exists()
-  again = subprocess.run(cli + ["sweep", "stylejax/configs/style_weight_sweep.py:testing", "--workdir", str(out)],
-                         capture_output=True, text=True, timeout=900, cwd=REPO)
+  again = cli_in_process("sweep", "stylejax/configs/style_weight_sweep.py:testing", "--workdir", out)
   assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
 
 

@@ -1,10 +1,5 @@
 """Inference with a trained network: the Python API, `stylejax apply` / `grid`, and their bad inputs."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,8 +8,6 @@ from stylejax.training import loop
 from stylejax.imaging import color, images
 from stylejax.errors import StylejaxError
 from stylejax.feedforward.transfer import Stylizer, apply_to_files, grid_to_file
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +66,6 @@ def test_apply_to_files_and_grids(trained, photos, tmp_path):
   assert strip.shape == (32, 32 * 5, 3)
 
 
-def _cli(*args):
-  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-  return subprocess.run([sys.executable, "-m", "stylejax.cli", *args], env=env, capture_output=True,
-                        text=True, timeout=300, cwd=REPO)
-
-
 @pytest.mark.parametrize("args,needle", [
     (["--checkpoint", "{root}/nothing", "--style", "0"], "no trained network"),
     (["--checkpoint", "{run}", "--style", "2"], "out of range"),
@@ -87,27 +74,27 @@ def _cli(*args):
     (["--checkpoint", "{run}", "--style", "0", "--strength", "1.5"], "strength"),
     (["--checkpoint", "{run}", "--style", "0", "--step", "3"], "no checkpoint at step 3"),
 ])
-def test_apply_bad_inputs_are_one_line_exit_2(trained, photos, tmp_path, args, needle):
+def test_apply_bad_inputs_are_one_line_exit_2(trained, photos, tmp_path, args, needle, cli_in_process):
   args = [a.format(root=tmp_path, run=trained) for a in args]
-  result = _cli("apply", str(photos / "a.png"), "-o", str(tmp_path / "out"), *args)
+  result = cli_in_process("apply", str(photos / "a.png"), "-o", str(tmp_path / "out"), *args)
   assert result.returncode == 2, result.stderr
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
   assert not (tmp_path / "out").exists()
 
 
-def test_apply_missing_input_writes_nothing(trained, photos, tmp_path):
-  result = _cli("apply", str(photos / "a.png"), str(tmp_path / "missing.png"), "--checkpoint", str(trained),
+def test_apply_missing_input_writes_nothing(trained, photos, tmp_path, cli_in_process):
+  result = cli_in_process("apply", str(photos / "a.png"), str(tmp_path / "missing.png"), "--checkpoint", str(trained),
                 "-o", str(tmp_path / "out"))
   assert result.returncode == 2 and "missing.png" in result.stderr and not (tmp_path / "out").exists()
 
 
-def test_cli_apply_and_grid(trained, photos, tmp_path):
-  result = _cli("apply", str(photos), "--checkpoint", str(trained / "checkpoints"), "--style", "1",
+def test_cli_apply_and_grid(trained, photos, tmp_path, cli_in_process):
+  result = cli_in_process("apply", str(photos), "--checkpoint", str(trained / "checkpoints"), "--style", "1",
                 "--preserve-color", "--size", "40", "-o", str(tmp_path / "out"))
   assert result.returncode == 0, result.stderr
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_style1.png", "b_style1.png", "c_style1.png"]
   from PIL import Image
   assert Image.open(tmp_path / "out" / "c_style1.png").size == (30, 40)  # c.png is 38x50
-  result = _cli("grid", "--checkpoint", str(trained), "-o", str(tmp_path / "g.png"), "--size", "32")
+  result = cli_in_process("grid", "--checkpoint", str(trained), "-o", str(tmp_path / "g.png"), "--size", "32")
   assert result.returncode == 0 and (tmp_path / "g.png").exists(), result.stderr

@@ -202,18 +202,18 @@ def test_cli_import_of_malicious_file_exits_2_with_one_line(tmp_path, isolated_c
   assert not marker.exists() and not isolated_cache.exists()
 
 
-def test_cli_import_list_verify(tmp_path, isolated_cache):
+def test_cli_import_list_verify(tmp_path, isolated_cache, cli_in_process):
   path = tmp_path / "vgg16-397923af.pth"
   write_torch(random_params("vgg16", seed=8), "vgg16", path)
-  assert _cli("weights", "import", str(path), env_cache=isolated_cache).returncode == 0
-  listing = _cli("weights", "list", env_cache=isolated_cache).stdout
+  assert cli_in_process("weights", "import", path).returncode == 0
+  listing = cli_in_process("weights", "list").stdout
   assert any(line.split()[0] == "vgg16-torchvision" and line.split()[-1] == "cached"
              for line in listing.splitlines()[1:])
-  verify = _cli("weights", "verify", env_cache=isolated_cache)
+  verify = cli_in_process("weights", "verify")
   assert verify.returncode == 0 and "vgg16-torchvision.safetensors: ok" in verify.stdout
   cached = isolated_cache / "vgg16-torchvision.safetensors"
   data = bytearray(cached.read_bytes())
   data[-100] ^= 0xFF  # flip bits in the last tensor's data
   cached.write_bytes(bytes(data))
-  verify = _cli("weights", "verify", env_cache=isolated_cache)
+  verify = cli_in_process("weights", "verify")
   assert verify.returncode == 2 and "sha256" in verify.stdout and "Traceback" not in verify.stderr
