@@ -24,12 +24,13 @@ $(BIN)/.installed-test: $(BIN)/.installed-main
 quickstart: $(BIN)/.installed-main $(BIN)/.onednn-built
 	$(BIN)/stylejax stylize astronaut starry_night --workdir workdirs/quickstart --config quickstart --overwrite
 
-# Three workers on two cores: a worker waiting on a test's subprocesses or files leaves its core to
-# the others (the suite took 419-445 s with three, 519-532 s with two, on a quiet 2-core EPYC with
-# AVX-512; 748 s with three on one without, where the two cores stay ~96% busy).
+# Two workers, each given whole test files (module fixtures and compiled programs are made once per
+# file; the files with slow tests go first, see tests/conftest.py). On a quiet 2-core AMD EPYC
+# without AVX-512 the suite took 646 s with three workers and 598 s with two (CPU time 1277 -> 1155 s:
+# a third worker on two cores mostly adds contention now that the CLI cases run in-process).
 test: $(BIN)/.installed-test $(BIN)/.onednn-built
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n 3 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 benchmarks: $(BIN)/.installed-test $(BIN)/.onednn-built
 	$(BIN)/python benchmarks/run_all.py

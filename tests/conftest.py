@@ -60,8 +60,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-  """Tests marked `slow` run first. pytest-xdist deals the first tests out to its workers in turn, so
-  the long ones are spread over all workers instead of one of them finishing the run alone."""
+  """Tests marked `slow` run first. With `--dist loadfile --no-loadscope-reorder` (the Makefile's),
+  pytest-xdist hands out whole files in the order their first test appears, so the files with long
+  tests start first and the short files fill in at the end instead of one worker finishing alone."""
   items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
 
 
