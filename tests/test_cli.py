@@ -98,19 +98,41 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, files, inp
   assert not cache.exists() or not any(cache.iterdir())  # no partial download left behind
 
 
-def test_stylize_cli_end_to_end_and_no_overwrite(tmp_path, files):
+def test_stylize_cli_end_to_end_and_no_overwrite(tmp_path, files, cli_in_process):
   workdir = tmp_path / "out"
   args = ["stylize", str(files / "good.png"), "starry_night", "--workdir", str(workdir),
           "--config=testing", "--quiet", "--set", "optim.steps=3"]
   assert _run(args).returncode == 0
   assert (workdir / "final.png").exists() and (workdir / "metrics.jsonl").exists()
   before = (workdir / "final.png").read_bytes()
-  again = _run(args + ["--config.seed=3"])
+  again = cli_in_process(*args, "--config.seed=3")
   _assert_one_line_error(again, "--overwrite")
   assert (workdir / "final.png").read_bytes() == before
 
 
-def test_absl_main_entry_point(tmp_path):
+@pytest.fixture
+def absl_in_process(capsys):
+  """`python -m stylejax.main FLAGS` in this process: absl's flag parsing and `main`, exit code and
+  output as `subprocess.run` gives them (the flags are reset afterwards)."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from stylejax import main as absl_main
+
+  def run(*args):
+    capsys.readouterr()
+    code = 0
+    try:
+      absl_main.main(absl_main._parse_flags(["stylejax.main", *map(str, args)]))  # pylint: disable=protected-access
+    except SystemExit as e:
+      code = e.code
+    finally:
+      flags.FLAGS.unparse_flags()
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["stylejax.main", *args], code, captured.out, captured.err)
+
+  return run
+
+
+def test_absl_main_entry_point(tmp_path, monkeypatch, absl_in_process):
   repo = Path(__file__).resolve().parent.parent
   entry = [sys.executable, "-m", "stylejax.main"]
   workdir = tmp_path / "m"
@@ -118,8 +140,9 @@ def test_absl_main_entry_point(tmp_path):
              "--quiet"], cwd=repo, entry=entry)
   assert ok.returncode == 0, ok.stderr
   assert (workdir / "final.png").exists()
-  bad = _run(["--config=stylejax/configs/testing.py", f"--workdir={tmp_path / 'n'}", "--config.optim.init=zeros",
-              "--quiet"], cwd=repo, entry=entry)
+  monkeypatch.chdir(repo)
+  bad = absl_in_process("--config=stylejax/configs/testing.py", f"--workdir={tmp_path / 'n'}",
+                        "--config.optim.init=zeros", "--quiet")
   assert bad.returncode == 2 and "optim.init must be one of" in bad.stderr
   assert "Traceback" not in bad.stderr and not (tmp_path / "n").exists()
 
@@ -328,11 +351,11 @@ def test_stylize_refuses_a_config_of_another_task(tmp_path, config, needle, cli_
 @pytest.mark.parametrize("change,needle", [
     ("c.task = 'paint'", "has task 'paint', which stylejax does not know; known tasks: stylize, sweep, train"),
     ("del c['task']", "declares no task")])
-def test_the_absl_entry_point_refuses_an_unknown_or_missing_task(tmp_path, change, needle):
+def test_the_absl_entry_point_refuses_an_unknown_or_missing_task(tmp_path, change, needle, absl_in_process):
   path = tmp_path / "odd.py"
   path.write_text("from stylejax.configs.base import get_base_config\n\n\ndef get_config(arg=''):\n"
                   f"  c = get_base_config()\n  with c.unlocked():\n    {change}\n  return c\n")
-  result = _run([f"--config={path}", f"--workdir={tmp_path / 'w'}"], entry=[sys.executable, "-m", "stylejax.main"])
+  result = absl_in_process(f"--config={path}", f"--workdir={tmp_path / 'w'}")
   _assert_one_line_error(result, needle)
   assert not (tmp_path / "w").exists()
 
@@ -340,8 +363,8 @@ def test_the_absl_entry_point_refuses_an_unknown_or_missing_task(tmp_path, chang
 @pytest.mark.parametrize("config,needle", [
     ("retrieval", "task 'embed' needs more than a config and a workdir; run it with `stylejax embed SOURCE"),
     ("style_weight_sweep:testing", "run it with `stylejax sweep NAME")])
-def test_the_absl_entry_point_says_how_to_run_a_sweep_or_an_embedding(tmp_path, config, needle):
-  result = _run([f"--config={config}", f"--workdir={tmp_path / 'w'}"], entry=[sys.executable, "-m", "stylejax.main"])
+def test_the_absl_entry_point_says_how_to_run_a_sweep_or_an_embedding(tmp_path, config, needle, absl_in_process):
+  result = absl_in_process(f"--config={config}", f"--workdir={tmp_path / 'w'}")
   _assert_one_line_error(result, needle)
   assert not (tmp_path / "w").exists()
 
