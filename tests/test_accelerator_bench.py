@@ -64,10 +64,13 @@ def test_tiny_run_fills_every_row_with_finite_numbers_and_leaves_benchmarks_md_a
   assert after == before
 
 
-def test_tiny_needs_out_so_it_never_writes_benchmarks_md():
-  proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny"], capture_output=True, text=True,
-                        env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=120)
-  assert proc.returncode == 2 and "--tiny needs --out" in proc.stderr
+def test_tiny_needs_out_so_it_never_writes_benchmarks_md(capsys):
+  sys.path.insert(0, str(REPO))
+  from benchmarks import accelerator  # pylint: disable=import-outside-toplevel
+
+  with pytest.raises(SystemExit) as exit_:
+    accelerator.main(["--tiny"])
+  assert exit_.value.code == 2 and "--tiny needs --out" in capsys.readouterr().err
 
 
 def test_vgg16_conv_flops_match_the_published_count_and_training_rate_skips_the_first_interval(tmp_path):
