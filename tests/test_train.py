@@ -219,9 +219,13 @@ def _params_at(workdir: Path, step: int):
   return restored["params"]
 
 
+_SIGKILL_RUN = {"optim.steps": 8, "checkpoint_every": 2}  # the SIGKILL test's runs, in and out of process
+
+
 def _train_command(workdir: Path):
+  sets = [arg for key, value in _SIGKILL_RUN.items() for arg in ("--set", f"{key}={value}")]
   return [sys.executable, "-m", "stylejax.cli", "train", "--config", "cin_testing", "--workdir", str(workdir),
-          "--quiet", "--set", "optim.steps=8", "--set", "checkpoint_every=2"]
+          "--quiet", *sets]
 
 
 @pytest.mark.slow
@@ -229,7 +233,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}
   # The uninterrupted reference runs in this process, whose XLA flags the training processes inherit
   # (so the programs compile alike); the killed and the resumed runs are real `stylejax train` processes.
-  loop.run(cin_testing_config(**{"optim.steps": 8, "checkpoint_every": 2}), tmp_path / "ref", quiet=True)
+  loop.run(cin_testing_config(**_SIGKILL_RUN), tmp_path / "ref", quiet=True)
 
   killed = subprocess.Popen(_train_command(tmp_path / "run"), env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
