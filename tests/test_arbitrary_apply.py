@@ -1,6 +1,7 @@
 """`stylejax apply --style-image`: any painting through the pretrained arbitrary-style model."""
 
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -48,6 +49,38 @@ def test_alpha_moves_from_the_photos_own_style_to_the_paintings(stylizer, files)
   half = stylizer.apply(photo, [wave], np.ones(1, np.float32), alpha=0.5)
   assert 0 < np.abs(half - own).mean() < np.abs(full - own).mean()
   del stylizer_photo
+
+
+class _CountingStylizer(arbitrary.EmbeddingStylizer):
+  """A stand-in model (embedding: mean colour; stylize: photo shifted by it) that counts embeddings."""
+
+  def __init__(self):
+    self.embedded = []
+
+  def embedding(self, painting):
+    self.embedded.append(painting.shape)
+    return jnp.asarray(painting.reshape(-1, 3).mean(axis=0))
+
+  def stylize(self, photo, embedding):
+    return np.asarray(photo * 0.5 + np.asarray(embedding) * 0.5)
+
+
+def test_each_painting_is_embedded_once_and_alpha_1_skips_the_photos_own_embedding():
+  rng = np.random.default_rng(0)
+  photos = [rng.uniform(size=(8, 12, 3)).astype(np.float32) for _ in range(3)]
+  painting = rng.uniform(size=(10, 10, 3)).astype(np.float32)
+  model, one = _CountingStylizer(), np.ones(1, np.float32)
+  outs = [model.apply(photo, [painting.copy()], one) for photo in photos]  # a new array, same pixels
+  assert model.embedded == [(10, 10, 3)]  # the painting once; no photo (alpha 1)
+  for photo, out in zip(photos, outs):  # the same bits as mixing in the photo's own embedding at weight 0
+    mixed = arbitrary._mix([model.embedding(photo), model.embedding(painting)], [0.0, 1.0])
+    np.testing.assert_array_equal(out, np.clip(model.stylize(photo, mixed), 0, 1))
+  model.embedded.clear()
+  model.apply(photos[0], [painting], one, alpha=0.5)
+  assert model.embedded == [(8, 12, 3)]  # alpha < 1 needs the photo's own; the painting is remembered
+  painting[0, 0] = 1 - painting[0, 0]  # changed in place: embedded anew
+  model.apply(photos[0], [painting], one)
+  assert model.embedded == [(8, 12, 3), (10, 10, 3)]
 
 
 def test_a_mask_puts_each_style_on_its_region(stylizer, files):

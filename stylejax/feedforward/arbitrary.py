@@ -15,6 +15,7 @@ embedding and a photo plus an embedding to the stylized photo. The inference con
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -88,8 +89,10 @@ class EmbeddingStylizer:
     """Without a mask: the paintings' weighted style. With one: painting k on mask band k (bands of
     equal width over the mask's luminance, dark to light); one painting: dark keeps the photo."""
     _check_alpha(alpha)
-    own = self.embedding(photo)
-    styles = [self.embedding(p) for p in paintings]
+    # At alpha 1 the mix below is the paintings' embedding exactly: the style network's pass over the
+    # photo is skipped (one of the two or more passes each photo or video frame took).
+    own = self.embedding(photo) if alpha < 1 else None
+    styles = [self._painting_embedding(p) for p in paintings]
     if mask is None:
       result = self._one(photo, own, _mix(styles, weights), alpha)
     else:
@@ -101,7 +104,19 @@ class EmbeddingStylizer:
     return color.transfer_luminance(result, photo) if preserve_color else result
 
   def _one(self, photo, own, style, alpha) -> np.ndarray:
-    return np.clip(np.asarray(self.stylize(photo, _mix([own, style], [1 - alpha, alpha]))), 0, 1)
+    embedding = style if own is None else _mix([own, style], [1 - alpha, alpha])
+    return np.clip(np.asarray(self.stylize(photo, embedding)), 0, 1)
+
+  def _painting_embedding(self, painting: np.ndarray) -> jax.Array:
+    """`embedding(painting)`, computed once per painting content: apply over many photos, a grid and
+    every frame of a video pass the same paintings again. Keyed by a digest of the pixels (~10 ms for a
+    1024 px painting), so a painting changed in place is embedded anew."""
+    painting = np.ascontiguousarray(painting)
+    key = (painting.shape, painting.dtype.str, hashlib.blake2b(painting.tobytes(), digest_size=16).digest())
+    cache = self.__dict__.setdefault("_embedded_paintings", {})
+    if key not in cache:
+      cache[key] = self.embedding(painting)
+    return cache[key]
 
 
 def _mix(embeddings, weights) -> jax.Array:

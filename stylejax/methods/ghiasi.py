@@ -219,8 +219,12 @@ class GhiasiModel:
 
     if not (np.isfinite(alpha) and 0 <= alpha <= 1):
       raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
-    own, styles = self.embed([photo])[0], self.embed(paintings)
-    with_alpha = lambda e: np.clip(self.stylize(photo, (1 - alpha) * own + alpha * e), 0, 1)
+    styles = self.embed(paintings)
+    if alpha < 1:  # at alpha 1 the photo's own embedding has weight 0: its pass is skipped
+      own = self.embed([photo])[0]
+      with_alpha = lambda e: np.clip(self.stylize(photo, (1 - alpha) * own + alpha * e), 0, 1)
+    else:
+      with_alpha = lambda e: np.clip(self.stylize(photo, e), 0, 1)
     if mask is None:
       result = with_alpha(np.asarray(style_prediction.interpolate(styles, weights)))
     else:
