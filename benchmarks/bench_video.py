@@ -21,10 +21,12 @@ The machine is shared: absolute numbers drift; the JAX/torch ratio is measured s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-from stylejax import runtime
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `benchmarks` as run by path
+from stylejax import runtime  # noqa: E402
 
 runtime.configure()  # the product's process settings (glibc allocator, OPENBLAS_NUM_THREADS) before JAX starts
 
