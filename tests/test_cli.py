@@ -286,8 +286,8 @@ def test_help_examples_run_as_written(group, tmp_path, monkeypatch, capsys):
   monkeypatch.chdir(tmp_path)
   rng = np.random.default_rng(0)
   (tmp_path / "photos").mkdir()
-  for i in range(3):
-    Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(tmp_path / "photos" / f"p{i}.png")
+  for i in range(3):  # 2:3 like the bundled chelsea: at --size 64 both are 64x96, one program for both
+    Image.fromarray(rng.integers(0, 255, (48, 72, 3), np.uint8)).save(tmp_path / "photos" / f"p{i}.png")
   Image.fromarray(rng.integers(0, 255, (48, 64, 3), np.uint8)).save(tmp_path / "query.jpg")
   if group == "arbitrary":  # a folder of frames for `video`
     shutil.copytree(tmp_path / "photos", tmp_path / "frames")
