@@ -18,7 +18,7 @@ import functools
 import hashlib
 import math
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +30,8 @@ from stylejax.imaging import crops, grids, images
 from stylejax.networks import magenta_arbitrary
 from stylejax.imaging import color
 from stylejax.io import magenta_release, outputs
+
+T = TypeVar("T")
 
 
 @functools.partial(jax.jit, static_argnames="quantize")
@@ -92,7 +94,8 @@ class EmbeddingStylizer:
     # At alpha 1 the mix below is the paintings' embedding exactly: the style network's pass over the
     # photo is skipped (one of the two or more passes each photo or video frame took).
     own = self.embedding(photo) if alpha < 1 else None
-    styles = [self._painting_embedding(p) for p in paintings]
+    styles = remembered(self.__dict__.setdefault("_embedded_paintings", {}), paintings,
+                        lambda ps: [self.embedding(p) for p in ps])
     if mask is None:
       result = self._one(photo, own, _mix(styles, weights), alpha)
     else:
@@ -107,16 +110,17 @@ class EmbeddingStylizer:
     embedding = style if own is None else _mix([own, style], [1 - alpha, alpha])
     return np.clip(np.asarray(self.stylize(photo, embedding)), 0, 1)
 
-  def _painting_embedding(self, painting: np.ndarray) -> jax.Array:
-    """`embedding(painting)`, computed once per painting content: apply over many photos, a grid and
-    every frame of a video pass the same paintings again. Keyed by a digest of the pixels (~10 ms for a
-    1024 px painting), so a painting changed in place is embedded anew."""
-    painting = np.ascontiguousarray(painting)
-    key = (painting.shape, painting.dtype.str, hashlib.blake2b(painting.tobytes(), digest_size=16).digest())
-    cache = self.__dict__.setdefault("_embedded_paintings", {})
-    if key not in cache:
-      cache[key] = self.embedding(painting)
-    return cache[key]
+
+
+def remembered(memo: dict, paintings: Sequence[np.ndarray], embed: Callable[[list[np.ndarray]], T]) -> T:
+  """`embed(paintings)`, computed once per list of painting contents and kept in `memo`: apply over
+  many photos, a grid and every frame of a video pass the same paintings again. Keyed by digests of
+  the pixels (~10 ms for a 1024 px painting), so a painting changed in place is embedded anew."""
+  paintings = [np.ascontiguousarray(p) for p in paintings]
+  key = tuple((p.shape, p.dtype.str, hashlib.blake2b(p.tobytes(), digest_size=16).digest()) for p in paintings)
+  if key not in memo:
+    memo[key] = embed(paintings)
+  return memo[key]
 
 
 def _mix(embeddings, weights) -> jax.Array:

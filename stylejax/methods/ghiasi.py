@@ -179,6 +179,7 @@ class GhiasiModel:
   features_params: dict
   style_size: int  # the run's painting crops: `embed` shows paintings at this size
   step: int
+  _embedded: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)  # apply's paintings
 
   @classmethod
   def load(cls, checkpoint: str | Path, step: int | None = None) -> "GhiasiModel":
@@ -219,7 +220,7 @@ class GhiasiModel:
 
     if not (np.isfinite(alpha) and 0 <= alpha <= 1):
       raise StylejaxError(f"--alpha must be in [0, 1], got {alpha}")
-    styles = self.embed(paintings)
+    styles = arbitrary.remembered(self._embedded, paintings, self.embed)
     if alpha < 1:  # at alpha 1 the photo's own embedding has weight 0: its pass is skipped
       own = self.embed([photo])[0]
       with_alpha = lambda e: np.clip(self.stylize(photo, (1 - alpha) * own + alpha * e), 0, 1)
