@@ -111,7 +111,6 @@ class EmbeddingStylizer:
     return np.clip(np.asarray(self.stylize(photo, embedding)), 0, 1)
 
 
-
 def remembered(memo: dict, paintings: Sequence[np.ndarray], embed: Callable[[list[np.ndarray]], T]) -> T:
   """`embed(paintings)`, computed once per list of painting contents and kept in `memo`: apply over
   many photos, a grid and every frame of a video pass the same paintings again. Keyed by digests of
