@@ -37,7 +37,8 @@ def summary_figure(content: np.ndarray, styles: list[np.ndarray], result: np.nda
   ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))  # labels within a decade, as default
   ax.set_xlabel("step (cumulative over scales)")
   ax.legend()
-  fig.subplots_adjust(left=0.06, right=0.98, top=0.95, bottom=0.09, wspace=0.05, hspace=0.15)
+  inch = 1 / fig.get_figwidth()  # margins in inches: the tick labels ("1e-01") need the same room at any width
+  fig.subplots_adjust(left=0.75 * inch, right=1 - 0.15 * inch, top=0.95, bottom=0.09, wspace=0.05, hspace=0.15)
   buffer = io.BytesIO()
   fig.savefig(buffer, format="png", dpi=80)
   atomic_write_bytes(path, buffer.getvalue())
